@@ -1,0 +1,113 @@
+"""The codec path: FFmpeg's libraries in-process through PyAV.
+
+Chosen by benchmark (README, "Design choices"): no subprocess start-up, no temporary files, and
+encoding fed in chunks as the reply arrives, so the voice note is ready right after the last
+audio delta. Every function here blocks; run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import av
+import av.error
+import numpy as np
+
+from bot.audio.pcm import SAMPLE_WIDTH
+from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
+
+__all__ = ["OggOpusEncoder", "decode_to_pcm"]
+
+log = logging.getLogger(__name__)
+
+OPUS_RATE = 48_000
+# Telegram's own voice notes are ~32 kbit/s Opus; speech needs no more.
+OPUS_BITRATE = 32_000
+
+
+def decode_to_pcm(data: bytes, *, rate: int = 24_000, max_seconds: float | None = None) -> bytes:
+    """Decode any audio (or the sound of a video) to PCM16 mono at ``rate``.
+
+    Raises EmptyAudio for no bytes, NotAudio when there is no audio stream, CorruptAudio when
+    FFmpeg cannot read it, TooLong as soon as the decoded audio passes ``max_seconds`` (the
+    metadata may lie; this stops a long file before it fills memory).
+    """
+    if not data:
+        raise EmptyAudio("no bytes")
+    limit = None if max_seconds is None else int(max_seconds * rate) * SAMPLE_WIDTH
+    out = bytearray()
+    try:
+        container = av.open(io.BytesIO(data), mode="r")
+    except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
+        raise CorruptAudio(f"cannot open: {exc}") from None
+    with container:
+        stream = next((s for s in container.streams if s.type == "audio"), None)
+        if stream is None:
+            raise NotAudio("no audio stream")
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                for part in resampler.resample(frame):
+                    out += part.to_ndarray().tobytes()
+                if limit is not None and len(out) > limit:
+                    # The container's own duration says how long the whole file is, when known.
+                    declared = (container.duration or 0) / av.time_base
+                    seconds = max(declared, len(out) / SAMPLE_WIDTH / rate)
+                    raise TooLong(seconds, max_seconds or 0)
+            for part in resampler.resample(None):
+                out += part.to_ndarray().tobytes()
+        except av.error.FFmpegError as exc:
+            # A damaged tail still leaves the part before it worth answering.
+            if len(out) < rate * SAMPLE_WIDTH // 2:
+                raise CorruptAudio(f"cannot decode: {exc}") from None
+            log.warning("audio: decoding stopped early, keeping %d bytes: %s", len(out), exc)
+    if limit is not None and len(out) > limit:
+        raise TooLong(len(out) / SAMPLE_WIDTH / rate, max_seconds or 0)
+    return bytes(out)
+
+
+class OggOpusEncoder:
+    """Encodes PCM16 mono at ``input_rate`` to an OGG/Opus voice note, fed chunk by chunk.
+
+    Telegram shows OGG/Opus mono as a voice message. ``feed`` encodes what it is given at once,
+    so ``finish`` has only the last frame to flush.
+    """
+
+    def __init__(self, input_rate: int, *, bitrate: int = OPUS_BITRATE) -> None:
+        self.input_rate = input_rate
+        self.samples = 0
+        self._buffer = io.BytesIO()
+        self._container = av.open(self._buffer, mode="w", format="ogg")
+        self._stream = self._container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
+        self._stream.bit_rate = bitrate
+        self._stream.codec_context.options = {"application": "voip"}
+        self._odd = b""
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio fed so far."""
+        return self.samples / self.input_rate
+
+    def feed(self, pcm: bytes) -> None:
+        """Encode the next piece of PCM16 (any length; an odd trailing byte waits)."""
+        if self._odd:
+            pcm = self._odd + pcm
+        usable = len(pcm) // SAMPLE_WIDTH * SAMPLE_WIDTH
+        self._odd = pcm[usable:]
+        if not usable:
+            return
+        samples = np.frombuffer(pcm, dtype="<i2", count=usable // SAMPLE_WIDTH)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.rate = self.input_rate
+        frame.pts = self.samples
+        self.samples += samples.size
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def finish(self) -> bytes:
+        """Flush the encoder and return the whole OGG file."""
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._buffer.getvalue()

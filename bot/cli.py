@@ -1,0 +1,125 @@
+"""Command line: ``python -m bot`` runs the bot; ``python -m bot ask FILE`` answers one file.
+
+Both read the environment and ``.env``. A configuration problem ends the process with one line
+naming the variable, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.core.models import TurnInput
+from bot.errors import BotError, ConfigError, InputError
+from bot.logging import setup_logging
+from bot.storage.redis import open_redis
+from bot.telegram.app import build_pipeline, run_polling, run_webhook
+
+__all__ = ["main"]
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Telegram voice assistant on a realtime speech model."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    ask = commands.add_parser("ask", help="one turn from an audio file, without Telegram")
+    ask.add_argument("file", type=Path, help="any audio file FFmpeg reads")
+    ask.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("reply.ogg"),
+        help="where to write the voice note (default: reply.ogg)",
+    )
+    ask.add_argument("--voice", help="voice (default: DEFAULT_VOICE)")
+    ask.add_argument("--instructions", help="instructions (default: DEFAULT_INSTRUCTIONS)")
+    ask.add_argument("--text", help="ask with this text instead of a file", default=None)
+    return parser
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    settings.require_realtime()
+    pipeline = build_pipeline(settings)
+    if args.text is not None:
+        turn = TurnInput(text=args.text, label="cli")
+    else:
+        path: Path = args.file
+        pipeline.limits.check_declared(None, await asyncio.to_thread(lambda: path.stat().st_size))
+        data = await asyncio.to_thread(path.read_bytes)
+
+        async def fetch() -> bytes:
+            return data
+
+        turn = TurnInput(fetch=fetch, label=f"cli file={path.name}")
+    result = await pipeline.run(
+        turn,
+        voice=args.voice or settings.default_voice,
+        instructions=args.instructions or settings.default_instructions,
+    )
+    await asyncio.to_thread(args.output.write_bytes, result.voice)
+    print(result.text)
+    print(
+        f"[voice note: {args.output} ({result.voice_seconds:.1f} s); "
+        f"answered in {result.marks.at.get('encoded', 0):.2f} s]",
+        file=sys.stderr,
+    )
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    settings.require_telegram()
+    settings.require_realtime()
+    async with open_redis(settings.redis_url, settings.data_dir) as redis:
+        try:
+            if settings.bot_mode == "webhook":
+                await run_webhook(settings, redis)
+            else:
+                await run_polling(settings, redis)
+        except TelegramUnauthorizedError:
+            raise ConfigError("BOT_TOKEN was refused by Telegram (Unauthorized)") from None
+        except TelegramNetworkError as exc:
+            raise ConfigError(
+                f"TELEGRAM_API_URL cannot be reached ({settings.telegram_api_url}): {exc}"
+            ) from None
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script and of ``python -m bot``."""
+    args = _parser().parse_args(argv)
+    if args.command == "ask" and args.text is None and not args.file.is_file():
+        print(f"error: no such file: {args.file}", file=sys.stderr)
+        return 2
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        if args.command == "ask":
+            return asyncio.run(_ask(settings, args))
+        return asyncio.run(_run(settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except InputError as exc:
+        print(f"cannot answer this input: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    except BotError as exc:
+        print(f"error: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

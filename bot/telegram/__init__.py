@@ -1,0 +1,1 @@
+"""The Telegram side: aiogram routers, filters and middlewares over the turn pipeline."""

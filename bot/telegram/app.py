@@ -1,0 +1,291 @@
+"""Assembling and running the Telegram bot: services, dispatcher, commands menu, polling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import TelegramType
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+)
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from bot.core.models import Limits
+from bot.core.pipeline import TurnOptions, TurnPipeline
+from bot.realtime.client import RealtimeClient
+from bot.realtime.providers import endpoint_from_settings
+from bot.storage.chat_settings import ChatSettingsStore, Defaults
+from bot.telegram.handlers import routers
+from bot.telegram.i18n import Catalogue
+from bot.telegram.middlewares import ChatContextMiddleware
+from bot.telegram.permissions import Permissions
+from bot.telegram.turns import TurnRunner
+
+__all__ = ["Services", "build_dispatcher", "build_services", "make_bot", "run_polling"]
+
+log = logging.getLogger(__name__)
+
+# Flood control waits longer than this are not waited out inside one request.
+MAX_RETRY_AFTER = 60
+SERVER_ERROR_TRIES = 4
+
+
+class RetryRequests(BaseRequestMiddleware):
+    """Waits out Telegram's flood control (``retry_after``) and retries its 5xx and network
+    errors with backoff, for every API call the bot makes."""
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as exc:
+                if exc.retry_after > MAX_RETRY_AFTER or isinstance(method, GetUpdates):
+                    raise
+                log.warning(
+                    "flood control on %s: waiting %s s", method.__api_method__, exc.retry_after
+                )
+                await asyncio.sleep(exc.retry_after)
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if attempt >= SERVER_ERROR_TRIES or isinstance(method, GetUpdates):
+                    raise
+                delay = 0.5 * 2 ** (attempt - 1)
+                log.warning(
+                    "Telegram error on %s (%s); retrying in %.1f s",
+                    method.__api_method__,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+
+@dataclass
+class Services:
+    """Long-lived services, handed to handlers by name as Dispatcher keyword arguments."""
+
+    settings: Settings
+    catalogue: Catalogue
+    chat_settings: ChatSettingsStore
+    permissions: Permissions
+    turns: TurnRunner
+    pipeline: TurnPipeline
+    redis: Redis
+
+    def workflow_data(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "catalogue": self.catalogue,
+            "chat_settings": self.chat_settings,
+            "permissions": self.permissions,
+            "turns": self.turns,
+        }
+
+
+def build_pipeline(settings: Settings) -> TurnPipeline:
+    """The turn pipeline for these settings (the CLI uses it too)."""
+    client = RealtimeClient(
+        endpoint_from_settings(settings),
+        connect_timeout=settings.connect_timeout,
+        event_timeout=settings.event_timeout,
+    )
+    modalities = ("text", "audio") if settings.realtime_provider == "yandex" else ("audio",)
+    return TurnPipeline(
+        client,
+        limits=limits_from(settings),
+        options=TurnOptions(
+            output_rate=settings.output_sample_rate,
+            turn_detection=settings.turn_detection,
+            output_modalities=modalities,
+            turn_timeout=settings.turn_timeout,
+        ),
+        concurrency=settings.max_concurrent_turns,
+    )
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_seconds=settings.max_input_seconds,
+        max_bytes=settings.max_input_bytes,
+        silence_dbfs=settings.silence_threshold_dbfs,
+    )
+
+
+def build_services(settings: Settings, redis: Redis) -> Services:
+    catalogue = Catalogue()
+    pipeline = build_pipeline(settings)
+    store = ChatSettingsStore(
+        redis, Defaults(voice=settings.default_voice, instructions=settings.default_instructions)
+    )
+    return Services(
+        settings=settings,
+        catalogue=catalogue,
+        chat_settings=store,
+        permissions=Permissions(redis, settings.admin_ids),
+        turns=TurnRunner(pipeline, catalogue, limits_from(settings)),
+        pipeline=pipeline,
+        redis=redis,
+    )
+
+
+def make_bot(settings: Settings) -> Bot:
+    """A Bot talking to ``TELEGRAM_API_URL`` (API calls and file downloads alike)."""
+    assert settings.bot_token is not None  # require_telegram checked it
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryRequests())
+    return Bot(
+        settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=None, link_preview_is_disabled=True),
+    )
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    dp = Dispatcher(**services.workflow_data())
+    context = ChatContextMiddleware(
+        services.chat_settings,
+        services.catalogue,
+        services.redis,
+        allowed_users=services.settings.allowed_user_ids,
+        allowed_chats=services.settings.allowed_chat_ids,
+        owners=services.settings.admin_ids,
+    )
+    dp.message.outer_middleware(context)
+    dp.callback_query.outer_middleware(context)
+    dp.include_routers(*routers())
+    return dp
+
+
+COMMANDS = {
+    "en": {
+        "start": "What this bot does",
+        "help": "How to use it",
+        "settings": "This chat's settings",
+        "ask": "Answer the voice note you reply to",
+        "voice": "Choose the voice",
+        "instructions": "Show or set the instructions",
+        "mode": "Group mode: all or replies",
+        "reset": "Settings back to defaults",
+    },
+    "ru": {
+        "start": "Что умеет бот",
+        "help": "Как им пользоваться",
+        "settings": "Настройки чата",
+        "ask": "Ответить на голосовое, на которое вы отвечаете",
+        "voice": "Выбрать голос",
+        "instructions": "Показать или задать инструкции",
+        "mode": "Режим группы: all или replies",
+        "reset": "Сбросить настройки",
+    },
+}
+EVERYONE = ("start", "help", "settings", "ask")
+PRIVATE = ("start", "help", "settings", "voice", "instructions", "reset")
+ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "reset")
+
+
+async def set_commands(bot: Bot) -> None:
+    """The commands menu for each scope, in English (default) and Russian."""
+    scopes = (
+        (BotCommandScopeDefault(), EVERYONE),
+        (BotCommandScopeAllPrivateChats(), PRIVATE),
+        (BotCommandScopeAllChatAdministrators(), ADMINS),
+    )
+    try:
+        for scope, names in scopes:
+            for lang, texts in COMMANDS.items():
+                commands = [BotCommand(command=n, description=texts[n]) for n in names]
+                await bot.set_my_commands(
+                    commands, scope=scope, language_code=None if lang == "en" else lang
+                )
+    except TelegramAPIError as exc:  # the menu is a convenience; the bot works without it
+        log.warning("could not set the commands menu: %s", exc)
+
+
+async def run_polling(settings: Settings, redis: Redis) -> None:
+    """Long polling with the turns handled as tasks, until SIGINT or SIGTERM."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings)
+    dp = build_dispatcher(services)
+    me = await bot.me()
+    log.info(
+        "bot @%s starting (long polling, provider %s, model %s)",
+        me.username,
+        settings.realtime_provider,
+        settings.realtime_model,
+    )
+    await set_commands(bot)
+    await dp.start_polling(
+        bot,
+        handle_as_tasks=True,
+        allowed_updates=dp.resolve_used_update_types(),
+        polling_timeout=30,
+        close_bot_session=True,
+    )
+
+
+async def run_webhook(settings: Settings, redis: Redis) -> None:
+    """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
+    (a wrong one is answered 401), until SIGINT or SIGTERM."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings)
+    dp = build_dispatcher(services)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    path = urlsplit(settings.webhook_url).path or "/"
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=True
+    ).register(app, path=path)
+    setup_application(app, dp, bot=bot)
+    me = await bot.me()
+    await set_commands(bot)
+    await bot.set_webhook(
+        settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types()
+    )
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
+    await site.start()
+    log.info(
+        "bot @%s serving webhook on %s:%s%s",
+        me.username,
+        settings.webhook_host,
+        settings.webhook_port,
+        path,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await bot.session.close()

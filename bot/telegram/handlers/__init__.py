@@ -1,0 +1,14 @@
+"""Routers, one per concern; ``routers()`` gives them in the order they must be included."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.telegram.handlers import commands, errors, messages
+
+__all__ = ["routers"]
+
+
+def routers() -> list[Router]:
+    # Commands first: "/voice" must not be taken for a text to answer.
+    return [errors.router, commands.router, messages.router]

@@ -1,0 +1,59 @@
+"""Voice notes, audio, video notes, documents and texts: what the bot answers."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.storage.chat_settings import ChatSettings
+from bot.telegram.filters import ForTheBot, strip_mention
+from bot.telegram.i18n import Catalogue
+from bot.telegram.media import media_of
+from bot.telegram.turns import TurnRunner, tell
+
+router = Router(name="messages")
+
+LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
+
+
+@router.message(Command("ask"))
+async def on_ask(
+    message: Message,
+    bot: Bot,
+    chat: ChatSettings,
+    lang: str,
+    turns: TurnRunner,
+    catalogue: Catalogue,
+) -> None:
+    """A reply with /ask to someone's voice note: answer that voice note."""
+    target = message.reply_to_message
+    media = media_of(target) if target is not None else None
+    if target is None or media is None:
+        await tell(bot, message, catalogue.get(lang, "ask-usage"))
+        return
+    await turns.answer(bot, target, chat=chat, lang=lang, media=media)
+
+
+@router.message(LISTENABLE, ForTheBot(voice=True))
+async def on_media(
+    message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
+) -> None:
+    await turns.answer(bot, message, chat=chat, lang=lang, media=media_of(message))
+
+
+@router.message(F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
+async def on_text(
+    message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
+) -> None:
+    text = strip_mention(message.text or "", await bot.me())
+    if text:
+        await turns.answer(bot, message, chat=chat, lang=lang, text=text)
+
+
+@router.message(F.chat.type == "private")
+async def on_other(message: Message, bot: Bot, lang: str, catalogue: Catalogue) -> None:
+    """Stickers, photos and the rest: a hint in private chats, silence in groups."""
+    if message.from_user is not None and message.from_user.is_bot:
+        return
+    await tell(bot, message, catalogue.get(lang, "unsupported"))

@@ -1,0 +1,46 @@
+"""The message catalogue: Fluent files per language, picked from the user's Telegram language."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fluent.runtime import FluentBundle, FluentResource
+
+__all__ = ["LANGUAGES", "Catalogue", "pick_language"]
+
+LOCALES = Path(__file__).parent / "locales"
+LANGUAGES = ("ru", "en")
+# People who set these languages in Telegram read Russian more easily than English.
+RUSSIAN_READERS = {"ru", "uk", "be", "kk"}
+
+
+def pick_language(language_code: str | None) -> str:
+    """``ru`` for ru/uk/be/kk users, ``en`` for everyone else."""
+    base = (language_code or "").split("-")[0].lower()
+    return "ru" if base in RUSSIAN_READERS else "en"
+
+
+class Catalogue:
+    """All messages in every language; a missing key is a bug and raises KeyError."""
+
+    def __init__(self, root: Path = LOCALES) -> None:
+        self._bundles: dict[str, FluentBundle] = {}
+        for lang in LANGUAGES:
+            bundle = FluentBundle([lang], use_isolating=False)
+            for path in sorted((root / lang).glob("*.ftl")):
+                bundle.add_resource(FluentResource(path.read_text(encoding="utf-8")))
+            self._bundles[lang] = bundle
+
+    def keys(self, lang: str) -> set[str]:
+        return set(self._bundles[lang]._messages)
+
+    def get(self, lang: str, key: str, **args: Any) -> str:
+        bundle = self._bundles.get(lang) or self._bundles["en"]
+        message = bundle.get_message(key)
+        if message.value is None:
+            raise KeyError(key)
+        text, errors = bundle.format_pattern(message.value, args)
+        if errors:
+            raise KeyError(f"{key}: {errors[0]}")
+        return str(text)

@@ -1,0 +1,61 @@
+start =
+    Hi! I am a voice assistant. Send me a voice note (or an audio file, a video note, or just text) and I will answer with a voice note and the same answer as text.
+
+    Current voice: { $voice }.
+    /settings shows this chat's settings, /help tells more.
+help =
+    <b>How to talk to me</b>
+    Send a voice note, an audio file, a video note or a text message. I answer with a voice note and its text.
+
+    <b>In groups</b>
+    I answer voice notes and texts that reply to my messages, and texts that mention me (@{ $bot }). With /mode all I answer every voice note in the group. Reply to someone's voice note with /ask to have me answer it.
+    Telegram's privacy mode hides ordinary group messages from bots: to use /mode all, turn it off in @BotFather (/setprivacy → Disable) and add me to the group again, or make me an admin.
+
+    <b>Settings</b> (admins of the chat)
+    /voice — choose the voice
+    /instructions TEXT — what I should be like
+    /mode all|replies — which group messages I answer
+    /reset — back to defaults
+    /settings — show the settings
+
+    Current voice: { $voice }.
+settings =
+    <b>Settings of this chat</b>
+    Voice: { $voice }
+    Mode: { $mode }
+    Instructions: { $instructions }
+mode-all = every voice note
+mode-replies = replies and mentions
+voice-set = Voice set: { $voice }.
+voice-unknown = I don't know the voice “{ $voice }”. Voices: { $voices }.
+voice-pick = Choose a voice (now: { $voice }):
+voice-only-admins = Only the chat's admins can change the voice.
+instructions-show =
+    Current instructions:
+    { $instructions }
+
+    To change them: /instructions followed by the new text (up to { $limit } characters), or reply to a message with /instructions.
+instructions-set = Instructions updated.
+instructions-too-long = These instructions are { $length } characters long; the limit is { $limit }. Please shorten them.
+mode-set = Mode set: { $mode }.
+mode-usage = Usage: /mode all or /mode replies. Now: { $mode }.
+mode-private = In a private chat I answer every message; /mode is for groups.
+reset-done = Settings are back to defaults.
+not-admin = Only the chat's admins can change my settings.
+not-allowed = Sorry, this bot is private: its owner has not allowed this chat.
+unsupported = I answer voice notes, audio files, video notes and texts. Please send one of those.
+ask-usage = Reply with /ask to a voice note or an audio message and I will answer it.
+error-empty = The file is empty: there is nothing to listen to. Please record the voice note again.
+error-corrupt = I could not read this file: it seems damaged. Please send it again.
+error-not-audio = This file has no sound I can listen to. Please send a voice note or an audio file.
+error-silent = I could not hear anything: the recording is silent. Please check the microphone and try again.
+error-too-long = This recording is too long ({ $seconds } s). I listen to up to { $limit } s: please split it.
+error-too-large = This file is too large ({ $size } MB). I accept up to { $limit } MB.
+error-model = The speech model could not answer this time. Please try again.
+error-model-auth = The speech model refused the bot's key. The bot's owner has been told in the logs; please try again later.
+error-model-quota = The speech model's quota is used up. Please try again later.
+error-model-unavailable = The speech model is not reachable right now. Please try again in a minute.
+error-model-timeout = The speech model took too long to answer. Please try again.
+error-storage = I am having trouble with my storage. Please try again in a minute.
+error-internal = Something went wrong on my side. Please try again.
+busy = I am still answering your previous messages; one moment, please.
