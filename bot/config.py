@@ -24,6 +24,9 @@ DEFAULT_INSTRUCTIONS = (
     "Отвечай на языке пользователя."
 )
 
+# Rates a PCM16 reply may be asked in; Yandex's examples use 44100.
+OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
+
 IdList = Annotated[frozenset[int], NoDecode]
 
 
@@ -31,7 +34,12 @@ class Settings(BaseSettings):
     """Every setting of the bot. Secrets are ``SecretStr`` and never printed."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # `KEY=` in .env means "not set": the default applies.
+        env_ignore_empty=True,
     )
 
     # Telegram
@@ -46,7 +54,7 @@ class Settings(BaseSettings):
     realtime_model: str = ""
     realtime_url: str = ""
     turn_detection: Literal["server_vad", "manual"] = "server_vad"
-    output_sample_rate: Literal[16000, 22050, 24000, 44100, 48000] = 44100
+    output_sample_rate: int = 44100
     connect_timeout: float = Field(10.0, gt=0)
     event_timeout: float = Field(30.0, gt=0)
     turn_timeout: float = Field(120.0, gt=0)
@@ -81,7 +89,6 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 - a webhook server listens on every interface
     webhook_port: int = Field(8080, gt=0, lt=65536)
-    metrics_port: int | None = Field(None, gt=0, lt=65536)
 
     @field_validator("admin_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod
@@ -92,6 +99,13 @@ class Settings(BaseSettings):
                 return frozenset(int(p) for p in parts if p)
             except ValueError:
                 raise ValueError("must be Telegram ids separated by commas") from None
+        return value
+
+    @field_validator("output_sample_rate")
+    @classmethod
+    def _known_rate(cls, value: int) -> int:
+        if value not in OUTPUT_RATES:
+            raise ValueError(f"must be one of {', '.join(map(str, OUTPUT_RATES))}")
         return value
 
     @field_validator("log_level", mode="before")

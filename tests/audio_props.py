@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,11 +20,15 @@ class Probe:
 
 
 def probe(data: bytes) -> Probe:
-    """ffprobe's view of a file given as bytes."""
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams", "-"],
-        input=data, capture_output=True, check=True,
-    )  # fmt: skip
+    """ffprobe's view of a file given as bytes (a real file: OGG's duration needs seeking)."""
+    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
+        file.write(data)
+        file.flush()
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-print_format", "json", "-show_format", "-show_streams",
+             file.name],
+            capture_output=True, check=True,
+        )  # fmt: skip
     info = json.loads(out.stdout)
     stream = next(s for s in info["streams"] if s["codec_type"] == "audio")
     return Probe(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,21 @@ def test_dotenv_is_read(tmp_path) -> None:
     (tmp_path / ".env").write_text("BOT_TOKEN=123:abc\nREALTIME_API_KEY=k\nLOG_LEVEL=loud\n")
     result = _run_bot({}, tmp_path)
     assert result.returncode == 2 and "LOG_LEVEL" in result.stderr
+
+
+def test_env_example_documents_every_setting_and_loads(tmp_path, monkeypatch) -> None:
+    from bot.config import Settings
+
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    keys = {
+        line.split("=", 1)[0]
+        for line in example.read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert keys == {name.upper() for name in Settings.model_fields}
+    (tmp_path / ".env").write_text(example.read_text())
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.output_sample_rate == 44_100
+    assert settings.default_instructions == DEFAULT_INSTRUCTIONS
+    assert settings.realtime_api_key is None

@@ -11,4 +11,4 @@ __all__ = ["routers"]
 
 def routers() -> list[Router]:
     # Commands first: "/voice" must not be taken for a text to answer.
-    return [errors.router, commands.router, messages.router]
+    return [errors.router(), commands.router(), messages.router()]

@@ -15,21 +15,17 @@ from bot.telegram.i18n import Catalogue
 from bot.telegram.permissions import Permissions
 from bot.telegram.turns import tell
 
-router = Router(name="commands")
-
 VOICE_CALLBACK = "voice:"
 VOICES_PER_ROW = 3
 INSTRUCTIONS_PREVIEW = 300
 
 
-@router.message(CommandStart())
 async def on_start(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, catalogue: Catalogue
 ) -> None:
     await tell(bot, message, catalogue.get(lang, "start", voice=chat.voice))
 
 
-@router.message(Command("help"))
 async def on_help(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, catalogue: Catalogue
 ) -> None:
@@ -38,7 +34,6 @@ async def on_help(
     await tell(bot, message, text, html_text=True)
 
 
-@router.message(Command("settings"))
 async def on_settings(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, catalogue: Catalogue
 ) -> None:
@@ -78,7 +73,6 @@ def voice_keyboard(provider: str, current: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(inline_keyboard=rows)
 
 
-@router.message(Command("voice"))
 async def on_voice(
     message: Message,
     command: CommandObject,
@@ -112,7 +106,6 @@ async def on_voice(
     await tell(bot, message, catalogue.get(lang, "voice-set", voice=name))
 
 
-@router.callback_query(F.data.startswith(VOICE_CALLBACK))
 async def on_voice_picked(
     query: CallbackQuery,
     bot: Bot,
@@ -147,7 +140,6 @@ async def on_voice_picked(
     )
 
 
-@router.message(Command("instructions"))
 async def on_instructions(
     message: Message,
     command: CommandObject,
@@ -185,7 +177,6 @@ async def on_instructions(
     await tell(bot, message, catalogue.get(lang, "instructions-set"))
 
 
-@router.message(Command("mode"))
 async def on_mode(
     message: Message,
     command: CommandObject,
@@ -213,7 +204,6 @@ async def on_mode(
     )
 
 
-@router.message(Command("reset"))
 async def on_reset(
     message: Message,
     bot: Bot,
@@ -227,3 +217,17 @@ async def on_reset(
         return
     await chat_settings.reset(message.chat.id)
     await tell(bot, message, catalogue.get(lang, "reset-done"))
+
+
+def router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    r = Router(name="commands")
+    r.message.register(on_start, CommandStart())
+    r.message.register(on_help, Command("help"))
+    r.message.register(on_settings, Command("settings"))
+    r.message.register(on_voice, Command("voice"))
+    r.callback_query.register(on_voice_picked, F.data.startswith(VOICE_CALLBACK))
+    r.message.register(on_instructions, Command("instructions"))
+    r.message.register(on_mode, Command("mode"))
+    r.message.register(on_reset, Command("reset"))
+    return r

@@ -11,11 +11,9 @@ from bot.errors import BotError
 from bot.telegram.i18n import Catalogue, pick_language
 from bot.telegram.turns import tell
 
-router = Router(name="errors")
 log = logging.getLogger(__name__)
 
 
-@router.errors()
 async def on_error(event: ErrorEvent, bot: Bot, catalogue: Catalogue) -> None:
     exc = event.exception
     update = event.update
@@ -34,3 +32,10 @@ async def on_error(event: ErrorEvent, bot: Bot, catalogue: Catalogue) -> None:
         await update.callback_query.answer(catalogue.get(lang, key), show_alert=True)
     elif isinstance(message, Message):
         await tell(bot, message, catalogue.get(lang, key))
+
+
+def router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    r = Router(name="errors")
+    r.errors.register(on_error)
+    return r

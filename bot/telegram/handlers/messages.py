@@ -12,12 +12,9 @@ from bot.telegram.i18n import Catalogue
 from bot.telegram.media import media_of
 from bot.telegram.turns import TurnRunner, tell
 
-router = Router(name="messages")
-
 LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
 
 
-@router.message(Command("ask"))
 async def on_ask(
     message: Message,
     bot: Bot,
@@ -35,14 +32,12 @@ async def on_ask(
     await turns.answer(bot, target, chat=chat, lang=lang, media=media)
 
 
-@router.message(LISTENABLE, ForTheBot(voice=True))
 async def on_media(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
 ) -> None:
     await turns.answer(bot, message, chat=chat, lang=lang, media=media_of(message))
 
 
-@router.message(F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
 async def on_text(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
 ) -> None:
@@ -51,9 +46,18 @@ async def on_text(
         await turns.answer(bot, message, chat=chat, lang=lang, text=text)
 
 
-@router.message(F.chat.type == "private")
 async def on_other(message: Message, bot: Bot, lang: str, catalogue: Catalogue) -> None:
     """Stickers, photos and the rest: a hint in private chats, silence in groups."""
     if message.from_user is not None and message.from_user.is_bot:
         return
     await tell(bot, message, catalogue.get(lang, "unsupported"))
+
+
+def router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    r = Router(name="messages")
+    r.message.register(on_ask, Command("ask"))
+    r.message.register(on_media, LISTENABLE, ForTheBot(voice=True))
+    r.message.register(on_text, F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
+    r.message.register(on_other, F.chat.type == "private")
+    return r

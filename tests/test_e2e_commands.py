@@ -1,0 +1,74 @@
+"""Chat settings through commands, in Redis, used by the next turn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.bot_harness import RunningBot, running_bot
+from tests.stand_ins.realtime import RealtimeStandIn
+
+USER = 2002
+
+
+@pytest.fixture
+async def app(realtime: RealtimeStandIn, redis_url: str) -> AsyncIterator[RunningBot]:
+    async with running_bot(realtime, redis_url) as running:
+        yield running
+
+
+async def command(app: RunningBot, text: str, *, lang: str = "en", count: int = 1) -> str:
+    before = len(app.api.calls_of("sendMessage"))
+    app.api.push_text(chat_id=USER, user_id=USER, text=text, language_code=lang)
+    calls = await app.api.wait_for("sendMessage", count=before + count, timeout=10)
+    return calls[before].params["text"]
+
+
+async def test_voice_and_instructions_reach_the_model(
+    app: RunningBot, audio_files: dict[str, Path]
+) -> None:
+    assert "Voice set: jane" in await command(app, "/voice jane")
+    assert "updated" in await command(app, "/instructions Speak like a pirate.")
+    app.api.push_voice(
+        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    )
+    await app.api.wait_for("sendVoice", timeout=15)
+    session = app.realtime.sessions[-1].session
+    assert session["audio"]["output"]["voice"] == "jane"
+    assert session["instructions"] == "Speak like a pirate."
+    shown = await command(app, "/settings")
+    assert "jane" in shown and "pirate" in shown
+    assert "Speak like a pirate." in await command(app, "/instructions")
+
+
+async def test_unknown_voice_lists_the_voices(app: RunningBot) -> None:
+    text = await command(app, "/voice bogus")
+    assert "bogus" in text and "marina" in text and "alena" in text
+    assert "marina" in await command(app, "/settings")
+
+
+async def test_voice_picker_keyboard_and_tap(app: RunningBot) -> None:
+    app.api.push_text(chat_id=USER, user_id=USER, text="/voice")
+    (call,) = await app.api.wait_for("sendMessage", timeout=10)
+    buttons = [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert any(b["text"].startswith("✓ marina") for b in buttons)
+    app.api.push_callback(chat_id=USER, user_id=USER, data="voice:ermil", message=call.result)
+    await app.api.wait_for("editMessageText", timeout=10)
+    assert "ermil" in await command(app, "/settings")
+
+
+async def test_too_long_instructions_are_refused_with_the_limit(app: RunningBot) -> None:
+    text = await command(app, "/instructions " + "x" * 3001)
+    assert "3,001" in text and "3,000" in text  # Fluent formats numbers for the reader
+
+
+async def test_reset_and_languages(app: RunningBot) -> None:
+    await command(app, "/voice jane")
+    assert "по умолчанию" in await command(app, "/reset", lang="ru")
+    assert "marina" in await command(app, "/settings")
+    assert "voice assistant" in await command(app, "/start")
+    assert "голосовой ассистент" in await command(app, "/start", lang="uk")
+    help_text = await command(app, "/help")
+    assert "/setprivacy" in help_text
