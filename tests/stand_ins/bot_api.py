@@ -746,7 +746,10 @@ class BotAPIStandIn:
         self.host = host
         self.url = ""
         self.calls: list[Call] = []
-        """Every answered API request, in the order the answers were produced."""
+        """Every answered API request, in the order the answers were produced.
+
+        Requests with a wrong token (answered 401) and requests whose client went away before
+        the answer was ready are not recorded."""
         self.downloads: list[Call] = []
         """Every file download request (method ``"download"``, ``params["file_path"]``)."""
         self.chat_members: dict[tuple[int, int], dict[str, Any]] = {}
