@@ -213,3 +213,15 @@ async def test_stickers_get_a_hint(app: RunningBot) -> None:
     }  # fmt: skip
     (call,) = await app.api.wait_for("sendMessage", timeout=10)
     assert "voice notes" in call.params["text"]
+
+
+async def test_forwarded_voice_note_is_answered(
+    app: RunningBot, audio_files: dict[str, Path]
+) -> None:
+    origin = {"forward_origin": {"type": "hidden_user", "sender_user_name": "Someone",
+                                 "date": 1700000000}}  # fmt: skip
+    app.api.push_voice(
+        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3,
+        extra=origin,
+    )  # fmt: skip
+    await app.api.wait_for("sendVoice", timeout=15)

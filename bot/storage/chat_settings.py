@@ -63,6 +63,18 @@ class ChatSettingsStore:
         except RedisError as exc:
             raise StorageError(f"writing settings of chat {chat_id}: {exc}") from None
 
+    async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
+        """Carry a group's settings over to the supergroup it became (the new chat wins)."""
+        try:
+            raw: dict[str, str] = await self._redis.hgetall(keys.chat_settings(old_chat_id))  # type: ignore[misc]
+            if raw:
+                new_key = keys.chat_settings(new_chat_id)
+                for name, value in raw.items():
+                    await self._redis.hsetnx(new_key, name, value)  # type: ignore[misc]
+                await self._redis.delete(keys.chat_settings(old_chat_id))
+        except RedisError as exc:
+            raise StorageError(f"moving settings of chat {old_chat_id}: {exc}") from None
+
     async def reset(self, chat_id: int) -> None:
         try:
             await self._redis.delete(keys.chat_settings(chat_id))

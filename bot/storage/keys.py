@@ -6,7 +6,7 @@ All keys start with ``vb:``. Keys that belong to one chat carry the chat id as a
 
 from __future__ import annotations
 
-__all__ = ["PREFIX", "chat_admins", "chat_settings", "not_allowed_notice"]
+__all__ = ["PREFIX", "chat_admins", "chat_blocked", "chat_settings", "not_allowed_notice"]
 
 PREFIX = "vb:"
 
@@ -24,3 +24,8 @@ def chat_admins(chat_id: int) -> str:
 def not_allowed_notice(chat_id: int) -> str:
     """String with expiry: the chat was told recently that the bot is not allowed there."""
     return f"{PREFIX}{{{chat_id}}}:not-allowed"
+
+
+def chat_blocked(chat_id: int) -> str:
+    """String: when (Unix time) the chat blocked or removed the bot; absent while it can write."""
+    return f"{PREFIX}{{{chat_id}}}:blocked"

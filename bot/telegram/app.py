@@ -16,6 +16,7 @@ from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextR
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramForbiddenError,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -38,6 +39,7 @@ from bot.core.pipeline import TurnOptions, TurnPipeline
 from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import endpoint_from_settings
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
+from bot.telegram.chat_status import ChatStatus
 from bot.telegram.handlers import routers
 from bot.telegram.i18n import Catalogue
 from bot.telegram.middlewares import ChatContextMiddleware
@@ -55,7 +57,10 @@ SERVER_ERROR_TRIES = 4
 
 class RetryRequests(BaseRequestMiddleware):
     """Waits out Telegram's flood control (``retry_after``) and retries its 5xx and network
-    errors with backoff, for every API call the bot makes."""
+    errors with backoff, for every API call the bot makes; records chats that blocked the bot."""
+
+    def __init__(self, chat_status: ChatStatus | None = None) -> None:
+        self.chat_status = chat_status
 
     async def __call__(
         self,
@@ -68,6 +73,11 @@ class RetryRequests(BaseRequestMiddleware):
             attempt += 1
             try:
                 return await make_request(bot, method)
+            except TelegramForbiddenError as exc:
+                chat_id = getattr(method, "chat_id", None)
+                if self.chat_status is not None and isinstance(chat_id, int):
+                    await self.chat_status.mark_blocked(chat_id, exc.message)
+                raise
             except TelegramRetryAfter as exc:
                 if exc.retry_after > MAX_RETRY_AFTER or isinstance(method, GetUpdates):
                     raise
@@ -98,6 +108,7 @@ class Services:
     permissions: Permissions
     turns: TurnRunner
     pipeline: TurnPipeline
+    chat_status: ChatStatus
     redis: Redis
 
     def workflow_data(self) -> dict[str, Any]:
@@ -107,6 +118,7 @@ class Services:
             "chat_settings": self.chat_settings,
             "permissions": self.permissions,
             "turns": self.turns,
+            "chat_status": self.chat_status,
         }
 
 
@@ -145,22 +157,24 @@ def build_services(settings: Settings, redis: Redis) -> Services:
     store = ChatSettingsStore(
         redis, Defaults(voice=settings.default_voice, instructions=settings.default_instructions)
     )
+    chat_status = ChatStatus(redis)
     return Services(
         settings=settings,
         catalogue=catalogue,
         chat_settings=store,
         permissions=Permissions(redis, settings.admin_ids),
-        turns=TurnRunner(pipeline, catalogue, limits_from(settings)),
+        turns=TurnRunner(pipeline, catalogue, limits_from(settings), chat_status),
         pipeline=pipeline,
+        chat_status=chat_status,
         redis=redis,
     )
 
 
-def make_bot(settings: Settings) -> Bot:
+def make_bot(settings: Settings, chat_status: ChatStatus | None = None) -> Bot:
     """A Bot talking to ``TELEGRAM_API_URL`` (API calls and file downloads alike)."""
     assert settings.bot_token is not None  # require_telegram checked it
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    session.middleware(RetryRequests())
+    session.middleware(RetryRequests(chat_status))
     return Bot(
         settings.bot_token.get_secret_value(),
         session=session,
@@ -174,6 +188,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         services.chat_settings,
         services.catalogue,
         services.redis,
+        services.chat_status,
         allowed_users=services.settings.allowed_user_ids,
         allowed_chats=services.settings.allowed_chat_ids,
         owners=services.settings.admin_ids,
@@ -232,7 +247,7 @@ async def set_commands(bot: Bot) -> None:
 async def run_polling(settings: Settings, redis: Redis) -> None:
     """Long polling with the turns handled as tasks, until SIGINT or SIGTERM."""
     services = build_services(settings, redis)
-    bot = make_bot(settings)
+    bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
     me = await bot.me()
     log.info(
@@ -255,7 +270,7 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
     """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
     (a wrong one is answered 401), until SIGINT or SIGTERM."""
     services = build_services(settings, redis)
-    bot = make_bot(settings)
+    bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     path = urlsplit(settings.webhook_url).path or "/"

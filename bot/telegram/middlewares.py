@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from bot.errors import StorageError
 from bot.storage import keys
 from bot.storage.chat_settings import ChatSettingsStore
+from bot.telegram.chat_status import ChatStatus
 from bot.telegram.i18n import Catalogue, pick_language
 from bot.telegram.turns import tell
 
@@ -35,6 +36,7 @@ class ChatContextMiddleware(BaseMiddleware):
         store: ChatSettingsStore,
         catalogue: Catalogue,
         redis: Redis,
+        chat_status: ChatStatus,
         *,
         allowed_users: frozenset[int],
         allowed_chats: frozenset[int],
@@ -43,6 +45,7 @@ class ChatContextMiddleware(BaseMiddleware):
         self.store = store
         self.catalogue = catalogue
         self.redis = redis
+        self.chat_status = chat_status
         self.allowed_users = allowed_users
         self.allowed_chats = allowed_chats
         self.owners = owners
@@ -57,6 +60,9 @@ class ChatContextMiddleware(BaseMiddleware):
         if not self._allowed(user, chat):
             await self._refuse(event, data["bot"], chat, lang)
             return None
+        if isinstance(event, Message) and event.chat.type == "private":
+            # A message from a private chat proves it no longer blocks the bot.
+            await self.chat_status.mark_reachable(chat.id)
         try:
             data["chat"] = await self.store.get(chat.id)
         except StorageError as exc:

@@ -21,6 +21,7 @@ from bot.core.pipeline import TurnPipeline
 from bot.errors import BotError, InputError, NotAudio, TooLarge, TooLong
 from bot.logging import turn_context
 from bot.storage.chat_settings import ChatSettings
+from bot.telegram.chat_status import ChatStatus
 from bot.telegram.i18n import Catalogue
 from bot.telegram.media import Media
 from bot.telegram.texts import CAPTION_LIMIT, split_text
@@ -33,8 +34,11 @@ log = logging.getLogger(__name__)
 class TurnRunner:
     """Runs turns for messages; turns of one chat run one after another, in arrival order."""
 
-    def __init__(self, pipeline: TurnPipeline, catalogue: Catalogue, limits: Limits) -> None:
+    def __init__(
+        self, pipeline: TurnPipeline, catalogue: Catalogue, limits: Limits, chat_status: ChatStatus
+    ) -> None:
         self.pipeline = pipeline
+        self.chat_status = chat_status
         self.catalogue = catalogue
         self.limits = limits
         self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
@@ -57,6 +61,9 @@ class TurnRunner:
         lock = self._chat_locks.setdefault(message.chat.id, asyncio.Lock())
         try:
             async with lock:
+                if await self.chat_status.is_blocked(message.chat.id):
+                    log.info("skipping the turn: the chat blocked or removed the bot")
+                    return
                 await self._answer(bot, message, chat, lang, media, text, label)
         finally:
             turn_context.reset(token)
@@ -80,8 +87,8 @@ class TurnRunner:
                     turn, voice=chat.voice, instructions=chat.instructions
                 )
             await self._send_reply(bot, message, result)
-        except TelegramForbiddenError as exc:
-            log.info("chat blocked the bot or removed it: %s", exc.message)
+        except TelegramForbiddenError:
+            pass  # recorded by the request middleware; nothing more can be sent there
         except BotError as exc:
             level = logging.INFO if isinstance(exc, InputError) else logging.WARNING
             log.log(level, "turn failed: %s: %s", exc.__class__.__name__, exc)

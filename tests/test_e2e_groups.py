@@ -1,0 +1,206 @@
+"""Groups: when the bot answers, who may change its settings, allowlists, membership."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.bot_harness import RunningBot, running_bot
+from tests.stand_ins.realtime import RealtimeStandIn
+
+GROUP = -100_555
+ADMIN = 11
+MEMBER = 22
+OWNER = 99
+
+
+@pytest.fixture
+async def app(realtime: RealtimeStandIn, redis_url: str) -> AsyncIterator[RunningBot]:
+    async with running_bot(realtime, redis_url, admin_ids=str(OWNER)) as running:
+        running.api.chat_admins[GROUP] = [
+            {"status": "creator", "user": {"id": ADMIN, "is_bot": False, "first_name": "Ann"}}
+        ]
+        yield running
+
+
+@pytest.fixture
+def ogg(audio_files: dict[str, Path]) -> bytes:
+    return audio_files["voice.ogg"].read_bytes()
+
+
+def group_voice(app: RunningBot, ogg: bytes, user: int = MEMBER, **kw: object) -> dict:
+    return app.api.push_voice(
+        chat_id=GROUP, user_id=user, data=ogg, duration=3, chat_type="supergroup",
+        chat_title="Team", **kw,
+    )  # fmt: skip
+
+
+def group_text(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> dict:
+    return app.api.push_text(
+        chat_id=GROUP, user_id=user, text=text, chat_type="supergroup", chat_title="Team", **kw
+    )
+
+
+async def group_command(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> str:
+    before = len(app.api.calls_of("sendMessage"))
+    group_text(app, text, user, **kw)
+    calls = await app.api.wait_for("sendMessage", count=before + 1, timeout=10)
+    return calls[before].params["text"]
+
+
+async def settle(app: RunningBot) -> None:
+    """Let the bot take and handle what was pushed (one polling round)."""
+    marker = group_text(app, "/settings")
+    await app.api.wait_for(
+        "sendMessage",
+        predicate=lambda c: (
+            (c.params.get("reply_parameters") or {}).get("message_id")
+            == marker["message"]["message_id"]
+        ),
+    )
+
+
+async def test_plain_voice_notes_are_ignored_in_replies_mode(app: RunningBot, ogg: bytes) -> None:
+    group_voice(app, ogg)
+    group_text(app, "just chatting")
+    await settle(app)
+    assert not app.api.calls_of("sendVoice")
+    assert not app.realtime.sessions
+
+
+async def test_reply_to_the_bot_and_mention_are_answered(app: RunningBot, ogg: bytes) -> None:
+    mention = [{"type": "mention", "offset": 0, "length": len("@test_voice_bot")}]
+    group_text(app, "@test_voice_bot what is the capital of France?", entities=mention)
+    (first,) = await app.api.wait_for("sendVoice", timeout=15)
+    item = next(
+        e for e in app.realtime.sessions[-1].client_events
+        if e["type"] == "conversation.item.create"
+    )  # fmt: skip
+    assert item["item"]["content"][0]["text"] == "what is the capital of France?"
+    group_voice(app, ogg, reply_to=first.result)
+    await app.api.wait_for("sendVoice", count=2, timeout=15)
+    group_text(app, "and Germany?", reply_to=first.result)
+    await app.api.wait_for("sendVoice", count=3, timeout=15)
+
+
+async def test_mode_all_answers_every_voice_note_and_only_admins_set_it(
+    app: RunningBot, ogg: bytes
+) -> None:
+    assert "Only the chat's admins" in await group_command(app, "/mode all", user=MEMBER)
+    assert "every voice note" in await group_command(app, "/mode all", user=ADMIN)
+    group_voice(app, ogg)
+    await app.api.wait_for("sendVoice", timeout=15)
+    group_text(app, "texts still need a mention")
+    await settle(app)
+    assert len(app.api.calls_of("sendVoice")) == 1
+
+
+async def test_owner_and_anonymous_admin_may_configure(app: RunningBot) -> None:
+    assert "jane" in await group_command(app, "/voice jane", user=OWNER)
+    anonymous = {"sender_chat": {"id": GROUP, "type": "supergroup", "title": "Team"}}
+    assert "ermil" in await group_command(app, "/voice ermil", user=1087968824, extra=anonymous)
+    assert "Only the chat's admins" in await group_command(app, "/reset", user=MEMBER)
+    assert "ermil" in await group_command(app, "/settings", user=MEMBER)
+
+
+async def test_ask_answers_the_replied_voice_note(app: RunningBot, ogg: bytes) -> None:
+    voice = group_voice(app, ogg, user=MEMBER)
+    group_text(app, "/ask", user=ADMIN, reply_to=voice["message"])
+    (call,) = await app.api.wait_for("sendVoice", timeout=15)
+    assert call.params["reply_parameters"]["message_id"] == voice["message"]["message_id"]
+    assert "Reply with /ask" in await group_command(app, "/ask")
+
+
+async def test_voice_picker_taps_by_admin_and_member(app: RunningBot) -> None:
+    group_text(app, "/voice", user=ADMIN)
+    (picker,) = await app.api.wait_for("sendMessage", timeout=10)
+    app.api.push_callback(
+        chat_id=GROUP, user_id=MEMBER, data="voice:filipp", message=picker.result,
+        chat_type="supergroup",
+    )  # fmt: skip
+    (refused,) = await app.api.wait_for("answerCallbackQuery", timeout=10)
+    assert "Only the chat's admins" in refused.params["text"]
+    assert not app.api.calls_of("editMessageText")
+    app.api.push_callback(
+        chat_id=GROUP, user_id=ADMIN, data="voice:filipp", message=picker.result,
+        chat_type="supergroup", language_code="ru",
+    )  # fmt: skip
+    (edited,) = await app.api.wait_for("editMessageText", timeout=10)
+    assert "filipp" in edited.params["text"]
+    buttons = [b for row in edited.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert any(b["text"].startswith("✓ filipp") for b in buttons)
+
+
+async def test_instructions_from_a_replied_message(app: RunningBot) -> None:
+    source = group_text(app, "Always answer in rhymes.", user=MEMBER)
+    assert "updated" in await group_command(
+        app, "/instructions", user=ADMIN, reply_to=source["message"]
+    )
+    assert "rhymes" in await group_command(app, "/instructions", user=MEMBER)
+
+
+async def test_bots_are_never_answered(app: RunningBot, ogg: bytes) -> None:
+    mention = [{"type": "mention", "offset": 0, "length": len("@test_voice_bot")}]
+    update = group_text(app, "@test_voice_bot hello from a bot", user=555, entities=mention)
+    update["message"]["from"]["is_bot"] = True
+    await settle(app)
+    assert not app.api.calls_of("sendVoice")
+
+
+async def test_supergroup_migration_keeps_settings(app: RunningBot) -> None:
+    old = -4242
+    app.api.push_text(chat_id=old, user_id=OWNER, text="/voice lera", chat_type="group",
+                      chat_title="Old")  # fmt: skip
+    await app.api.wait_for("sendMessage", timeout=10)
+    migrated = app.api.push_text(chat_id=old, user_id=OWNER, text="x", chat_type="group",
+                                 chat_title="Old")  # fmt: skip
+    migrated["message"].pop("text")
+    migrated["message"].pop("entities", None)
+    migrated["message"]["migrate_to_chat_id"] = GROUP
+    assert "lera" in await group_command(app, "/settings")
+
+
+async def test_group_messages_in_russian(app: RunningBot) -> None:
+    text = await group_command(app, "/mode all", user=MEMBER, language_code="ru")
+    assert "только администраторы" in text
+
+
+async def test_allowlists_refuse_once_an_hour(realtime: RealtimeStandIn, redis_url: str) -> None:
+    async with running_bot(realtime, redis_url, allowed_chat_ids="777") as app:
+        app.api.push_text(chat_id=5, user_id=5, text="hello")
+        app.api.push_text(chat_id=5, user_id=5, text="hello again")
+        app.api.push_text(chat_id=777, user_id=6, text="/start")
+        calls = await app.api.wait_for("sendMessage", count=2, timeout=10)
+        texts = sorted(c.params["text"] for c in calls)
+        assert any("private" in t for t in texts)
+        assert any("voice assistant" in t for t in texts)
+        refused = [c for c in app.api.calls_of("sendMessage") if int(c.params["chat_id"]) == 5]
+        assert len(refused) == 1
+        assert not app.realtime.sessions
+
+
+async def test_allowed_user_may_use_it_anywhere(realtime: RealtimeStandIn, redis_url: str) -> None:
+    async with running_bot(realtime, redis_url, allowed_user_ids="8") as app:
+        app.api.push_text(chat_id=8, user_id=8, text="hi")
+        await app.api.wait_for("sendVoice", timeout=15)
+
+
+async def test_removed_from_a_group_is_recorded(app: RunningBot) -> None:
+    app.api.push_update({
+        "my_chat_member": {
+            "chat": {"id": GROUP, "type": "supergroup", "title": "Team"},
+            "from": {"id": ADMIN, "is_bot": False, "first_name": "Ann"},
+            "date": 1700000000,
+            "old_chat_member": {"status": "member", "user": {"id": 123456, "is_bot": True,
+                                                             "first_name": "Bot"}},
+            "new_chat_member": {"status": "kicked", "until_date": 0,
+                                "user": {"id": 123456, "is_bot": True, "first_name": "Bot"}},
+        }
+    })  # fmt: skip
+    for _ in range(100):
+        if await app.redis.exists(f"vb:{{{GROUP}}}:blocked"):
+            break
+        await __import__("asyncio").sleep(0.05)
+    assert await app.redis.exists(f"vb:{{{GROUP}}}:blocked")
