@@ -115,3 +115,48 @@ async def test_ask_reports_bad_input_in_one_line(
     assert process.returncode == 1
     assert "SilentAudio" in stderr.decode()
     assert "Traceback" not in stderr.decode()
+
+
+async def test_webhook_mode_checks_the_secret(realtime: RealtimeStandIn, tmp_path: Path) -> None:
+    import aiohttp
+
+    from tests.stand_ins.redis import free_port
+
+    port = free_port()
+    async with BotAPIStandIn() as api:
+        env = bot_env(
+            realtime, BOT_TOKEN=api.token, TELEGRAM_API_URL=api.url, DATA_DIR=str(tmp_path / "d"),
+            BOT_MODE="webhook", WEBHOOK_URL="https://bot.example.com/tg/hook",
+            WEBHOOK_SECRET="s3cret", WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=str(port),
+        )  # fmt: skip
+        bot = await start_bot(env, tmp_path)
+        try:
+            (hook,) = await api.wait_for("setWebhook", timeout=30)
+            assert hook.params["url"] == "https://bot.example.com/tg/hook"
+            assert hook.params["secret_token"] == "s3cret"
+            update = {
+                "update_id": 1,
+                "message": {
+                    "message_id": 1, "date": 1700000000, "text": "/start",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                    "chat": {"id": 9, "type": "private", "first_name": "A"},
+                    "from": {"id": 9, "is_bot": False, "first_name": "A", "language_code": "en"},
+                },
+            }  # fmt: skip
+            url = f"http://127.0.0.1:{port}/tg/hook"
+            async with aiohttp.ClientSession() as http:
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}
+                ) as response:
+                    assert response.status == 401
+                async with http.post(url, json=update) as response:
+                    assert response.status == 401
+                async with http.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+                ) as response:
+                    assert response.status == 200
+            (reply,) = await api.wait_for("sendMessage", timeout=10)
+            assert "voice assistant" in reply.params["text"]
+        finally:
+            log = await stop_bot(bot)
+        assert "s3cret" not in log

@@ -269,6 +269,10 @@ async def run_polling(settings: Settings, redis: Redis) -> None:
 async def run_webhook(settings: Settings, redis: Redis) -> None:
     """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
     (a wrong one is answered 401), until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
@@ -281,13 +285,14 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
     setup_application(app, dp, bot=bot)
     me = await bot.me()
     await set_commands(bot)
-    await bot.set_webhook(
-        settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types()
-    )
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
     await site.start()
+    # Listening first: Telegram posts as soon as the webhook is set.
+    await bot.set_webhook(
+        settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types()
+    )
     log.info(
         "bot @%s serving webhook on %s:%s%s",
         me.username,
@@ -295,10 +300,6 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
         settings.webhook_port,
         path,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()
     finally:
