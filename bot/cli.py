@@ -20,7 +20,7 @@ from bot.core.models import TurnInput
 from bot.errors import BotError, ConfigError, InputError
 from bot.logging import setup_logging
 from bot.storage.redis import open_redis
-from bot.telegram.app import build_pipeline, run_polling, run_webhook
+from bot.telegram.app import build_pipeline, run_polling, run_webhook, run_worker
 
 __all__ = ["main"]
 
@@ -33,7 +33,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default)")
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve a webhook instead of long polling (as BOT_MODE=webhook)",
+    )
+    commands.add_parser("run", help="run the bot: receiver and worker in one process (default)")
+    commands.add_parser("worker", help="only a worker, taking turns from the shared Redis queue")
     ask = commands.add_parser("ask", help="one turn from an audio file, without Telegram")
     ask.add_argument("file", type=Path, help="any audio file FFmpeg reads")
     ask.add_argument(
@@ -78,12 +84,14 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, command: str) -> int:
     settings.require_telegram()
     settings.require_realtime()
-    async with open_redis(settings.redis_url, settings.data_dir) as redis:
+    async with open_redis(settings.redis_url, settings.data_dir, wait=True) as redis:
         try:
-            if settings.bot_mode == "webhook":
+            if command == "worker":
+                await run_worker(settings, redis)
+            elif settings.bot_mode == "webhook":
                 await run_webhook(settings, redis)
             else:
                 await run_polling(settings, redis)
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2
     try:
-        settings = load_settings()
+        settings = load_settings(**({"bot_mode": "webhook"} if args.webhook else {}))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
@@ -111,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
-        return asyncio.run(_run(settings))
+        return asyncio.run(_run(settings, args.command or "run"))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2

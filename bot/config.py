@@ -5,6 +5,7 @@ Variable names are a contract (design.md section 3); ``.env.example`` documents 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -83,12 +84,23 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Queue and workers
+    worker_name: str = Field(default_factory=socket.gethostname)
+    worker_prefetch: int = Field(32, ge=1)
+    visibility_timeout: float = Field(60.0, gt=0)
+    shutdown_grace: float = Field(30.0, ge=0)
+    max_chat_backlog: int = Field(5, ge=1)
+    rate_limit_turns: int = Field(20, ge=0)
+    rate_limit_window: int = Field(60, gt=0)
+    turn_retries: int = Field(2, ge=0)
+
     # Serving
     bot_mode: Literal["polling", "webhook"] = "polling"
     webhook_url: str = ""
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"  # noqa: S104 - a webhook server listens on every interface
     webhook_port: int = Field(8080, gt=0, lt=65536)
+    metrics_port: int | None = Field(None, gt=0, lt=65536)
 
     @field_validator("admin_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

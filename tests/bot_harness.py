@@ -12,7 +12,7 @@ from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.telegram.app import Services, build_dispatcher, build_services, make_bot
+from bot.telegram.app import Services, build_dispatcher, build_services, build_worker, make_bot
 from tests.conftest import realtime_settings
 from tests.stand_ins.bot_api import BotAPIStandIn
 from tests.stand_ins.realtime import RealtimeStandIn
@@ -34,6 +34,8 @@ async def running_bot(
     realtime: RealtimeStandIn, redis_url: str, **overrides: object
 ) -> AsyncIterator[RunningBot]:
     async with BotAPIStandIn() as api:
+        overrides.setdefault("worker_name", "tests")
+        overrides.setdefault("shutdown_grace", 5.0)
         settings = realtime_settings(
             realtime,
             bot_token=api.token,
@@ -45,10 +47,12 @@ async def running_bot(
         services = build_services(settings, redis)
         bot = make_bot(settings)
         dp = build_dispatcher(services)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(build_worker(services, bot).run(stop))
         polling = asyncio.create_task(
             dp.start_polling(
                 bot,
-                handle_as_tasks=True,
+                handle_as_tasks=False,
                 polling_timeout=1,
                 handle_signals=False,
                 close_bot_session=False,
@@ -61,5 +65,7 @@ async def running_bot(
             with contextlib.suppress(RuntimeError):
                 await dp.stop_polling()
             await asyncio.wait_for(polling, 10)
+            stop.set()
+            await asyncio.wait_for(worker, 30)
             await bot.session.close()
             await redis.aclose()

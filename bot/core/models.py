@@ -47,6 +47,9 @@ class Marks:
     def __call__(self, name: str) -> None:
         self.at.setdefault(name, time.perf_counter() - self.start)
 
+    def span_from_start(self, last: str) -> float | None:
+        return self.at.get(last)
+
     def span(self, first: str, last: str) -> float | None:
         if first in self.at and last in self.at:
             return self.at[last] - self.at[first]

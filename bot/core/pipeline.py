@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from bot.audio.codec import OggOpusEncoder, decode_to_pcm
 from bot.audio.pcm import duration, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnInput, TurnResult
-from bot.errors import EmptyAudio, RealtimeResponseFailed, RealtimeTimeout, SilentAudio
+from bot.errors import (
+    EmptyAudio,
+    RealtimeError,
+    RealtimeResponseFailed,
+    RealtimeTimeout,
+    SilentAudio,
+)
+from bot.queue.slots import LocalSlots, SessionSlots
 from bot.realtime.client import RealtimeClient, RealtimeSession
 from bot.realtime.protocol import INPUT_RATE, SessionConfig, TurnProtocol
 
@@ -89,7 +96,8 @@ class StreamingEncoder:
 
 
 class TurnPipeline:
-    """Runs turns against one realtime endpoint, at most ``concurrency`` sessions at once."""
+    """Runs turns against one realtime endpoint, holding one of ``slots`` per session (by
+    default a cap of ``concurrency`` in this process)."""
 
     def __init__(
         self,
@@ -97,12 +105,13 @@ class TurnPipeline:
         *,
         limits: Limits,
         options: TurnOptions,
+        slots: SessionSlots | None = None,
         concurrency: int = 8,
     ) -> None:
         self.client = client
         self.limits = limits
         self.options = options
-        self._sessions = asyncio.Semaphore(concurrency)
+        self._slots = slots or LocalSlots(concurrency)
         self.in_flight = 0
 
     async def run(self, turn: TurnInput, *, voice: str, instructions: str) -> TurnResult:
@@ -120,10 +129,15 @@ class TurnPipeline:
         encoder = StreamingEncoder()
         protocol = TurnProtocol(config, on_mark=marks)
         protocol.on_audio = lambda pcm: encoder.feed(pcm, protocol.output_rate)
-        async with self._sessions:
+        async with self._slots.hold():
             self.in_flight += 1
             try:
                 return await self._run(turn, protocol, encoder, marks)
+            except RealtimeError as exc:
+                if protocol.audio_bytes_received:
+                    # Part of the answer was produced (and billed): trying again would pay twice.
+                    exc.transient = False
+                raise
             finally:
                 self.in_flight -= 1
                 await encoder.abort()

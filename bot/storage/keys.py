@@ -6,7 +6,20 @@ All keys start with ``vb:``. Keys that belong to one chat carry the chat id as a
 
 from __future__ import annotations
 
-__all__ = ["PREFIX", "chat_admins", "chat_blocked", "chat_settings", "not_allowed_notice"]
+__all__ = [
+    "PREFIX",
+    "SESSION_SLOTS",
+    "TURNS_GROUP",
+    "TURNS_STREAM",
+    "chat_admins",
+    "chat_blocked",
+    "chat_order",
+    "chat_settings",
+    "not_allowed_notice",
+    "turn_done",
+    "turn_queued",
+    "user_rate",
+]
 
 PREFIX = "vb:"
 
@@ -29,3 +42,30 @@ def not_allowed_notice(chat_id: int) -> str:
 def chat_blocked(chat_id: int) -> str:
     """String: when (Unix time) the chat blocked or removed the bot; absent while it can write."""
     return f"{PREFIX}{{{chat_id}}}:blocked"
+
+
+# The turn queue. Global keys (one per deployment): the stream and its consumer group.
+TURNS_STREAM = f"{PREFIX}turns"
+TURNS_GROUP = f"{PREFIX}workers"
+# Sorted set of realtime session leases across every worker (the global concurrency cap).
+SESSION_SLOTS = f"{PREFIX}sessions"
+
+
+def chat_order(chat_id: int) -> str:
+    """Sorted set: the chat's turns not yet finished, by message id (the per-chat order gate)."""
+    return f"{PREFIX}{{{chat_id}}}:order"
+
+
+def turn_done(chat_id: int, message_id: int) -> str:
+    """String with expiry: the turn of this message was answered (idempotency mark)."""
+    return f"{PREFIX}{{{chat_id}}}:done:{message_id}"
+
+
+def turn_queued(chat_id: int, message_id: int) -> str:
+    """String with expiry: the turn of this message is in the queue (a redelivered update)."""
+    return f"{PREFIX}{{{chat_id}}}:queued:{message_id}"
+
+
+def user_rate(user_id: int, window: int) -> str:
+    """Counter with expiry: the user's turns in the current rate-limit window."""
+    return f"{PREFIX}{{u{user_id}}}:rate:{window}"

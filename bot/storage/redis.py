@@ -116,8 +116,11 @@ class EmbeddedRedis:
 
 
 @contextlib.asynccontextmanager
-async def open_redis(url: str, data_dir: Path) -> AsyncIterator[Redis]:
-    """A connected client for ``url``, or for an embedded server in ``data_dir`` when empty."""
+async def open_redis(url: str, data_dir: Path, *, wait: bool = False) -> AsyncIterator[Redis]:
+    """A connected client for ``url``, or for an embedded server in ``data_dir`` when empty.
+
+    With ``wait``, an unreachable Redis is logged in one line and tried again until it answers.
+    """
     embedded: EmbeddedRedis | None = None
     if not url:
         embedded = EmbeddedRedis(data_dir)
@@ -130,13 +133,21 @@ async def open_redis(url: str, data_dir: Path) -> AsyncIterator[Redis]:
         socket_connect_timeout=5,
         retry_on_error=[RedisConnectionError],
     )
-    try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
-        await client.aclose()
-        if embedded:
-            await embedded.stop()
-        raise StorageError(f"Redis is not reachable: {exc.__class__.__name__}: {exc}") from None
+    delay = 1.0
+    while True:
+        try:
+            await client.ping()
+            break
+        except (RedisError, OSError) as exc:
+            problem = f"Redis is not reachable: {exc.__class__.__name__}: {exc}"
+            if not wait:
+                await client.aclose()
+                if embedded:
+                    await embedded.stop()
+                raise StorageError(problem) from None
+            log.warning("%s; trying again in %.0f s", problem, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
     try:
         yield client
     finally:

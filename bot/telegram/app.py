@@ -32,12 +32,19 @@ from aiogram.types import (
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bot.config import Settings
 from bot.core.models import Limits
 from bot.core.pipeline import TurnOptions, TurnPipeline
+from bot.metrics import QUEUE_DEPTH, start_metrics_server
+from bot.queue.jobs import TurnJob
+from bot.queue.producer import TurnProducer
+from bot.queue.slots import RedisSlots, SessionSlots
+from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import endpoint_from_settings
+from bot.storage import keys
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.telegram.chat_status import ChatStatus
 from bot.telegram.handlers import routers
@@ -122,8 +129,8 @@ class Services:
         }
 
 
-def build_pipeline(settings: Settings) -> TurnPipeline:
-    """The turn pipeline for these settings (the CLI uses it too)."""
+def build_pipeline(settings: Settings, slots: SessionSlots | None = None) -> TurnPipeline:
+    """The turn pipeline for these settings (the CLI uses it too, with a local cap)."""
     client = RealtimeClient(
         endpoint_from_settings(settings),
         connect_timeout=settings.connect_timeout,
@@ -139,6 +146,7 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
             output_modalities=modalities,
             turn_timeout=settings.turn_timeout,
         ),
+        slots=slots,
         concurrency=settings.max_concurrent_turns,
     )
 
@@ -153,17 +161,28 @@ def limits_from(settings: Settings) -> Limits:
 
 def build_services(settings: Settings, redis: Redis) -> Services:
     catalogue = Catalogue()
-    pipeline = build_pipeline(settings)
+    # The session cap is global: every worker on this Redis shares it.
+    pipeline = build_pipeline(settings, RedisSlots(redis, settings.max_concurrent_turns))
     store = ChatSettingsStore(
         redis, Defaults(voice=settings.default_voice, instructions=settings.default_instructions)
     )
     chat_status = ChatStatus(redis)
+    producer = TurnProducer(
+        redis,
+        max_backlog=settings.max_chat_backlog,
+        rate_limit=settings.rate_limit_turns,
+        rate_window=settings.rate_limit_window,
+    )
+    turns = TurnRunner(
+        pipeline, catalogue, limits_from(settings), chat_status, store, producer,
+        retries=settings.turn_retries,
+    )  # fmt: skip
     return Services(
         settings=settings,
         catalogue=catalogue,
         chat_settings=store,
         permissions=Permissions(redis, settings.admin_ids),
-        turns=TurnRunner(pipeline, catalogue, limits_from(settings), chat_status),
+        turns=turns,
         pipeline=pipeline,
         chat_status=chat_status,
         redis=redis,
@@ -244,35 +263,119 @@ async def set_commands(bot: Bot) -> None:
         log.warning("could not set the commands menu: %s", exc)
 
 
+def build_worker(services: Services, bot: Bot) -> TurnWorker:
+    settings = services.settings
+
+    async def handle(job: TurnJob) -> None:
+        await services.turns.run(bot, job)
+
+    async def give_up(job: TurnJob) -> None:
+        await services.turns.give_up(bot, job)
+
+    return TurnWorker(
+        services.redis,
+        handle,
+        WorkerOptions(
+            name=settings.worker_name,
+            prefetch=settings.worker_prefetch,
+            visibility_timeout=settings.visibility_timeout,
+            shutdown_grace=settings.shutdown_grace,
+        ),
+        on_give_up=give_up,
+    )
+
+
+async def queue_health(redis: Redis) -> tuple[bool, dict[str, Any]]:
+    """Redis reachable, and how many turns wait (for /healthz and the queue-depth gauge)."""
+    try:
+        await redis.ping()
+        depth = int(await redis.xlen(keys.TURNS_STREAM))
+    except (RedisError, OSError) as exc:
+        return False, {"redis": f"unreachable: {exc.__class__.__name__}"}
+    QUEUE_DEPTH.set(depth)
+    return True, {"redis": "ok", "queue_depth": depth}
+
+
+class _Running:
+    """What every mode runs besides its way of receiving updates: the worker (unless
+    receive-only) and the metrics server; stopped in order, the worker draining last."""
+
+    def __init__(self, services: Services, bot: Bot, *, worker: bool) -> None:
+        self.services = services
+        self.bot = bot
+        self.stop = asyncio.Event()
+        self._worker = build_worker(services, bot) if worker else None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._metrics: web.AppRunner | None = None
+
+    async def __aenter__(self) -> _Running:
+        settings = self.services.settings
+        if settings.metrics_port:
+            self._metrics = await start_metrics_server(
+                settings.webhook_host, settings.metrics_port,
+                lambda: queue_health(self.services.redis),
+            )  # fmt: skip
+        if self._worker is not None:
+            self._tasks.append(asyncio.create_task(self._worker.run(self.stop), name="worker"))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        for task in self._tasks:
+            await task
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+        await self.bot.session.close()
+
+    def stop_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+
+
 async def run_polling(settings: Settings, redis: Redis) -> None:
-    """Long polling with the turns handled as tasks, until SIGINT or SIGTERM."""
+    """Long polling and a worker in one process, until SIGINT or SIGTERM.
+
+    Updates are handled one after another: a turn is only queued there, which takes a
+    millisecond, and Telegram's update is confirmed (by the next getUpdates) only after that,
+    so a crash loses nothing accepted."""
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
     me = await bot.me()
     log.info(
-        "bot @%s starting (long polling, provider %s, model %s)",
+        "bot @%s starting (long polling, provider %s, model %s, worker %s)",
         me.username,
         settings.realtime_provider,
         settings.realtime_model,
+        settings.worker_name,
     )
     await set_commands(bot)
-    await dp.start_polling(
-        bot,
-        handle_as_tasks=True,
-        allowed_updates=dp.resolve_used_update_types(),
-        polling_timeout=30,
-        close_bot_session=True,
-    )
+    async with _Running(services, bot, worker=True):
+        await dp.start_polling(
+            bot,
+            handle_as_tasks=False,
+            allowed_updates=dp.resolve_used_update_types(),
+            polling_timeout=30,
+            close_bot_session=False,
+            handle_signals=True,
+        )
+
+
+async def run_worker(settings: Settings, redis: Redis) -> None:
+    """Only a worker: takes turns from the shared queue, until SIGINT or SIGTERM."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings, services.chat_status)
+    log.info("worker %s starting (provider %s)", settings.worker_name, settings.realtime_provider)
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        await running.stop.wait()
 
 
 async def run_webhook(settings: Settings, redis: Redis) -> None:
     """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
-    (a wrong one is answered 401), until SIGINT or SIGTERM."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    (a wrong one is answered 401), and a worker, until SIGINT or SIGTERM. Telegram gets its 200
+    only after the turn is queued, so an update that could not be queued is sent again."""
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
@@ -280,28 +383,24 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
     SimpleRequestHandler(
-        dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=True
+        dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=False
     ).register(app, path=path)
     setup_application(app, dp, bot=bot)
-    me = await bot.me()
-    await set_commands(bot)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.webhook_host, settings.webhook_port)
-    await site.start()
-    # Listening first: Telegram posts as soon as the webhook is set.
-    await bot.set_webhook(
-        settings.webhook_url, secret_token=secret, allowed_updates=dp.resolve_used_update_types()
-    )
-    log.info(
-        "bot @%s serving webhook on %s:%s%s",
-        me.username,
-        settings.webhook_host,
-        settings.webhook_port,
-        path,
-    )
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-        await bot.session.close()
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        me = await bot.me()
+        await set_commands(bot)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        try:
+            # Listening first: Telegram posts as soon as the webhook is set.
+            await bot.set_webhook(
+                settings.webhook_url, secret_token=secret,
+                allowed_updates=dp.resolve_used_update_types(),
+            )  # fmt: skip
+            log.info("bot @%s serving webhook on %s:%s%s", me.username, settings.webhook_host,
+                     settings.webhook_port, path)  # fmt: skip
+            await running.stop.wait()
+        finally:
+            await runner.cleanup()

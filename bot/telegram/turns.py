@@ -1,150 +1,236 @@
-"""Answering a message: the Telegram adapter over the turn pipeline.
+"""Answering messages: the Telegram adapter between the dispatcher, the queue and the pipeline.
 
-Checks the limits the message declares before anything is downloaded, runs the turn with the
-"recording voice…" action shown, sends the voice note as a reply with the text as caption (or
-after it), and turns every error into one short message in the user's language.
+The receiver side (``accept``) checks what the message declares of itself (kind, length, size)
+before anything is downloaded, and queues the turn. The worker side (``run``) downloads, runs
+the turn with "recording voice…" shown, sends the voice note as a reply with the text as
+caption (or after it), retries what failed for a passing reason, and turns every error into one
+short message in the user's language.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
+import time
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramServerError,
+)
 from aiogram.types import BufferedInputFile, Message, ReplyParameters
 from aiogram.utils.chat_action import ChatActionSender
 
+from bot import metrics
 from bot.core.models import Limits, TurnInput, TurnResult
 from bot.core.pipeline import TurnPipeline
-from bot.errors import BotError, InputError, NotAudio, TooLarge, TooLong
+from bot.errors import BotError, InputError, NotAudio, RealtimeError, TooLarge, TooLong
 from bot.logging import turn_context
-from bot.storage.chat_settings import ChatSettings
+from bot.queue.jobs import TurnJob
+from bot.queue.producer import Outcome, TurnProducer
+from bot.storage.chat_settings import ChatSettingsStore
 from bot.telegram.chat_status import ChatStatus
 from bot.telegram.i18n import Catalogue
 from bot.telegram.media import Media
 from bot.telegram.texts import CAPTION_LIMIT, split_text
 
-__all__ = ["TurnRunner", "tell"]
+__all__ = ["TurnRunner", "tell", "tell_chat"]
 
 log = logging.getLogger(__name__)
 
+RETRY_BASE_DELAY = 1.0
+
 
 class TurnRunner:
-    """Runs turns for messages; turns of one chat run one after another, in arrival order."""
+    """Queues turns for messages (``accept``) and answers queued turns (``run``)."""
 
     def __init__(
-        self, pipeline: TurnPipeline, catalogue: Catalogue, limits: Limits, chat_status: ChatStatus
+        self,
+        pipeline: TurnPipeline,
+        catalogue: Catalogue,
+        limits: Limits,
+        chat_status: ChatStatus,
+        chat_settings: ChatSettingsStore,
+        producer: TurnProducer,
+        *,
+        retries: int = 2,
     ) -> None:
         self.pipeline = pipeline
-        self.chat_status = chat_status
         self.catalogue = catalogue
         self.limits = limits
-        self._chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
+        self.chat_status = chat_status
+        self.chat_settings = chat_settings
+        self.producer = producer
+        self.retries = retries
 
-    async def answer(
+    # -- receiver side --------------------------------------------------------------------
+
+    async def accept(
         self,
         bot: Bot,
         message: Message,
         *,
-        chat: ChatSettings,
         lang: str,
         media: Media | None = None,
         text: str | None = None,
+        user_id: int | None = None,
     ) -> None:
-        """Answer ``message`` (a reply to it) from ``media`` or ``text``; never raises."""
-        label = f"chat={message.chat.id} msg={message.message_id}"
-        token = turn_context.set(label)
-        lock = self._chat_locks.setdefault(message.chat.id, asyncio.Lock())
+        """Check ``message``'s metadata and queue its turn; tell the user when it cannot be."""
         try:
-            async with lock:
-                if await self.chat_status.is_blocked(message.chat.id):
-                    log.info("skipping the turn: the chat blocked or removed the bot")
-                    return
-                await self._answer(bot, message, chat, lang, media, text, label)
+            if media is not None:
+                if not media.listenable:
+                    raise NotAudio(f"{media.kind} is not audio")
+                self.limits.check_declared(media.seconds, media.size)
+        except InputError as exc:
+            log.info("refused chat=%s msg=%s: %s", message.chat.id, message.message_id, exc)
+            metrics.TURNS.labels(outcome="refused").inc()
+            await tell(bot, message, self.error_text(lang, exc))
+            return
+        job = TurnJob(
+            chat_id=message.chat.id,
+            message_id=message.message_id,
+            user_id=user_id,
+            lang=lang,
+            thread_id=_thread(message),
+            text=text,
+            file_id=media.file_id if media else None,
+            media_kind=media.kind if media else None,
+            seconds=media.seconds if media else None,
+            size=media.size if media else None,
+        )
+        queued = await self.producer.enqueue(job)
+        if queued.outcome is Outcome.BUSY:
+            await tell(bot, message, self.catalogue.get(lang, "busy"))
+        elif queued.outcome is Outcome.RATE_LIMITED:
+            await tell(
+                bot, message, self.catalogue.get(lang, "rate-limited", seconds=queued.retry_after)
+            )
+        if queued.outcome is not Outcome.QUEUED:
+            log.info("not queued %s: %s", job.label, queued.outcome.value)
+            metrics.TURNS.labels(outcome=queued.outcome.value).inc()
+
+    # -- worker side ----------------------------------------------------------------------
+
+    async def run(self, bot: Bot, job: TurnJob) -> None:
+        """Answer a queued turn; never raises for a failed turn."""
+        token = turn_context.set(job.label)
+        try:
+            if await self.chat_status.is_blocked(job.chat_id):
+                log.info("skipping the turn: the chat blocked or removed the bot")
+                metrics.TURNS.labels(outcome="skipped").inc()
+                return
+            await self._run_with_retries(bot, job)
         finally:
             turn_context.reset(token)
 
-    async def _answer(
-        self,
-        bot: Bot,
-        message: Message,
-        chat: ChatSettings,
-        lang: str,
-        media: Media | None,
-        text: str | None,
-        label: str,
-    ) -> None:
-        try:
-            turn = self._turn_input(bot, media, text, label)
-            async with ChatActionSender.record_voice(
-                bot=bot, chat_id=message.chat.id, message_thread_id=_thread(message)
-            ):
+    async def give_up(self, bot: Bot, job: TurnJob) -> None:
+        """A turn that kept failing (its worker died every time): tell the user once."""
+        metrics.TURNS.labels(outcome="abandoned").inc()
+        await tell_chat(bot, job, self.catalogue.get(job.lang, "error-internal"))
+
+    async def _run_with_retries(self, bot: Bot, job: TurnJob) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._answer(bot, job)
+                metrics.TURNS.labels(outcome="answered").inc()
+                return
+            except TelegramForbiddenError:
+                metrics.TURNS.labels(outcome="blocked").inc()
+                return  # recorded by the request middleware; nothing more can be sent there
+            except Exception as exc:
+                transient = _transient(exc)
+                if transient and attempt < self.retries:
+                    delay = RETRY_BASE_DELAY * 2**attempt
+                    attempt += 1
+                    log.warning("turn failed (%s: %s); try %d of %d in %.0f s",
+                                exc.__class__.__name__, exc, attempt + 1, self.retries + 1,
+                                delay)  # fmt: skip
+                    await asyncio.sleep(delay)
+                    continue
+                await self._fail(bot, job, exc)
+                return
+
+    async def _fail(self, bot: Bot, job: TurnJob, exc: Exception) -> None:
+        if isinstance(exc, RealtimeError):
+            metrics.REALTIME_ERRORS.labels(type=exc.__class__.__name__).inc()
+        if isinstance(exc, BotError):
+            level = logging.INFO if isinstance(exc, InputError) else logging.WARNING
+            log.log(level, "turn failed: %s: %s", exc.__class__.__name__, exc)
+            metrics.TURNS.labels(outcome="refused" if level == logging.INFO else "failed").inc()
+            text = self.error_text(job.lang, exc)
+        elif isinstance(exc, TelegramAPIError):
+            log.warning("turn failed on Telegram's side: %s", exc)
+            metrics.TURNS.labels(outcome="failed").inc()
+            text = self.catalogue.get(job.lang, "error-internal")
+        else:
+            log.error("turn failed unexpectedly", exc_info=exc)
+            metrics.TURNS.labels(outcome="failed").inc()
+            text = self.catalogue.get(job.lang, "error-internal")
+        await tell_chat(bot, job, text)
+
+    async def _answer(self, bot: Bot, job: TurnJob) -> None:
+        chat = await self.chat_settings.get(job.chat_id)
+        turn = self._turn_input(bot, job)
+        async with ChatActionSender.record_voice(
+            bot=bot, chat_id=job.chat_id, message_thread_id=job.thread_id
+        ):
+            metrics.IN_FLIGHT.inc()
+            try:
                 result = await self.pipeline.run(
                     turn, voice=chat.voice, instructions=chat.instructions
                 )
-            await self._send_reply(bot, message, result)
-        except TelegramForbiddenError:
-            pass  # recorded by the request middleware; nothing more can be sent there
-        except BotError as exc:
-            level = logging.INFO if isinstance(exc, InputError) else logging.WARNING
-            log.log(level, "turn failed: %s: %s", exc.__class__.__name__, exc)
-            await tell(bot, message, self._error_text(lang, exc))
-        except TelegramAPIError as exc:
-            log.warning("turn failed on Telegram's side: %s", exc)
-            await tell(bot, message, self.catalogue.get(lang, "error-internal"))
-        except Exception:
-            log.exception("turn failed unexpectedly")
-            await tell(bot, message, self.catalogue.get(lang, "error-internal"))
+            finally:
+                metrics.IN_FLIGHT.dec()
+        started = time.perf_counter()
+        await self._send_reply(bot, job, result)
+        _observe(result, upload=time.perf_counter() - started)
 
-    def _turn_input(self, bot: Bot, media: Media | None, text: str | None, label: str) -> TurnInput:
-        if media is None:
-            return TurnInput(text=text, label=label)
-        if not media.listenable:
-            raise NotAudio(f"{media.kind} is not audio")
-        self.limits.check_declared(media.seconds, media.size)
+    def _turn_input(self, bot: Bot, job: TurnJob) -> TurnInput:
+        if job.file_id is None:
+            return TurnInput(text=job.text, label=job.label)
+        file_id = job.file_id
         max_bytes = self.limits.max_bytes
 
         async def fetch() -> bytes:
-            buffer = await bot.download(media.file_id)
+            buffer = await bot.download(file_id)
             assert buffer is not None  # no destination given: aiogram returns a BytesIO
             data = buffer.getvalue()
             if len(data) > max_bytes:
                 raise TooLarge(len(data), max_bytes)
             return data
 
-        return TurnInput(fetch=fetch, text=text, label=label)
+        return TurnInput(fetch=fetch, text=job.text, label=job.label)
 
-    async def _send_reply(self, bot: Bot, message: Message, result: TurnResult) -> None:
+    async def _send_reply(self, bot: Bot, job: TurnJob, result: TurnResult) -> None:
         text = result.text
         caption = text if len(text) <= CAPTION_LIMIT else None
         sent = await bot.send_voice(
-            chat_id=message.chat.id,
+            chat_id=job.chat_id,
             voice=BufferedInputFile(result.voice, filename="answer.ogg"),
             duration=max(1, round(result.voice_seconds)),
             caption=caption or None,
             parse_mode=None,
-            message_thread_id=_thread(message),
+            message_thread_id=job.thread_id,
             reply_parameters=ReplyParameters(
-                message_id=message.message_id, allow_sending_without_reply=True
+                message_id=job.message_id, allow_sending_without_reply=True
             ),
         )
         if caption is None and text:
             for part in split_text(text):
                 await bot.send_message(
-                    chat_id=message.chat.id,
+                    chat_id=job.chat_id,
                     text=part,
                     parse_mode=None,
-                    message_thread_id=_thread(message),
+                    message_thread_id=job.thread_id,
                     reply_parameters=ReplyParameters(
                         message_id=sent.message_id, allow_sending_without_reply=True
                     ),
                 )
 
-    def _error_text(self, lang: str, exc: BotError) -> str:
+    def error_text(self, lang: str, exc: BotError) -> str:
         args: dict[str, object] = {}
         if isinstance(exc, TooLong):
             args = {"seconds": round(exc.seconds), "limit": round(exc.limit)}
@@ -153,22 +239,48 @@ class TurnRunner:
         return self.catalogue.get(lang, exc.user_message, **args)
 
 
+def _transient(exc: Exception) -> bool:
+    if isinstance(exc, BotError):
+        return exc.transient
+    return isinstance(exc, TelegramServerError | TelegramNetworkError)
+
+
+def _observe(result: TurnResult, *, upload: float) -> None:
+    stages = {
+        "download": result.marks.span_from_start("downloaded"),
+        "decode": result.marks.span("downloaded", "decoded"),
+        "model": result.marks.span("response_create", "response_done"),
+        "encode": result.marks.span("response_done", "encoded"),
+        "upload": upload,
+    }
+    for stage, seconds in stages.items():
+        if seconds is not None:
+            metrics.TURN_STAGE_SECONDS.labels(stage=stage).observe(seconds)
+
+
 async def tell(bot: Bot, message: Message, text: str, *, html_text: bool = False) -> None:
     """Reply to ``message`` with a short text; a failure to send is logged, not raised."""
+    await _tell(bot, message.chat.id, message.message_id, _thread(message), text, html_text)
+
+
+async def tell_chat(bot: Bot, job: TurnJob, text: str) -> None:
+    """Reply to a queued turn's message with a short text; never raises."""
+    await _tell(bot, job.chat_id, job.message_id, job.thread_id, text, False)
+
+
+async def _tell(
+    bot: Bot, chat_id: int, reply_to: int, thread: int | None, text: str, html_text: bool
+) -> None:
     try:
         await bot.send_message(
-            chat_id=message.chat.id,
+            chat_id=chat_id,
             text=text,
             parse_mode="HTML" if html_text else None,
-            message_thread_id=_thread(message),
-            reply_parameters=ReplyParameters(
-                message_id=message.message_id, allow_sending_without_reply=True
-            ),
+            message_thread_id=thread,
+            reply_parameters=ReplyParameters(message_id=reply_to, allow_sending_without_reply=True),
         )
-    except TelegramForbiddenError as exc:
-        log.info("chat blocked the bot or removed it: %s", exc.message)
     except TelegramAPIError as exc:
-        log.warning("could not send a message: %s", exc)
+        log.info("could not send a message to chat %s: %s", chat_id, exc)
 
 
 def _thread(message: Message) -> int | None:

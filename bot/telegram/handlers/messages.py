@@ -29,13 +29,13 @@ async def on_ask(
     if target is None or media is None:
         await tell(bot, message, catalogue.get(lang, "ask-usage"))
         return
-    await turns.answer(bot, target, chat=chat, lang=lang, media=media)
+    await turns.accept(bot, target, lang=lang, media=media, user_id=_user(message))
 
 
 async def on_media(
     message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
 ) -> None:
-    await turns.answer(bot, message, chat=chat, lang=lang, media=media_of(message))
+    await turns.accept(bot, message, lang=lang, media=media_of(message), user_id=_user(message))
 
 
 async def on_text(
@@ -43,7 +43,7 @@ async def on_text(
 ) -> None:
     text = strip_mention(message.text or "", await bot.me())
     if text:
-        await turns.answer(bot, message, chat=chat, lang=lang, text=text)
+        await turns.accept(bot, message, lang=lang, text=text, user_id=_user(message))
 
 
 async def on_other(message: Message, bot: Bot, lang: str, catalogue: Catalogue) -> None:
@@ -51,6 +51,10 @@ async def on_other(message: Message, bot: Bot, lang: str, catalogue: Catalogue) 
     if message.from_user is not None and message.from_user.is_bot:
         return
     await tell(bot, message, catalogue.get(lang, "unsupported"))
+
+
+def _user(message: Message) -> int | None:
+    return message.from_user.id if message.from_user else None
 
 
 def router() -> Router:

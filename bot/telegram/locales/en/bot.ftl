@@ -59,3 +59,4 @@ error-model-timeout = The speech model took too long to answer. Please try again
 error-storage = I am having trouble with my storage. Please try again in a minute.
 error-internal = Something went wrong on my side. Please try again.
 busy = I am still answering your previous messages; one moment, please.
+rate-limited = You are sending a lot right now. Please try again in { $seconds } s.

@@ -1,0 +1,54 @@
+"""Prometheus metrics and the /metrics and /healthz endpoints."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+__all__ = [
+    "IN_FLIGHT",
+    "QUEUE_DEPTH",
+    "REALTIME_ERRORS",
+    "TURNS",
+    "TURN_STAGE_SECONDS",
+    "start_metrics_server",
+]
+
+log = logging.getLogger(__name__)
+
+TURNS = Counter("voicebot_turns_total", "Turns finished, by outcome", ["outcome"])
+TURN_STAGE_SECONDS = Histogram(
+    "voicebot_turn_stage_seconds",
+    "Time of each stage of a turn",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+QUEUE_DEPTH = Gauge("voicebot_queue_depth", "Turns in the queue not yet finished")
+IN_FLIGHT = Gauge("voicebot_realtime_sessions_in_flight", "Realtime sessions open in this process")
+REALTIME_ERRORS = Counter("voicebot_realtime_errors_total", "Realtime failures, by type", ["type"])
+
+Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+async def start_metrics_server(host: str, port: int, health: Health) -> web.AppRunner:
+    """Serve /metrics and /healthz (200 when healthy, 503 otherwise, JSON details)."""
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz(_: web.Request) -> web.Response:
+        ok, details = await health()
+        return web.json_response({"ok": ok, **details}, status=200 if ok else 503)
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/healthz", healthz)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("metrics on http://%s:%s/metrics, health on /healthz", host, port)
+    return runner
