@@ -32,6 +32,14 @@ log = logging.getLogger(__name__)
 DONE_MARK_SECONDS = 7 * 86_400
 Handler = Callable[[TurnJob], Awaitable[None]]
 _P = ParamSpec("_P")
+_COMPARE_AND_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_COMPARE_AND_EXPIRE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 _T = TypeVar("_T")
 
 
@@ -66,6 +74,9 @@ class TurnWorker:
         self.options = options
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._chat_events: dict[int, asyncio.Event] = {}
+        self._locks: dict[str, str] = {}  # entry id -> chat lock key held for it
+        self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
+        self._compare_and_expire = redis.register_script(_COMPARE_AND_EXPIRE)
         self.running_turns = 0
 
     @property
@@ -181,10 +192,23 @@ class TurnWorker:
             await self._retrying(self._ack, entry_id)
             return
         done_key = keys.turn_done(job.chat_id, job.message_id)
+        await self._wait_turn_of(job)
+        await self._lock_chat(job, entry_id)
+        try:
+            await self._run_once(job, done_key, give_up)
+        finally:
+            await self._retrying(self._release, keys.chat_running(job.chat_id), entry_id)
+        await self._retrying(self._redis.zrem, keys.chat_order(job.chat_id), str(job.message_id))
+        await self._retrying(self._ack, entry_id)
+        event = self._chat_events.pop(job.chat_id, None)
+        if event is not None:
+            event.set()
+
+    async def _run_once(self, job: TurnJob, done_key: str, give_up: bool) -> None:
+        # Checked under the chat's lock: a duplicate entry of a turn just answered stops here.
         if await self._retrying(self._redis.exists, done_key):
             log.info("queue: %s was already answered; not again", job.label)
         else:
-            await self._wait_turn_of(job)
             if give_up:
                 log.error("queue: giving up on %s after %d deliveries",
                           job.label, self.options.max_deliveries)  # fmt: skip
@@ -197,11 +221,6 @@ class TurnWorker:
                 finally:
                     self.running_turns -= 1
             await self._retrying(self._redis.set, done_key, "1", ex=DONE_MARK_SECONDS)
-        await self._retrying(self._redis.zrem, keys.chat_order(job.chat_id), str(job.message_id))
-        await self._retrying(self._ack, entry_id)
-        event = self._chat_events.pop(job.chat_id, None)
-        if event is not None:
-            event.set()
 
     async def _call(self, handler: Handler, job: TurnJob) -> None:
         try:
@@ -242,8 +261,26 @@ class TurnWorker:
                 async with asyncio.timeout(self.options.gate_poll):
                     await event.wait()
 
+    async def _lock_chat(self, job: TurnJob, entry_id: str) -> None:
+        """Take the chat's lock (one turn of a chat at a time, duplicates included)."""
+        key = keys.chat_running(job.chat_id)
+        ttl = int(self.options.visibility_timeout * 1000)
+        while not await self._retrying(self._redis.set, key, entry_id, nx=True, px=ttl):
+            if await self._retrying(self._redis.get, key) == entry_id:
+                return  # ours already (this entry resumed after a restart)
+            event = self._chat_events.setdefault(job.chat_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.options.gate_poll):
+                    await event.wait()
+        self._locks[entry_id] = key
+
+    async def _release(self, key: str, entry_id: str) -> None:
+        self._locks.pop(entry_id, None)
+        await self._compare_and_delete(keys=[key], args=[entry_id])
+
     async def _heartbeat(self) -> None:
-        """Keep the entries this worker holds from looking abandoned."""
+        """Keep the entries and chat locks this worker holds from looking abandoned."""
+        ttl = int(self.options.visibility_timeout * 1000)
         while True:
             await asyncio.sleep(self.options.visibility_timeout / 3)
             ids = list(self._tasks)
@@ -254,6 +291,8 @@ class TurnWorker:
                     keys.TURNS_STREAM, keys.TURNS_GROUP, self.options.name,
                     min_idle_time=0, message_ids=ids, justid=True,
                 )  # fmt: skip
+                for entry_id, key in list(self._locks.items()):
+                    await self._compare_and_expire(keys=[key], args=[entry_id, ttl])
             except (RedisError, OSError) as exc:
                 log.warning("queue: heartbeat failed: %s", exc)
 

@@ -14,6 +14,7 @@ __all__ = [
     "chat_admins",
     "chat_blocked",
     "chat_order",
+    "chat_running",
     "chat_settings",
     "not_allowed_notice",
     "turn_done",
@@ -54,6 +55,11 @@ SESSION_SLOTS = f"{PREFIX}sessions"
 def chat_order(chat_id: int) -> str:
     """Sorted set: the chat's turns not yet finished, by message id (the per-chat order gate)."""
     return f"{PREFIX}{{{chat_id}}}:order"
+
+
+def chat_running(chat_id: int) -> str:
+    """String with expiry: the queue entry whose turn of this chat is running (the chat's lock)."""
+    return f"{PREFIX}{{{chat_id}}}:running"
 
 
 def turn_done(chat_id: int, message_id: int) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,7 +14,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import StorageError
 from bot.storage import keys
-from bot.storage.chat_settings import ChatSettingsStore
+from bot.storage.chat_settings import ChatSettings, ChatSettingsStore
 from bot.telegram.chat_status import ChatStatus
 from bot.telegram.i18n import Catalogue, pick_language
 from bot.telegram.turns import tell
@@ -63,14 +64,19 @@ class ChatContextMiddleware(BaseMiddleware):
         if isinstance(event, Message) and event.chat.type == "private":
             # A message from a private chat proves it no longer blocks the bot.
             await self.chat_status.mark_reachable(chat.id)
-        try:
-            data["chat"] = await self.store.get(chat.id)
-        except StorageError as exc:
-            log.warning("chat settings unavailable: %s", exc)
-            if isinstance(event, Message):
-                await tell(data["bot"], event, self.catalogue.get(lang, "error-storage"))
-            return None
+        data["chat"] = await self._settings_of(chat.id)
         return await handler(event, data)
+
+    async def _settings_of(self, chat_id: int) -> ChatSettings:
+        # Waiting keeps the update unconfirmed while Redis is away: nothing accepted is lost.
+        delay = 0.2
+        while True:
+            try:
+                return await self.store.get(chat_id)
+            except StorageError as exc:
+                log.warning("chat settings unavailable (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _allowed(self, user: User | None, chat: Chat) -> bool:
         if not self.allowed_users and not self.allowed_chats:
