@@ -160,3 +160,39 @@ async def test_webhook_mode_checks_the_secret(realtime: RealtimeStandIn, tmp_pat
         finally:
             log = await stop_bot(bot)
         assert "s3cret" not in log
+
+
+async def test_metrics_and_health_endpoints(
+    realtime: RealtimeStandIn, audio_files: dict[str, Path], tmp_path: Path, redis_url: str
+) -> None:
+    import aiohttp
+
+    from tests.stand_ins.redis import free_port
+
+    port = free_port()
+    async with BotAPIStandIn() as api:
+        env = bot_env(realtime, BOT_TOKEN=api.token, TELEGRAM_API_URL=api.url,
+                      REDIS_URL=redis_url, METRICS_PORT=str(port),
+                      WEBHOOK_HOST="127.0.0.1")  # fmt: skip
+        bot = await start_bot(env, tmp_path)
+        try:
+            api.push_voice(
+                chat_id=6, user_id=6, data=audio_files["voice.ogg"].read_bytes(), duration=3
+            )
+            await api.wait_for("sendVoice", timeout=30)
+            async with aiohttp.ClientSession() as http:
+                for _ in range(50):  # the entry leaves the stream just after the upload
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        assert response.status == 200
+                        health = await response.json()
+                    if health["queue_depth"] == 0:
+                        break
+                    await asyncio.sleep(0.1)
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    text = await response.text()
+        finally:
+            await stop_bot(bot)
+    assert health["ok"] is True
+    assert health["queue_depth"] == 0
+    assert 'voicebot_turns_total{outcome="answered"} 1.0' in text
+    assert 'voicebot_turn_stage_seconds_count{stage="model"} 1.0' in text
