@@ -84,6 +84,24 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Conversation memory
+    memory_turns: int = Field(6, ge=0)
+    memory_ttl: int = Field(3600, gt=0)
+    input_transcription_model: str = ""
+
+    # Usage, prices and budgets (0 = none)
+    price_input_audio_per_minute: float = Field(0.0, ge=0)
+    price_output_audio_per_minute: float = Field(0.0, ge=0)
+    price_currency: str = "RUB"
+    user_daily_seconds: float = Field(0.0, ge=0)
+    user_monthly_seconds: float = Field(0.0, ge=0)
+    chat_daily_seconds: float = Field(0.0, ge=0)
+    chat_monthly_seconds: float = Field(0.0, ge=0)
+    user_daily_cost: float = Field(0.0, ge=0)
+    user_monthly_cost: float = Field(0.0, ge=0)
+    chat_daily_cost: float = Field(0.0, ge=0)
+    chat_monthly_cost: float = Field(0.0, ge=0)
+
     # Queue and workers
     worker_name: str = Field(default_factory=socket.gethostname)
     worker_prefetch: int = Field(32, ge=1)
@@ -138,6 +156,9 @@ class Settings(BaseSettings):
             )
         if not self.default_voice:
             self.default_voice = "marina" if self.realtime_provider == "yandex" else "marin"
+        if not self.input_transcription_model and self.realtime_provider == "openai":
+            # OpenAI transcribes input only when asked; Yandex sends transcripts on its own.
+            self.input_transcription_model = "gpt-4o-mini-transcribe"
         return self
 
     def require_realtime(self) -> None:

@@ -18,6 +18,7 @@
     │   ├── RealtimeConnectionLost  the connection dropped mid-turn; transient
     │   ├── RealtimeTimeout       the server went silent; transient
     │   ├── RealtimeServerError   an ``error`` event; transient when the server says so
+    │   │   └── ContextRejected   the server refused the conversation items given as memory
     │   └── RealtimeResponseFailed  response.done with status failed, cancelled or incomplete
     └── StorageError              Redis is unreachable; transient
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 __all__ = [
     "BotError",
     "ConfigError",
+    "ContextRejected",
     "CorruptAudio",
     "EmptyAudio",
     "InputError",
@@ -138,6 +140,10 @@ class RealtimeServerError(RealtimeError):
         self.type = type
         self.code = code
         self.transient = type == "server_error" or code in {"rate_limit_exceeded", "server_error"}
+
+
+class ContextRejected(RealtimeServerError):
+    """The server refused an earlier turn given as context; the turn can go on without it."""
 
 
 class RealtimeResponseFailed(RealtimeError):

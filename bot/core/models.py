@@ -68,3 +68,4 @@ class TurnResult:
     status: str = "completed"
     usage: Usage = field(default_factory=Usage)
     marks: Marks = field(default_factory=Marks)
+    used_history: bool = False

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.audio.codec import OggOpusEncoder, decode_to_pcm
 from bot.audio.pcm import duration, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnInput, TurnResult
 from bot.errors import (
+    ContextRejected,
     EmptyAudio,
     RealtimeError,
     RealtimeResponseFailed,
@@ -21,7 +24,7 @@ from bot.errors import (
 )
 from bot.queue.slots import LocalSlots, SessionSlots
 from bot.realtime.client import RealtimeClient, RealtimeSession
-from bot.realtime.protocol import INPUT_RATE, SessionConfig, TurnProtocol
+from bot.realtime.protocol import INPUT_RATE, HistoryItem, SessionConfig, TurnProtocol
 
 __all__ = ["StreamingEncoder", "TurnOptions", "TurnPipeline", "decode_checked"]
 
@@ -38,6 +41,7 @@ class TurnOptions:
     turn_detection: str = "server_vad"
     output_modalities: tuple[str, ...] = ("text", "audio")
     turn_timeout: float = 120.0
+    transcription_model: str = ""
 
 
 def decode_checked(data: bytes, limits: Limits) -> bytes:
@@ -95,6 +99,18 @@ class StreamingEncoder:
                 await self._job
 
 
+def _fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+    """The input downloaded once, however many attempts the turn takes."""
+    data: list[bytes] = []
+
+    async def cached() -> bytes:
+        if not data:
+            data.append(await fetch())
+        return data[0]
+
+    return cached
+
+
 class TurnPipeline:
     """Runs turns against one realtime endpoint, holding one of ``slots`` per session (by
     default a cap of ``concurrency`` in this process)."""
@@ -114,33 +130,68 @@ class TurnPipeline:
         self._slots = slots or LocalSlots(concurrency)
         self.in_flight = 0
 
-    async def run(self, turn: TurnInput, *, voice: str, instructions: str) -> TurnResult:
-        """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses."""
-        marks = Marks()
+    async def run(
+        self,
+        turn: TurnInput,
+        *,
+        voice: str,
+        instructions: str,
+        history: tuple[HistoryItem, ...] = (),
+    ) -> TurnResult:
+        """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses.
+
+        ``history`` (earlier turns) goes to the model first; if the provider refuses it, the
+        turn is answered without it and the log says why.
+        """
         if turn.fetch is None and not turn.text:
             raise EmptyAudio("no audio and no text")
+        if turn.fetch is not None:
+            turn = dataclasses.replace(turn, fetch=_fetch_once(turn.fetch))
+        async with self._slots.hold():
+            self.in_flight += 1
+            try:
+                try:
+                    return await self._attempt(turn, voice, instructions, history)
+                except ContextRejected as exc:
+                    log.warning("the provider refused the conversation memory (%s); "
+                                "answering %s without it", exc, turn.label)  # fmt: skip
+                    return await self._attempt(turn, voice, instructions, ())
+            finally:
+                self.in_flight -= 1
+
+    async def _attempt(
+        self,
+        turn: TurnInput,
+        voice: str,
+        instructions: str,
+        history: tuple[HistoryItem, ...],
+    ) -> TurnResult:
+        marks = Marks()
         config = SessionConfig(
             voice=voice,
             instructions=instructions,
             output_rate=self.options.output_rate,
             turn_detection=self.options.turn_detection,  # type: ignore[arg-type]
             output_modalities=self.options.output_modalities,
+            transcription_model=self.options.transcription_model,
+            history=history,
         )
         encoder = StreamingEncoder()
         protocol = TurnProtocol(config, on_mark=marks)
         protocol.on_audio = lambda pcm: encoder.feed(pcm, protocol.output_rate)
-        async with self._slots.hold():
-            self.in_flight += 1
-            try:
-                return await self._run(turn, protocol, encoder, marks)
-            except RealtimeError as exc:
-                if protocol.audio_bytes_received:
-                    # Part of the answer was produced (and billed): trying again would pay twice.
-                    exc.transient = False
-                raise
-            finally:
-                self.in_flight -= 1
-                await encoder.abort()
+        try:
+            result = await self._run(turn, protocol, encoder, marks)
+        except ContextRejected:
+            raise
+        except RealtimeError as exc:
+            if protocol.audio_bytes_received:
+                # Part of the answer was produced (and billed): trying again would pay twice.
+                exc.transient = False
+            raise
+        finally:
+            await encoder.abort()
+        result.used_history = bool(history)
+        return result
 
     async def _run(
         self, turn: TurnInput, protocol: TurnProtocol, encoder: StreamingEncoder, marks: Marks

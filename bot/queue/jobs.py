@@ -19,6 +19,7 @@ class TurnJob:
     chat_id: int
     message_id: int
     user_id: int | None = None
+    chat_type: str = "private"
     lang: str = "en"
     thread_id: int | None = None
     text: str | None = None

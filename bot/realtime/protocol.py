@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.errors import (
+    ContextRejected,
     EmptyAudio,
     RealtimeAuthError,
     RealtimeError,
@@ -76,7 +77,7 @@ class SessionConfig:
     output_modalities: tuple[str, ...] = ("text", "audio")
     vad_threshold: float = 0.5
     vad_silence_ms: int = 200
-    transcribe_input: bool = False
+    transcription_model: str = ""  # asks the provider to transcribe the input when set
     history: tuple[HistoryItem, ...] = ()
 
 
@@ -135,6 +136,7 @@ class TurnProtocol:
     _input_ended: bool = False
     _has_text_input: bool = False
     _seq: int = 0
+    _context_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.output_rate = self.config.output_rate
@@ -216,8 +218,8 @@ class TurnProtocol:
             "format": {"type": "audio/pcm", "rate": INPUT_RATE},
             "turn_detection": turn_detection,
         }
-        if cfg.transcribe_input:
-            audio_input["transcription"] = {"model": "whisper-1"}
+        if cfg.transcription_model:
+            audio_input["transcription"] = {"model": cfg.transcription_model}
         return {
             "type": "session.update",
             "event_id": self._next_id("session"),
@@ -253,7 +255,11 @@ class TurnProtocol:
             return []
         self.phase = Phase.INPUT
         out = [self._session_update()]
-        out.extend(_message_item(item.role, item.text) for item in self.config.history)
+        for item in self.config.history:
+            event = _message_item(item.role, item.text)
+            event["event_id"] = self._next_id("context")
+            self._context_ids.add(event["event_id"])
+            out.append(event)
         out.extend(self._pending)
         self._pending.clear()
         if self._input_ended:
@@ -338,6 +344,8 @@ class TurnProtocol:
             if self.phase in (Phase.RESPONDING, Phase.DONE):
                 return []
             raise EmptyAudio(message or code)
+        if error.get("event_id") in self._context_ids:
+            raise ContextRejected(message or code, type=kind or None, code=code or None)
         raise error_from_event(kind, code, message)
 
 

@@ -31,6 +31,12 @@ class ChatSettings:
     instructions: str
     mode: Mode
     custom: frozenset[str] = frozenset()
+    memory: bool = True  # earlier turns given to the model as context
+    transcript: bool | None = None  # show what was heard; None = the chat type's default
+
+    def shows_transcript(self, chat_type: str) -> bool:
+        """Off by default in private chats, on in groups (so everyone sees what was asked)."""
+        return self.transcript if self.transcript is not None else chat_type != "private"
 
 
 class ChatSettingsStore:
@@ -51,11 +57,13 @@ class ChatSettingsStore:
             instructions=raw.get("instructions") or self.defaults.instructions,
             mode=mode if mode in ("replies", "all") else self.defaults.mode,  # type: ignore[arg-type]
             custom=frozenset(raw),
+            memory=raw.get("memory", "on") != "off",
+            transcript={"on": True, "off": False}.get(raw.get("transcript", "")),
         )
 
     async def set(self, chat_id: int, **fields: str) -> None:
-        """Set some of voice, instructions, mode."""
-        unknown = set(fields) - {"voice", "instructions", "mode"}
+        """Set some of voice, instructions, mode, memory ("on"/"off"), transcript ("on"/"off")."""
+        unknown = set(fields) - {"voice", "instructions", "mode", "memory", "transcript"}
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
         try:

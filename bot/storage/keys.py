@@ -13,12 +13,15 @@ __all__ = [
     "TURNS_STREAM",
     "chat_admins",
     "chat_blocked",
+    "chat_memory",
     "chat_order",
     "chat_running",
     "chat_settings",
     "not_allowed_notice",
     "turn_done",
     "turn_queued",
+    "usage",
+    "usage_top",
     "user_rate",
 ]
 
@@ -75,3 +78,20 @@ def turn_queued(chat_id: int, message_id: int) -> str:
 def user_rate(user_id: int, window: int) -> str:
     """Counter with expiry: the user's turns in the current rate-limit window."""
     return f"{PREFIX}{{u{user_id}}}:rate:{window}"
+
+
+def chat_memory(chat_id: int) -> str:
+    """List: the chat's last turns as JSON {role, text}, oldest first (expires when idle)."""
+    return f"{PREFIX}{{{chat_id}}}:memory"
+
+
+def usage(scope: str, ident: int | str, period: str) -> str:
+    """Hash: usage counters of a chat (``scope`` "c"), a user ("u") or everyone ("all", ident
+    "all") for a day (``period`` YYYYMMDD) or a month (YYYYMM)."""
+    tag = f"{{{ident}}}" if scope == "c" else f"{{{scope}{ident}}}"
+    return f"{PREFIX}{tag}:usage:{period}"
+
+
+def usage_top(scope: str, period: str) -> str:
+    """Sorted set: chats ("c") or users ("u") by audio seconds in a month (YYYYMM)."""
+    return f"{PREFIX}top:{scope}:{period}"

@@ -46,6 +46,8 @@ from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import endpoint_from_settings
 from bot.storage import keys
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
+from bot.storage.memory import ConversationMemory
+from bot.storage.usage import Budgets, Prices, UsageLedger
 from bot.telegram.chat_status import ChatStatus
 from bot.telegram.handlers import routers
 from bot.telegram.i18n import Catalogue
@@ -114,6 +116,8 @@ class Services:
     chat_settings: ChatSettingsStore
     permissions: Permissions
     turns: TurnRunner
+    memory: ConversationMemory
+    ledger: UsageLedger
     pipeline: TurnPipeline
     chat_status: ChatStatus
     redis: Redis
@@ -126,6 +130,8 @@ class Services:
             "permissions": self.permissions,
             "turns": self.turns,
             "chat_status": self.chat_status,
+            "memory": self.memory,
+            "ledger": self.ledger,
         }
 
 
@@ -145,6 +151,7 @@ def build_pipeline(settings: Settings, slots: SessionSlots | None = None) -> Tur
             turn_detection=settings.turn_detection,
             output_modalities=modalities,
             turn_timeout=settings.turn_timeout,
+            transcription_model=settings.input_transcription_model,
         ),
         slots=slots,
         concurrency=settings.max_concurrent_turns,
@@ -173,8 +180,19 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         rate_limit=settings.rate_limit_turns,
         rate_window=settings.rate_limit_window,
     )
+    memory = ConversationMemory(redis, turns=settings.memory_turns, ttl=settings.memory_ttl)
+    ledger = UsageLedger(
+        redis,
+        Prices(
+            input_per_minute=settings.price_input_audio_per_minute,
+            output_per_minute=settings.price_output_audio_per_minute,
+            currency=settings.price_currency,
+        ),
+    )
+    budgets = Budgets(**{name: getattr(settings, name) for name in Budgets.__dataclass_fields__})
     turns = TurnRunner(
         pipeline, catalogue, limits_from(settings), chat_status, store, producer,
+        memory=memory, ledger=ledger, budgets=budgets, owners=settings.admin_ids,
         retries=settings.turn_retries,
     )  # fmt: skip
     return Services(
@@ -183,6 +201,8 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         chat_settings=store,
         permissions=Permissions(redis, settings.admin_ids),
         turns=turns,
+        memory=memory,
+        ledger=ledger,
         pipeline=pipeline,
         chat_status=chat_status,
         redis=redis,
@@ -228,6 +248,11 @@ COMMANDS = {
         "instructions": "Show or set the instructions",
         "mode": "Group mode: all or replies",
         "reset": "Settings back to defaults",
+        "forget": "Forget this conversation",
+        "memory": "Conversation memory: on or off",
+        "transcript": "Show what was heard: on or off",
+        "usage": "Your and this chat's usage",
+        "stats": "Owners: totals, top chats and users, chart",
     },
     "ru": {
         "start": "Что умеет бот",
@@ -238,11 +263,18 @@ COMMANDS = {
         "instructions": "Показать или задать инструкции",
         "mode": "Режим группы: all или replies",
         "reset": "Сбросить настройки",
+        "forget": "Забыть этот разговор",
+        "memory": "Память разговора: on или off",
+        "transcript": "Показывать, что услышано: on или off",
+        "usage": "Ваш расход и расход чата",
+        "stats": "Владельцам: итоги, топ чатов и людей, график",
     },
 }
-EVERYONE = ("start", "help", "settings", "ask")
-PRIVATE = ("start", "help", "settings", "voice", "instructions", "reset")
-ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "reset")
+EVERYONE = ("start", "help", "settings", "ask", "usage")
+PRIVATE = ("start", "help", "settings", "voice", "instructions", "forget", "memory",
+           "transcript", "usage", "reset")  # fmt: skip
+ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", "memory",
+          "transcript", "usage", "reset")  # fmt: skip
 
 
 async def set_commands(bot: Bot) -> None:

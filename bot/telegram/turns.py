@@ -16,6 +16,7 @@ import time
 from aiogram import Bot
 from aiogram.exceptions import (
     TelegramAPIError,
+    TelegramBadRequest,
     TelegramForbiddenError,
     TelegramNetworkError,
     TelegramServerError,
@@ -31,6 +32,8 @@ from bot.logging import turn_context
 from bot.queue.jobs import TurnJob
 from bot.queue.producer import Outcome, TurnProducer
 from bot.storage.chat_settings import ChatSettingsStore
+from bot.storage.memory import ConversationMemory
+from bot.storage.usage import Budgets, TurnUsage, UsageLedger
 from bot.telegram.chat_status import ChatStatus
 from bot.telegram.i18n import Catalogue
 from bot.telegram.media import Media
@@ -41,6 +44,7 @@ __all__ = ["TurnRunner", "tell", "tell_chat"]
 log = logging.getLogger(__name__)
 
 RETRY_BASE_DELAY = 1.0
+VOICE_FORBIDDEN = "VOICE_MESSAGES_FORBIDDEN"
 
 
 class TurnRunner:
@@ -55,6 +59,10 @@ class TurnRunner:
         chat_settings: ChatSettingsStore,
         producer: TurnProducer,
         *,
+        memory: ConversationMemory,
+        ledger: UsageLedger,
+        budgets: Budgets | None = None,
+        owners: frozenset[int] = frozenset(),
         retries: int = 2,
     ) -> None:
         self.pipeline = pipeline
@@ -63,6 +71,10 @@ class TurnRunner:
         self.chat_status = chat_status
         self.chat_settings = chat_settings
         self.producer = producer
+        self.memory = memory
+        self.ledger = ledger
+        self.budgets = budgets or Budgets()
+        self.owners = owners
         self.retries = retries
 
     # -- receiver side --------------------------------------------------------------------
@@ -88,10 +100,21 @@ class TurnRunner:
             metrics.TURNS.labels(outcome="refused").inc()
             await tell(bot, message, self.error_text(lang, exc))
             return
+        if user_id not in self.owners:
+            over = await self.ledger.over_budget(self.budgets, message.chat.id, user_id)
+            if over is not None:
+                log.info("budget of the %s used up (%s) in chat %s", over.whose, over.period,
+                         message.chat.id)  # fmt: skip
+                metrics.TURNS.labels(outcome="over_budget").inc()
+                key = f"budget-{over.whose}-{over.period}"
+                when = over.resets_at.strftime("%Y-%m-%d %H:%M UTC")
+                await tell(bot, message, self.catalogue.get(lang, key, resets=when))
+                return
         job = TurnJob(
             chat_id=message.chat.id,
             message_id=message.message_id,
             user_id=user_id,
+            chat_type=message.chat.type,
             lang=lang,
             thread_id=_thread(message),
             text=text,
@@ -154,6 +177,7 @@ class TurnRunner:
                 return
 
     async def _fail(self, bot: Bot, job: TurnJob, exc: Exception) -> None:
+        await self.ledger.record(job.chat_id, job.user_id, TurnUsage(failed=True))
         if isinstance(exc, RealtimeError):
             metrics.REALTIME_ERRORS.labels(type=exc.__class__.__name__).inc()
         if isinstance(exc, BotError):
@@ -174,19 +198,32 @@ class TurnRunner:
     async def _answer(self, bot: Bot, job: TurnJob) -> None:
         chat = await self.chat_settings.get(job.chat_id)
         turn = self._turn_input(bot, job)
+        history = await self.memory.history(job.chat_id) if chat.memory else ()
         async with ChatActionSender.record_voice(
             bot=bot, chat_id=job.chat_id, message_thread_id=job.thread_id
         ):
             metrics.IN_FLIGHT.inc()
             try:
                 result = await self.pipeline.run(
-                    turn, voice=chat.voice, instructions=chat.instructions
+                    turn, voice=chat.voice, instructions=chat.instructions, history=history
                 )
             finally:
                 metrics.IN_FLIGHT.dec()
+        heard = result.input_transcript if job.file_id else (job.text or "")
+        text = result.text
+        if heard and job.file_id and chat.shows_transcript(job.chat_type):
+            text = f"{self.catalogue.get(job.lang, 'heard', text=heard)}\n\n{text}".strip()
         started = time.perf_counter()
-        await self._send_reply(bot, job, result)
+        await self._send_reply(bot, job, result, text)
         _observe(result, upload=time.perf_counter() - started)
+        if chat.memory:
+            question = heard or self.catalogue.get(job.lang, "memory-voice-without-transcript")
+            await self.memory.remember(job.chat_id, question, result.text)
+        await self.ledger.record(
+            job.chat_id,
+            job.user_id,
+            TurnUsage(result.input_seconds, result.voice_seconds, result.usage),
+        )
 
     def _turn_input(self, bot: Bot, job: TurnJob) -> TurnInput:
         if job.file_id is None:
@@ -204,20 +241,27 @@ class TurnRunner:
 
         return TurnInput(fetch=fetch, text=job.text, label=job.label)
 
-    async def _send_reply(self, bot: Bot, job: TurnJob, result: TurnResult) -> None:
-        text = result.text
+    async def _send_reply(self, bot: Bot, job: TurnJob, result: TurnResult, text: str) -> None:
         caption = text if len(text) <= CAPTION_LIMIT else None
-        sent = await bot.send_voice(
-            chat_id=job.chat_id,
-            voice=BufferedInputFile(result.voice, filename="answer.ogg"),
-            duration=max(1, round(result.voice_seconds)),
-            caption=caption or None,
-            parse_mode=None,
-            message_thread_id=job.thread_id,
-            reply_parameters=ReplyParameters(
-                message_id=job.message_id, allow_sending_without_reply=True
-            ),
-        )
+        reply = ReplyParameters(message_id=job.message_id, allow_sending_without_reply=True)
+        duration = max(1, round(result.voice_seconds))
+        sent: Message | None
+        try:
+            sent = await bot.send_voice(
+                chat_id=job.chat_id,
+                voice=BufferedInputFile(result.voice, filename="answer.ogg"),
+                duration=duration,
+                caption=caption or None,
+                parse_mode=None,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply,
+            )
+        except TelegramBadRequest as exc:
+            if VOICE_FORBIDDEN not in exc.message:
+                raise
+            sent = await self._send_without_voice(bot, job, result, caption, reply, duration)
+            if sent is None:
+                caption = None  # the text goes as messages below
         if caption is None and text:
             for part in split_text(text):
                 await bot.send_message(
@@ -226,9 +270,38 @@ class TurnRunner:
                     parse_mode=None,
                     message_thread_id=job.thread_id,
                     reply_parameters=ReplyParameters(
-                        message_id=sent.message_id, allow_sending_without_reply=True
+                        message_id=sent.message_id if sent else job.message_id,
+                        allow_sending_without_reply=True,
                     ),
                 )
+
+    async def _send_without_voice(
+        self,
+        bot: Bot,
+        job: TurnJob,
+        result: TurnResult,
+        caption: str | None,
+        reply: ReplyParameters,
+        duration: int,
+    ) -> Message | None:
+        """The user's privacy settings forbid voice messages: the answer as an audio file with
+        a one-line hint, or (if that fails too) nothing here and the text after."""
+        log.info("voice messages forbidden by the user's privacy settings; sending audio")
+        hint = self.catalogue.get(job.lang, "voice-forbidden")
+        await tell_chat(bot, job, hint)
+        try:
+            return await bot.send_audio(
+                chat_id=job.chat_id,
+                audio=BufferedInputFile(result.voice, filename="answer.ogg"),
+                duration=duration,
+                caption=caption or None,
+                parse_mode=None,
+                message_thread_id=job.thread_id,
+                reply_parameters=reply,
+            )
+        except TelegramBadRequest as exc:
+            log.info("audio refused too (%s); sending text only", exc.message)
+            return None
 
     def error_text(self, lang: str, exc: BotError) -> str:
         args: dict[str, object] = {}

@@ -698,6 +698,13 @@ def _strip_text(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[di
     return stripped, result
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG header (0, 0 for anything else)."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return 0, 0
+
+
 def _ogg_opus_duration(data: bytes) -> int:
     """Duration in whole seconds of an Ogg/Opus stream (0 when it cannot be determined)."""
     head = data.find(b"OpusHead")
@@ -794,6 +801,7 @@ class BotAPIStandIn:
             "sendaudio": self._send_audio,
             "senddocument": self._send_document,
             "sendvideonote": self._send_video_note,
+            "sendphoto": self._send_photo,
             "editmessagetext": self._edit_message_text,
             "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
@@ -1440,6 +1448,9 @@ class BotAPIStandIn:
     async def _send_document(self, call: Call) -> dict[str, Any]:
         return self._send_media(call, "document", "documents/file", "application/octet-stream")
 
+    async def _send_photo(self, call: Call) -> dict[str, Any]:
+        return self._send_media(call, "photo", "photos/file.png", "image/png")
+
     async def _send_video_note(self, call: Call) -> dict[str, Any]:
         return self._send_media(call, "video_note", "video_notes/file.mp4", "video/mp4")
 
@@ -1472,6 +1483,9 @@ class BotAPIStandIn:
                 media["file_name"] = filename
             guessed = mimetypes.guess_type(filename or "")[0]
             media["mime_type"] = guessed or default_mime
+        if kind == "photo":
+            width, height = _png_size(stored.data)
+            media.update(width=width, height=height)
         if stored.file_size is not None:
             media["file_size"] = stored.file_size
         caption, caption_entities = _render(
@@ -1483,7 +1497,7 @@ class BotAPIStandIn:
             long_error="Bad Request: message caption is too long",
         )
         message = self._bot_message(chat, params)
-        message[kind] = media
+        message[kind] = [media] if kind == "photo" else media
         if caption:
             message["caption"] = caption
             if caption_entities:

@@ -60,6 +60,7 @@ Failure = Literal[
     "hang_after_create",
     "hang_silent",
     "error_on_create",
+    "reject_items",
 ]
 
 DEFAULT_MODEL = "speech-realtime-250923"
@@ -822,6 +823,13 @@ class _Session:
         )
 
     async def on_item_create(self, event: dict[str, Any]) -> None:
+        if self.scenario.failure == "reject_items":
+            # A provider that does not take context items: refused, as OpenAI refuses bad ones.
+            await self.error(
+                "invalid_request_error", "invalid_value", "conversation items are not supported",
+                param="item", client_event_id=event.get("event_id"),
+            )  # fmt: skip
+            return
         raw = event.get("item")
         item: dict[str, Any] = copy.deepcopy(raw) if isinstance(raw, dict) else {}
         item.setdefault("id", self.new_id("item"))

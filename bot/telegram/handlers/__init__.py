@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import commands, errors, membership, messages
+from bot.telegram.handlers import commands, errors, membership, messages, usage
 
 __all__ = ["routers"]
 
 
 def routers() -> list[Router]:
     # Commands first: "/voice" must not be taken for a text to answer.
-    return [errors.router(), membership.router(), commands.router(), messages.router()]
+    return [
+        errors.router(),
+        membership.router(),
+        commands.router(),
+        usage.router(),
+        messages.router(),
+    ]

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.config import Settings
 from bot.realtime.providers import voices_for
 from bot.storage.chat_settings import ChatSettings, ChatSettingsStore
+from bot.storage.memory import ConversationMemory
 from bot.telegram.i18n import Catalogue
 from bot.telegram.permissions import Permissions
 from bot.telegram.turns import tell
@@ -211,12 +212,85 @@ async def on_reset(
     catalogue: Catalogue,
     permissions: Permissions,
     chat_settings: ChatSettingsStore,
+    memory: ConversationMemory,
 ) -> None:
     if not await _may_configure(message, bot, permissions):
         await tell(bot, message, catalogue.get(lang, "not-admin"))
         return
     await chat_settings.reset(message.chat.id)
+    await memory.forget(message.chat.id)
     await tell(bot, message, catalogue.get(lang, "reset-done"))
+
+
+async def on_forget(
+    message: Message,
+    bot: Bot,
+    lang: str,
+    catalogue: Catalogue,
+    permissions: Permissions,
+    memory: ConversationMemory,
+) -> None:
+    if not await _may_configure(message, bot, permissions):
+        await tell(bot, message, catalogue.get(lang, "not-admin"))
+        return
+    await memory.forget(message.chat.id)
+    await tell(bot, message, catalogue.get(lang, "forget-done"))
+
+
+async def _switch(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    lang: str,
+    catalogue: Catalogue,
+    permissions: Permissions,
+    chat_settings: ChatSettingsStore,
+    name: str,
+    current: bool,
+) -> None:
+    """/memory and /transcript: ``on`` or ``off`` (admins), or show the state."""
+    value = (command.args or "").strip().lower()
+    if value not in ("on", "off"):
+        state = catalogue.get(lang, "state-on" if current else "state-off")
+        await tell(bot, message, catalogue.get(lang, f"{name}-usage", state=state))
+        return
+    if not await _may_configure(message, bot, permissions):
+        await tell(bot, message, catalogue.get(lang, "not-admin"))
+        return
+    await chat_settings.set(message.chat.id, **{name: value})
+    state = catalogue.get(lang, f"state-{value}")
+    await tell(bot, message, catalogue.get(lang, f"{name}-set", state=state))
+
+
+async def on_memory(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    chat: ChatSettings,
+    lang: str,
+    catalogue: Catalogue,
+    permissions: Permissions,
+    chat_settings: ChatSettingsStore,
+    memory: ConversationMemory,
+) -> None:
+    await _switch(message, command, bot, lang, catalogue, permissions, chat_settings,
+                  "memory", chat.memory)  # fmt: skip
+    if (command.args or "").strip().lower() == "off":
+        await memory.forget(message.chat.id)
+
+
+async def on_transcript(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    chat: ChatSettings,
+    lang: str,
+    catalogue: Catalogue,
+    permissions: Permissions,
+    chat_settings: ChatSettingsStore,
+) -> None:
+    await _switch(message, command, bot, lang, catalogue, permissions, chat_settings,
+                  "transcript", chat.shows_transcript(message.chat.type))  # fmt: skip
 
 
 def router() -> Router:
@@ -230,4 +304,7 @@ def router() -> Router:
     r.message.register(on_instructions, Command("instructions"))
     r.message.register(on_mode, Command("mode"))
     r.message.register(on_reset, Command("reset"))
+    r.message.register(on_forget, Command("forget"))
+    r.message.register(on_memory, Command("memory"))
+    r.message.register(on_transcript, Command("transcript"))
     return r

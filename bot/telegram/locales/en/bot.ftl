@@ -17,6 +17,10 @@ help =
     /mode all|replies — which group messages I answer
     /reset — back to defaults
     /settings — show the settings
+    /forget — forget the conversation so far
+    /memory on|off — remember earlier turns
+    /transcript on|off — show what I heard above the answer
+    /usage — how much you and this chat used
 
     Current voice: { $voice }.
 settings =
@@ -60,3 +64,31 @@ error-storage = I am having trouble with my storage. Please try again in a minut
 error-internal = Something went wrong on my side. Please try again.
 busy = I am still answering your previous messages; one moment, please.
 rate-limited = You are sending a lot right now. Please try again in { $seconds } s.
+heard = 🗣 { $text }
+memory-voice-without-transcript = (a voice message)
+voice-forbidden = Your privacy settings do not allow voice messages, so here is the answer as an audio file. To get voice notes, allow voice messages from this bot in Settings → Privacy.
+forget-done = I have forgotten our conversation so far.
+memory-usage = Conversation memory is { $state }. Admins switch it with /memory on or /memory off.
+memory-set = Conversation memory is { $state } now.
+transcript-usage = Showing what I heard is { $state }. Admins switch it with /transcript on or /transcript off.
+transcript-set = Showing what I heard is { $state } now.
+state-on = on
+state-off = off
+budget-user-day = You have used today's limit. It resets at { $resets }.
+budget-user-month = You have used this month's limit. It resets at { $resets }.
+budget-chat-day = This chat has used today's limit. It resets at { $resets }.
+budget-chat-month = This chat has used this month's limit. It resets at { $resets }.
+usage-title = Usage (audio both ways):
+usage-line = { $label }: { $turns } turns, { $minutes } min, ≈{ $cost } { $currency }
+usage-you-today = You, today
+usage-you-month = You, this month
+usage-chat-today = This chat, today
+usage-chat-month = This chat, this month
+usage-today = Today
+usage-month = This month
+stats-title = Bot statistics
+stats-failures = Failed turns this month: { $failures }
+stats-top-chats = Top chats this month
+stats-top-users = Top users this month
+stats-chart = Audio minutes and turns, last 30 days
+stats-owners-only = /stats is for the bot's owners.

@@ -17,6 +17,10 @@ help =
     /mode all|replies — на какие сообщения группы отвечать
     /reset — вернуть настройки по умолчанию
     /settings — показать настройки
+    /forget — забыть разговор
+    /memory on|off — помнить прошлые реплики
+    /transcript on|off — показывать услышанное над ответом
+    /usage — сколько израсходовали вы и этот чат
 
     Текущий голос: { $voice }.
 settings =
@@ -60,3 +64,31 @@ error-storage = У меня проблемы с хранилищем. Попро
 error-internal = Что-то пошло не так с моей стороны. Попробуйте ещё раз.
 busy = Я ещё отвечаю на ваши предыдущие сообщения, минутку.
 rate-limited = Слишком много сообщений подряд. Попробуйте ещё раз через { $seconds } с.
+heard = 🗣 { $text }
+memory-voice-without-transcript = (голосовое сообщение)
+voice-forbidden = Ваши настройки приватности запрещают голосовые сообщения, поэтому ответ пришлю аудиофайлом. Чтобы получать голосовые, разрешите их этому боту в Настройках → Конфиденциальность.
+forget-done = Я забыл наш разговор.
+memory-usage = Память разговора: { $state }. Администраторы меняют её командой /memory on или /memory off.
+memory-set = Память разговора теперь: { $state }.
+transcript-usage = Показ услышанного: { $state }. Администраторы меняют его командой /transcript on или /transcript off.
+transcript-set = Показ услышанного теперь: { $state }.
+state-on = включена
+state-off = выключена
+budget-user-day = Вы исчерпали дневной лимит. Он обновится { $resets }.
+budget-user-month = Вы исчерпали месячный лимит. Он обновится { $resets }.
+budget-chat-day = Этот чат исчерпал дневной лимит. Он обновится { $resets }.
+budget-chat-month = Этот чат исчерпал месячный лимит. Он обновится { $resets }.
+usage-title = Расход (аудио в обе стороны):
+usage-line = { $label }: ходов { $turns }, { $minutes } мин, ≈{ $cost } { $currency }
+usage-you-today = Вы, сегодня
+usage-you-month = Вы, в этом месяце
+usage-chat-today = Этот чат, сегодня
+usage-chat-month = Этот чат, в этом месяце
+usage-today = Сегодня
+usage-month = В этом месяце
+stats-title = Статистика бота
+stats-failures = Неудачных ходов в этом месяце: { $failures }
+stats-top-chats = Топ чатов за месяц
+stats-top-users = Топ пользователей за месяц
+stats-chart = Минуты аудио и ходы за 30 дней
+stats-owners-only = /stats доступна только владельцам бота.

@@ -1,0 +1,196 @@
+"""Memory across turns, what was heard, usage accounting, budgets, voice-forbidden fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from bot.storage.usage import Budgets, Prices, TurnUsage, UsageLedger
+from tests.bot_harness import RunningBot, running_bot
+from tests.stand_ins.realtime import RealtimeStandIn, Scenario
+
+USER = 4040
+OWNER = 4099
+
+
+def items_of(session) -> list[dict]:
+    return [e["item"] for e in session.client_events if e["type"] == "conversation.item.create"]
+
+
+async def voice_turn(app: RunningBot, ogg: bytes, count: int, chat: int = USER, **kw) -> None:
+    app.api.push_voice(chat_id=chat, user_id=kw.pop("user", chat), data=ogg, duration=3, **kw)
+    await app.api.wait_for("sendVoice", count=count, timeout=20)
+
+
+async def command(app: RunningBot, text: str, user: int = USER) -> str:
+    before = len(app.api.calls_of("sendMessage"))
+    app.api.push_text(chat_id=user, user_id=user, text=text)
+    calls = await app.api.wait_for("sendMessage", count=before + 1, timeout=10)
+    return calls[before].params["text"]
+
+
+async def counted(app: RunningBot, user: int, turns: int) -> dict[str, str]:
+    """The user's usage today, once ``turns`` are counted (right after each answer is sent)."""
+    today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+    for _ in range(200):
+        raw = await app.redis.hgetall(f"vb:{{u{user}}}:usage:{today}")
+        if raw.get("turns") == str(turns):
+            return raw
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"usage not counted: {raw}")
+
+
+@pytest.fixture
+def ogg(audio_files: dict[str, Path]) -> bytes:
+    return audio_files["voice.ogg"].read_bytes()
+
+
+async def test_memory_is_carried_into_the_next_turn_and_forgotten(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    realtime.scenario = Scenario(transcript="Weather in Moscow?", reply_text="Sunny, 20 degrees.")
+    async with running_bot(realtime, redis_url, input_transcription_model="test-asr") as app:
+        await voice_turn(app, ogg, 1)
+        assert items_of(realtime.sessions[0]) == []
+        assert realtime.sessions[0].session["audio"]["input"]["transcription"] == {
+            "model": "test-asr"
+        }
+        await voice_turn(app, ogg, 2)
+        history = items_of(realtime.sessions[1])
+        assert [(i["role"], i["content"][0]["text"]) for i in history] == [
+            ("user", "Weather in Moscow?"),
+            ("assistant", "Sunny, 20 degrees."),
+        ]
+        assert realtime.sessions[1].invalid == []
+        # history comes before the new audio
+        types = realtime.sessions[1].event_types
+        assert types.index("conversation.item.create") < types.index("input_audio_buffer.append")
+        assert "forgotten" in await command(app, "/forget")
+        await voice_turn(app, ogg, 3)
+        assert items_of(realtime.sessions[2]) == []
+        # private chats do not show what was heard by default
+        assert not app.api.calls_of("sendVoice")[-1].params["caption"].startswith("🗣")
+
+
+async def test_memory_off_and_a_provider_that_rejects_items(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot(realtime, redis_url) as app:
+        await voice_turn(app, ogg, 1)
+        realtime.scenario = Scenario(failure="reject_items")
+        await voice_turn(app, ogg, 2)  # answered all the same, without memory
+        assert items_of(realtime.sessions[-1]) == []
+        assert any("refused the conversation memory" in r.message for r in caplog.records)
+        realtime.scenario = Scenario()
+        assert "off" in await command(app, "/memory off")
+        await voice_turn(app, ogg, 3)
+        assert items_of(realtime.sessions[-1]) == []
+
+
+async def test_group_shows_what_was_heard(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    realtime.scenario = Scenario(transcript="Who won?", reply_text="Nobody yet.")
+    async with running_bot(realtime, redis_url, input_transcription_model="asr") as app:
+        await app.services.chat_settings.set(-300, mode="all")
+        await voice_turn(app, ogg, 1, chat=-300, user=5, chat_type="supergroup", chat_title="G")
+        caption = app.api.calls_of("sendVoice")[0].params["caption"]
+        assert caption == "🗣 Who won?\n\nNobody yet."
+
+
+async def test_usage_counters_and_usage_command(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    realtime.scenario = Scenario(reply_seconds=1.0)
+    async with running_bot(
+        realtime, redis_url, price_input_audio_per_minute=1.0, price_output_audio_per_minute=2.0
+    ) as app:
+        await voice_turn(app, ogg, 1)
+        await voice_turn(app, ogg, 2)
+        raw = await counted(app, USER, 2)
+        assert abs(float(raw["in_sec"]) - 6.0) < 0.1
+        assert abs(float(raw["out_sec"]) - 2.0) < 0.1
+        assert int(raw["out_audio_tokens"]) > 0
+        text = await command(app, "/usage")
+        assert "You, today: 2 turns, 0.1 min" in text
+        # cost = 6 s × 1/min + 2 s × 2/min = 0.17
+        assert "≈0.17 RUB" in text
+
+
+async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    async with running_bot(realtime, redis_url, user_daily_seconds=5, admin_ids=str(OWNER)) as app:
+        await voice_turn(app, ogg, 1)  # 3 s in + 1 s out
+        await voice_turn(app, ogg, 2)  # 8 s used now
+        await counted(app, USER, 2)
+        app.api.push_voice(chat_id=USER, user_id=USER, data=ogg, duration=3)
+        (refusal,) = await app.api.wait_for("sendMessage", timeout=10)
+        tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
+        assert "today's limit" in refusal.params["text"]
+        assert f"{tomorrow} 00:00 UTC" in refusal.params["text"]
+        assert len(app.api.calls_of("sendVoice")) == 2
+        for _ in range(3):
+            app.api.push_voice(chat_id=OWNER, user_id=OWNER, data=ogg, duration=3)
+        await app.api.wait_for("sendVoice", count=5, timeout=30)
+
+
+async def test_budgets_reset_with_the_day_and_month(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        ledger = UsageLedger(redis, Prices(1.0, 1.0))
+        day = dt.datetime(2026, 11, 30, 15, tzinfo=dt.UTC)
+        await ledger.record(1, 2, TurnUsage(50.0, 20.0), now=day)
+        daily = Budgets(chat_daily_seconds=60)
+        over = await ledger.over_budget(daily, 1, 2, now=day)
+        assert over is not None
+        assert (over.whose, over.period) == ("chat", "day")
+        assert over.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        assert await ledger.over_budget(daily, 1, 2, now=day + dt.timedelta(days=1)) is None
+        monthly = Budgets(user_monthly_cost=1.0)  # 70 s at 1/min = 1.17
+        over = await ledger.over_budget(monthly, 1, 2, now=day)
+        assert over is not None
+        assert over.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        assert (
+            await ledger.over_budget(monthly, 1, 2, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+            is None
+        )
+    finally:
+        await redis.aclose()
+
+
+async def test_stats_for_owners_with_a_chart(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    async with running_bot(realtime, redis_url, admin_ids=str(OWNER)) as app:
+        await voice_turn(app, ogg, 1)
+        assert "owners" in await command(app, "/stats")
+        app.api.push_text(chat_id=OWNER, user_id=OWNER, text="/stats")
+        (photo,) = await app.api.wait_for("sendPhoto", timeout=20)
+        stats = app.api.calls_of("sendMessage")[-1].params["text"]
+        assert "Top chats this month" in stats
+        assert str(USER) in stats
+        png = photo.files["photo"]
+        assert png.startswith(b"\x89PNG")
+        size = photo.result["photo"][0]
+        assert (size["width"], size["height"]) == (800, 400)
+        assert 5_000 < len(png) < 500_000
+
+
+async def test_voice_forbidden_falls_back_to_audio_with_a_hint(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    async with running_bot(realtime, redis_url) as app:
+        app.api.fail_next("sendVoice", error_code=400,
+                          description="Bad Request: VOICE_MESSAGES_FORBIDDEN")  # fmt: skip
+        app.api.push_voice(chat_id=USER, user_id=USER, data=ogg, duration=3)
+        (audio,) = await app.api.wait_for("sendAudio", timeout=20)
+        assert audio.files["audio"].startswith(b"OggS")
+        assert audio.params["caption"] == "Hello from the stand-in."
+        hint = app.api.calls_of("sendMessage")[0].params["text"]
+        assert "privacy settings" in hint
