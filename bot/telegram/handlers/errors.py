@@ -24,7 +24,7 @@ async def on_error(event: ErrorEvent, bot: Bot, catalogue: Catalogue) -> None:
     else:
         log.error("update %s failed", update.update_id, exc_info=exc)
         key = "error-internal"
-    user = message.from_user if message is not None else None
+    user = message.from_user if isinstance(message, Message) else None
     if update.callback_query is not None:
         user = update.callback_query.from_user
     lang = pick_language(user.language_code if user else None)
