@@ -3,8 +3,8 @@
 Runs the bot (``bot.cli.main(["run"])``), or with ``--baseline`` the baseline bot, after wrapping
 its codec work so the CPU it costs is counted apart from the rest:
 
-- the bot: ``decode_to_pcm`` (in ``bot.audio.codec`` and as imported by ``bot.core.pipeline``)
-  as decode; ``OggOpusEncoder.__init__``, ``feed`` and ``finish`` as encode (thread CPU time of
+- the bot: ``decode_chunks`` (in ``bot.audio.codec`` and as imported by ``bot.core.pipeline``)
+  as decode (with the level check and base64 of each chunk, which run inside it); ``OggOpusEncoder.__init__``, ``feed`` and ``finish`` as encode (thread CPU time of
   the worker threads that run them). ``TurnPipeline.run`` is wrapped to keep each turn's stage
   marks, so the benchmark can place them on its own clock;
 - the baseline: its ffmpeg children (decode or encode by their arguments) plus reading the
@@ -54,9 +54,9 @@ def instrument_bot(figures: Figures) -> None:
     import bot.core.pipeline as pipeline
     from bot.core.models import TurnInput, TurnResult
 
-    decode = timed(figures, "decode", codec.decode_to_pcm)
-    codec.decode_to_pcm = decode
-    pipeline.decode_to_pcm = decode  # the name decode_checked calls
+    decode = timed(figures, "decode", codec.decode_chunks)
+    codec.decode_chunks = decode
+    pipeline.decode_chunks = decode  # the name InputStream calls (in its worker thread)
     encoder = codec.OggOpusEncoder
     encoder.__init__ = timed(figures, "encode", encoder.__init__)  # type: ignore[method-assign]
     encoder.feed = timed(figures, "encode", encoder.feed)  # type: ignore[method-assign]

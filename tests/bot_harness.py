@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.config import Settings
 from bot.telegram.app import Services, build_dispatcher, build_services, build_worker, make_bot
+from bot.telegram.polling import poll
 from tests.conftest import realtime_settings
 from tests.stand_ins.bot_api import BotAPIStandIn
 from tests.stand_ins.realtime import RealtimeStandIn
@@ -49,21 +50,20 @@ async def running_bot(
         dp = build_dispatcher(services)
         stop = asyncio.Event()
         worker = asyncio.create_task(build_worker(services, bot).run(stop))
+        polling_stop = asyncio.Event()
         polling = asyncio.create_task(
-            dp.start_polling(
+            poll(
+                dp,
                 bot,
-                handle_as_tasks=False,
-                polling_timeout=1,
-                handle_signals=False,
-                close_bot_session=False,
+                polling_stop,
                 allowed_updates=dp.resolve_used_update_types(),
+                poll_seconds=1,
             )
         )
         try:
             yield RunningBot(api, realtime, settings, services, bot, dp, redis)
         finally:
-            with contextlib.suppress(RuntimeError):
-                await dp.stop_polling()
+            polling_stop.set()
             await asyncio.wait_for(polling, 10)
             stop.set()
             await asyncio.wait_for(worker, 30)

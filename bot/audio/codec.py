@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 
 import av
 import av.error
@@ -17,7 +18,7 @@ import numpy as np
 from bot.audio.pcm import SAMPLE_WIDTH
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
 
-__all__ = ["OggOpusEncoder", "decode_to_pcm"]
+__all__ = ["OggOpusEncoder", "decode_chunks", "decode_to_pcm"]
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,17 @@ OPUS_RATE = 48_000
 OPUS_BITRATE = 32_000
 
 
-def decode_to_pcm(data: bytes, *, rate: int = 24_000, max_seconds: float | None = None) -> bytes:
-    """Decode any audio (or the sound of a video) to PCM16 mono at ``rate``.
+def decode_chunks(
+    data: bytes,
+    on_chunk: Callable[[bytes], None],
+    *,
+    rate: int = 24_000,
+    max_seconds: float | None = None,
+    chunk_seconds: float = 1.0,
+) -> int:
+    """Decode any audio (or the sound of a video) to PCM16 mono at ``rate``, handing it to
+    ``on_chunk`` in pieces of ``chunk_seconds`` (the last one shorter) as soon as each is ready.
+    Returns the number of bytes decoded.
 
     Raises EmptyAudio for no bytes, NotAudio when there is no audio stream, CorruptAudio when
     FFmpeg cannot read it, TooLong as soon as the decoded audio passes ``max_seconds`` (the
@@ -36,7 +46,7 @@ def decode_to_pcm(data: bytes, *, rate: int = 24_000, max_seconds: float | None 
     if not data:
         raise EmptyAudio("no bytes")
     limit = None if max_seconds is None else int(max_seconds * rate) * SAMPLE_WIDTH
-    out = bytearray()
+    total = 0
     try:
         container = av.open(io.BytesIO(data), mode="r")
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
@@ -45,26 +55,43 @@ def decode_to_pcm(data: bytes, *, rate: int = 24_000, max_seconds: float | None 
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise NotAudio("no audio stream")
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
-        try:
-            for frame in container.decode(stream):
-                for part in resampler.resample(frame):
-                    out += part.to_ndarray().tobytes()
-                if limit is not None and len(out) > limit:
+        declared = (container.duration or 0) / av.time_base
+        if max_seconds is not None and declared > max_seconds + 1:
+            raise TooLong(declared, max_seconds)  # the container says so: nothing to decode
+        # Whole chunks out of the resampler: resampling each 20 ms Opus frame on its own
+        # costs more than the decoding itself.
+        resampler = av.AudioResampler(
+            format="s16", layout="mono", rate=rate, frame_size=max(1, int(rate * chunk_seconds))
+        )
+
+        def emit(frames: list[av.AudioFrame]) -> None:
+            nonlocal total
+            for part in frames:
+                pcm = part.to_ndarray().tobytes()
+                total += len(pcm)
+                if limit is not None and total > limit:
                     # The container's own duration says how long the whole file is, when known.
                     declared = (container.duration or 0) / av.time_base
-                    seconds = max(declared, len(out) / SAMPLE_WIDTH / rate)
-                    raise TooLong(seconds, max_seconds or 0)
-            for part in resampler.resample(None):
-                out += part.to_ndarray().tobytes()
+                    raise TooLong(max(declared, total / SAMPLE_WIDTH / rate), max_seconds or 0)
+                on_chunk(pcm)
+
+        try:
+            for frame in container.decode(stream):
+                emit(resampler.resample(frame))
         except av.error.FFmpegError as exc:
             # A damaged tail still leaves the part before it worth answering.
-            if len(out) < rate * SAMPLE_WIDTH // 2:
+            if total < rate * SAMPLE_WIDTH // 2:
                 raise CorruptAudio(f"cannot decode: {exc}") from None
-            log.warning("audio: decoding stopped early, keeping %d bytes: %s", len(out), exc)
-    if limit is not None and len(out) > limit:
-        raise TooLong(len(out) / SAMPLE_WIDTH / rate, max_seconds or 0)
-    return bytes(out)
+            log.warning("audio: decoding stopped early, keeping %d bytes: %s", total, exc)
+        emit(resampler.resample(None))
+    return total
+
+
+def decode_to_pcm(data: bytes, *, rate: int = 24_000, max_seconds: float | None = None) -> bytes:
+    """The whole input as one PCM16 mono buffer at ``rate`` (see ``decode_chunks``)."""
+    parts: list[bytes] = []
+    decode_chunks(data, parts.append, rate=rate, max_seconds=max_seconds)
+    return b"".join(parts)
 
 
 class OggOpusEncoder:

@@ -8,11 +8,11 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.audio.codec import OggOpusEncoder, decode_to_pcm
-from bot.audio.pcm import duration, loudest_dbfs
+from bot.audio.codec import OggOpusEncoder, decode_chunks
+from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnInput, TurnResult
 from bot.errors import (
     ContextRejected,
@@ -24,13 +24,24 @@ from bot.errors import (
 )
 from bot.queue.slots import LocalSlots, SessionSlots
 from bot.realtime.client import RealtimeClient, RealtimeSession
-from bot.realtime.protocol import INPUT_RATE, HistoryItem, SessionConfig, TurnProtocol
+from bot.realtime.protocol import (
+    INPUT_RATE,
+    HistoryItem,
+    SessionConfig,
+    TurnProtocol,
+    encode_appends,
+)
 
-__all__ = ["StreamingEncoder", "TurnOptions", "TurnPipeline", "decode_checked"]
+__all__ = ["InputStream", "StreamingEncoder", "TurnOptions", "TurnPipeline"]
 
 log = logging.getLogger(__name__)
 
 MIN_INPUT_SECONDS = 0.1
+# Reply audio is handed to the encoder in pieces of at least this long: fewer thread hand-offs,
+# and still only a fraction of a frame of work left after response.done.
+ENCODE_BATCH_SECONDS = 0.5
+# Sessions are closed in the background: the close handshake is no part of the answer.
+_closing: set[asyncio.Task[None]] = set()
 
 
 @dataclass(frozen=True)
@@ -44,15 +55,54 @@ class TurnOptions:
     transcription_model: str = ""
 
 
-def decode_checked(data: bytes, limits: Limits) -> bytes:
-    """Decode to PCM16 24 kHz and refuse what is too long, empty or silent. Blocks."""
-    pcm = decode_to_pcm(data, rate=INPUT_RATE, max_seconds=limits.max_seconds)
-    if duration(pcm, INPUT_RATE) < MIN_INPUT_SECONDS:
-        raise EmptyAudio(f"only {duration(pcm, INPUT_RATE):.3f} s of audio")
-    level = loudest_dbfs(pcm, INPUT_RATE)
-    if level < limits.silence_dbfs:
-        raise SilentAudio(f"loudest level {level:.1f} dBFS < {limits.silence_dbfs:.0f} dBFS")
-    return pcm
+@dataclass(frozen=True)
+class _Chunk:
+    nbytes: int
+    payloads: list[str]  # base64 of the append events
+    loud: bool
+
+
+_DONE = object()
+
+
+class InputStream:
+    """Decodes the input in a worker thread and hands it over in 1 s chunks as they are ready,
+    base64-encoded there too, each marked loud or not (the silence check, chunk by chunk)."""
+
+    def __init__(self, data: bytes, limits: Limits) -> None:
+        self._data = data
+        self._limits = limits
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(asyncio.to_thread(self._produce), name="decode")
+
+    def _produce(self) -> None:
+        def on_chunk(pcm: bytes) -> None:
+            loud = loudest_dbfs(pcm, INPUT_RATE) >= self._limits.silence_dbfs
+            chunk = _Chunk(len(pcm), encode_appends(pcm), loud)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, chunk)
+
+        try:
+            decode_chunks(
+                self._data, on_chunk, rate=INPUT_RATE, max_seconds=self._limits.max_seconds
+            )
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, _DONE)
+        except BaseException as exc:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, exc)
+
+    async def chunks(self) -> AsyncIterator[_Chunk]:
+        while True:
+            item = await self._queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, _Chunk)
+            yield item
+
+    async def close(self) -> None:
+        with contextlib.suppress(BaseException):
+            await self._task
 
 
 class StreamingEncoder:
@@ -66,14 +116,18 @@ class StreamingEncoder:
         self._encoder: OggOpusEncoder | None = None
         self._pending: list[bytes] = []
         self._job: asyncio.Task[None] | None = None
+        self._pending_bytes = 0
+        self._batch = 0
         self.rate = 0
 
     def feed(self, pcm: bytes, rate: int) -> None:
         if self._encoder is None:
             self._encoder = OggOpusEncoder(rate)
             self.rate = rate
+            self._batch = int(rate * ENCODE_BATCH_SECONDS) * SAMPLE_WIDTH
         self._pending.append(pcm)
-        if self._job is None or self._job.done():
+        self._pending_bytes += len(pcm)
+        if self._pending_bytes >= self._batch and (self._job is None or self._job.done()):
             self._job = asyncio.create_task(self._drain(), name="encode")
 
     async def _drain(self) -> None:
@@ -81,6 +135,7 @@ class StreamingEncoder:
         while self._pending:
             chunk = b"".join(self._pending)
             self._pending.clear()
+            self._pending_bytes = 0
             await asyncio.to_thread(self._encoder.feed, chunk)
 
     async def finish(self) -> tuple[bytes, float]:
@@ -89,7 +144,16 @@ class StreamingEncoder:
             await self._job
         if self._encoder is None:
             return b"", 0.0
-        voice = await asyncio.to_thread(self._encoder.finish)
+        encoder = self._encoder
+        tail = b"".join(self._pending)
+        self._pending.clear()
+
+        def finish() -> bytes:
+            if tail:
+                encoder.feed(tail)
+            return encoder.finish()
+
+        voice = await asyncio.to_thread(finish)
         return voice, self._encoder.duration
 
     async def abort(self) -> None:
@@ -109,6 +173,12 @@ def _fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable
         return data[0]
 
     return cached
+
+
+def _close_later(session: RealtimeSession) -> None:
+    task = asyncio.create_task(session.close(), name="realtime-close")
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 class TurnPipeline:
@@ -198,17 +268,17 @@ class TurnPipeline:
     ) -> TurnResult:
         opening = asyncio.create_task(self._open(protocol, marks), name="realtime-open")
         session: RealtimeSession | None = None
+        stream: InputStream | None = None
         try:
             input_seconds = 0.0
             if turn.fetch is not None:
                 data = await turn.fetch()
                 marks("downloaded")
-                pcm = await asyncio.to_thread(decode_checked, data, self.limits)
+                stream = InputStream(data, self.limits)
+                session, input_seconds = await self._send_input(stream, opening, protocol)
                 marks("decoded")
-                input_seconds = duration(pcm, INPUT_RATE)
-            session = await opening
-            if turn.fetch is not None:
-                session.send(protocol.add_audio(pcm))
+            if session is None:
+                session = await opening
             if turn.text:
                 session.send(protocol.add_text(turn.text))
             session.send(protocol.end_input())
@@ -222,12 +292,14 @@ class TurnPipeline:
             voice, voice_seconds = await encoder.finish()
             marks("encoded")
         finally:
+            if stream is not None:
+                await stream.close()
             if session is None:
                 opening.cancel()
                 with contextlib.suppress(BaseException):
                     session = await opening
             if session is not None:
-                await session.close()
+                _close_later(session)
         if not voice:
             raise RealtimeResponseFailed(protocol.status or "empty", "no audio in the response")
         log.info(
@@ -248,6 +320,36 @@ class TurnPipeline:
             usage=protocol.usage,
             marks=marks,
         )
+
+    async def _send_input(
+        self,
+        stream: InputStream,
+        opening: asyncio.Task[RealtimeSession],
+        protocol: TurnProtocol,
+    ) -> tuple[RealtimeSession | None, float]:
+        """Send the audio as it is decoded, from its first loud chunk on: a silent note never
+        reaches the model. Returns the session (None when nothing was sent) and the seconds."""
+        session: RealtimeSession | None = None
+        held: list[_Chunk] = []
+        total = 0
+        async for chunk in stream.chunks():
+            total += chunk.nbytes
+            if session is None:
+                held.append(chunk)
+                if not chunk.loud:
+                    continue
+                session = await opening
+                for waiting in held:
+                    session.send(protocol.add_encoded(waiting.payloads, waiting.nbytes))
+                held.clear()
+            else:
+                session.send(protocol.add_encoded(chunk.payloads, chunk.nbytes))
+        seconds = total / SAMPLE_WIDTH / INPUT_RATE
+        if seconds < MIN_INPUT_SECONDS:
+            raise EmptyAudio(f"only {seconds:.3f} s of audio")
+        if session is None:
+            raise SilentAudio(f"nothing louder than {self.limits.silence_dbfs:.0f} dBFS")
+        return session, seconds
 
     async def _open(self, protocol: TurnProtocol, marks: Marks) -> RealtimeSession:
         session = await self.client.connect()

@@ -65,24 +65,30 @@ class TurnProducer:
                 delay = min(delay * 2, RETRY_MAX_DELAY)
 
     async def _enqueue(self, job: TurnJob) -> Enqueued:
-        redis = self._redis
-        if await redis.exists(keys.turn_queued(job.chat_id, job.message_id)):
-            return Enqueued(Outcome.DUPLICATE)
+        # Two round trips: the checks together, then the writes together.
         order_key = keys.chat_order(job.chat_id)
-        if await redis.zcard(order_key) >= self.max_backlog:
+        rate_key = None
+        window = int(time.time()) // self.rate_window
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(keys.turn_queued(job.chat_id, job.message_id))
+            pipe.zcard(order_key)
+            if self.rate_limit and job.user_id is not None:
+                rate_key = keys.user_rate(job.user_id, window)
+                pipe.incr(rate_key)
+                pipe.expire(rate_key, self.rate_window)  # the key names its window: no drift
+            checks = await pipe.execute()
+        if checks[0]:
+            return Enqueued(Outcome.DUPLICATE)
+        if checks[1] >= self.max_backlog:
             return Enqueued(Outcome.BUSY)
-        if self.rate_limit and job.user_id is not None:
-            window = int(time.time()) // self.rate_window
-            rate_key = keys.user_rate(job.user_id, window)
-            count = await redis.incr(rate_key)
-            if count == 1:
-                await redis.expire(rate_key, self.rate_window)
-            if count > self.rate_limit:
-                retry_after = (window + 1) * self.rate_window - int(time.time())
-                return Enqueued(Outcome.RATE_LIMITED, max(1, retry_after))
+        if rate_key is not None and checks[2] > self.rate_limit:
+            retry_after = (window + 1) * self.rate_window - int(time.time())
+            return Enqueued(Outcome.RATE_LIMITED, max(1, retry_after))
         # The order gate first: a crash before XADD leaves the update unconfirmed, and its
         # redelivery adds the same member again (NX), never a second one.
-        await redis.zadd(order_key, {str(job.message_id): job.message_id}, nx=True)
-        await redis.xadd(keys.TURNS_STREAM, {"job": job.dumps()})
-        await redis.set(keys.turn_queued(job.chat_id, job.message_id), "1", ex=QUEUED_MARK_SECONDS)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(order_key, {str(job.message_id): job.message_id}, nx=True)
+            pipe.xadd(keys.TURNS_STREAM, {"job": job.dumps()})
+            pipe.set(keys.turn_queued(job.chat_id, job.message_id), "1", ex=QUEUED_MARK_SECONDS)
+            await pipe.execute()
         return Enqueued(Outcome.QUEUED)

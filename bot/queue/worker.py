@@ -240,12 +240,16 @@ class TurnWorker:
         """Until no earlier turn of the chat is unfinished."""
         order_key = keys.chat_order(job.chat_id)
         member = str(job.message_id)
-        # Heals an entry whose producer died between the gate and the stream.
-        await self._retrying(self._redis.zadd, order_key, {member: job.message_id}, nx=True)
         loop = asyncio.get_running_loop()
         head_since: tuple[str, float] | None = None
+        first = True
         while True:
-            head = await self._retrying(self._redis.zrange, order_key, 0, 0)
+            if first:
+                # Heals an entry whose producer died between the gate and the stream.
+                head = await self._retrying(self._join_gate, order_key, member, job.message_id)
+                first = False
+            else:
+                head = await self._retrying(self._redis.zrange, order_key, 0, 0)
             if not head or head[0] == member:
                 return
             now = loop.time()
@@ -260,6 +264,14 @@ class TurnWorker:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.options.gate_poll):
                     await event.wait()
+
+    async def _join_gate(self, order_key: str, member: str, score: int) -> list[str]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zadd(order_key, {member: score}, nx=True)
+            pipe.zrange(order_key, 0, 0)
+            results = await pipe.execute()
+        head: list[str] = results[1]
+        return head
 
     async def _lock_chat(self, job: TurnJob, entry_id: str) -> None:
         """Take the chat's lock (one turn of a chat at a time, duplicates included)."""

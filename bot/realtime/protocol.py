@@ -27,7 +27,15 @@ from bot.errors import (
     RealtimeServerError,
 )
 
-__all__ = ["INPUT_RATE", "HistoryItem", "Phase", "SessionConfig", "TurnProtocol", "Usage"]
+__all__ = [
+    "INPUT_RATE",
+    "HistoryItem",
+    "Phase",
+    "SessionConfig",
+    "TurnProtocol",
+    "Usage",
+    "encode_appends",
+]
 
 INPUT_RATE = 24_000
 # Audio per append event: large enough to keep the event count low, small enough that encoding
@@ -48,6 +56,14 @@ EVENT_ALIASES = {
     "response.text.delta": "response.output_text.delta",
     "response.text.done": "response.output_text.done",
 }
+
+
+def encode_appends(pcm: bytes) -> list[str]:
+    """PCM16 as the base64 payloads of append events, one per ``APPEND_BYTES``."""
+    return [
+        base64.b64encode(pcm[i : i + APPEND_BYTES]).decode("ascii")
+        for i in range(0, len(pcm), APPEND_BYTES)
+    ]
 
 
 class Phase(enum.Enum):
@@ -145,14 +161,13 @@ class TurnProtocol:
 
     def add_audio(self, pcm: bytes) -> list[dict[str, Any]]:
         """Input PCM16 mono 24 kHz; returns the append events to send now (or later, queued)."""
-        events = [
-            {
-                "type": "input_audio_buffer.append",
-                "audio": base64.b64encode(pcm[i : i + APPEND_BYTES]).decode("ascii"),
-            }
-            for i in range(0, len(pcm), APPEND_BYTES)
-        ]
-        self.audio_bytes_sent += len(pcm)
+        return self.add_encoded(encode_appends(pcm), len(pcm))
+
+    def add_encoded(self, chunks: list[str], nbytes: int) -> list[dict[str, Any]]:
+        """Input already base64-encoded by ``encode_appends`` (``nbytes`` of PCM in all), so a
+        worker thread can do the encoding of long notes."""
+        events = [{"type": "input_audio_buffer.append", "audio": chunk} for chunk in chunks]
+        self.audio_bytes_sent += nbytes
         return self._send_or_queue(events)
 
     def add_text(self, text: str) -> list[dict[str, Any]]:

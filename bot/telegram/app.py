@@ -53,6 +53,7 @@ from bot.telegram.handlers import routers
 from bot.telegram.i18n import Catalogue
 from bot.telegram.middlewares import ChatContextMiddleware
 from bot.telegram.permissions import Permissions
+from bot.telegram.polling import poll
 from bot.telegram.turns import TurnRunner
 
 __all__ = ["Services", "build_dispatcher", "build_services", "make_bot", "run_polling"]
@@ -368,9 +369,8 @@ class _Running:
 async def run_polling(settings: Settings, redis: Redis) -> None:
     """Long polling and a worker in one process, until SIGINT or SIGTERM.
 
-    Updates are handled one after another: a turn is only queued there, which takes a
-    millisecond, and Telegram's update is confirmed (by the next getUpdates) only after that,
-    so a crash loses nothing accepted."""
+    A batch of updates is confirmed to Telegram only after each was handled (a turn: queued,
+    about a millisecond), so a crash loses nothing accepted."""
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
@@ -383,15 +383,10 @@ async def run_polling(settings: Settings, redis: Redis) -> None:
         settings.worker_name,
     )
     await set_commands(bot)
-    async with _Running(services, bot, worker=True):
-        await dp.start_polling(
-            bot,
-            handle_as_tasks=False,
-            allowed_updates=dp.resolve_used_update_types(),
-            polling_timeout=30,
-            close_bot_session=False,
-            handle_signals=True,
-        )
+    await bot.delete_webhook(drop_pending_updates=False)
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        await poll(dp, bot, running.stop, allowed_updates=dp.resolve_used_update_types())
 
 
 async def run_worker(settings: Settings, redis: Redis) -> None:

@@ -63,8 +63,11 @@ class ChatContextMiddleware(BaseMiddleware):
             return None
         if isinstance(event, Message) and event.chat.type == "private":
             # A message from a private chat proves it no longer blocks the bot.
-            await self.chat_status.mark_reachable(chat.id)
-        data["chat"] = await self._settings_of(chat.id)
+            _, data["chat"] = await asyncio.gather(
+                self.chat_status.mark_reachable(chat.id), self._settings_of(chat.id)
+            )
+        else:
+            data["chat"] = await self._settings_of(chat.id)
         return await handler(event, data)
 
     async def _settings_of(self, chat_id: int) -> ChatSettings:
