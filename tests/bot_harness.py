@@ -12,6 +12,7 @@ from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
 from bot.config import Settings
+from bot.storage.redis import redis_client
 from bot.telegram.app import Services, build_dispatcher, build_services, build_worker, make_bot
 from bot.telegram.polling import poll
 from tests.conftest import realtime_settings
@@ -44,7 +45,7 @@ async def running_bot(
             redis_url=redis_url,
             **overrides,
         )
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        redis = redis_client(redis_url)
         services = build_services(settings, redis)
         bot = make_bot(settings)
         dp = build_dispatcher(services)

@@ -7,9 +7,13 @@ audio delta. Every function here blocks; run it in a worker thread.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import av
 import av.error
@@ -18,13 +22,26 @@ import numpy as np
 from bot.audio.pcm import SAMPLE_WIDTH
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
 
-__all__ = ["OggOpusEncoder", "decode_chunks", "decode_to_pcm"]
+__all__ = ["CODEC_THREADS", "OggOpusEncoder", "decode_chunks", "decode_to_pcm", "in_codec_thread"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Codec work runs on its own few threads, not asyncio's default pool: PyAV holds the GIL for
+# much of its work, and every extra thread contending for it lengthens the event loop's waits
+# (measured by bench/: the longest loop stall grew with the number of decoding threads).
+CODEC_THREADS = ThreadPoolExecutor(
+    max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="codec"
+)
 
 OPUS_RATE = 48_000
 # Telegram's own voice notes are ~32 kbit/s Opus; speech needs no more.
 OPUS_BITRATE = 32_000
+
+
+async def in_codec_thread(fn: Callable[..., T], *args: object) -> T:
+    """Run blocking codec work on the codec threads."""
+    return await asyncio.get_running_loop().run_in_executor(CODEC_THREADS, fn, *args)
 
 
 def decode_chunks(

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.audio.codec import OggOpusEncoder, decode_chunks
+from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnInput, TurnResult
 from bot.errors import (
@@ -74,7 +74,7 @@ class InputStream:
         self._limits = limits
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(asyncio.to_thread(self._produce), name="decode")
+        self._task = asyncio.create_task(in_codec_thread(self._produce), name="decode")
 
     def _produce(self) -> None:
         def on_chunk(pcm: bytes) -> None:
@@ -136,7 +136,7 @@ class StreamingEncoder:
             chunk = b"".join(self._pending)
             self._pending.clear()
             self._pending_bytes = 0
-            await asyncio.to_thread(self._encoder.feed, chunk)
+            await in_codec_thread(self._encoder.feed, chunk)
 
     async def finish(self) -> tuple[bytes, float]:
         """The OGG file and its duration; empty when no audio came."""
@@ -153,7 +153,7 @@ class StreamingEncoder:
                 encoder.feed(tail)
             return encoder.finish()
 
-        voice = await asyncio.to_thread(finish)
+        voice = await in_codec_thread(finish)
         return voice, self._encoder.duration
 
     async def abort(self) -> None:

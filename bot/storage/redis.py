@@ -16,17 +16,18 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.errors import StorageError
 
-__all__ = ["EmbeddedRedis", "open_redis", "redis_server_binary"]
+__all__ = ["EmbeddedRedis", "open_redis", "redis_client", "redis_server_binary"]
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
+MAX_CONNECTIONS = 256
 
 
 def redis_server_binary() -> str:
@@ -115,6 +116,21 @@ class EmbeddedRedis:
             await client.aclose()
 
 
+def redis_client(url: str) -> Redis:
+    """A client whose pool waits for a free connection when all are busy (many turns at once)
+    instead of failing with "Too many connections"."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=20,
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=5,
+        retry_on_error=[RedisConnectionError],
+    )
+    return Redis(connection_pool=pool)
+
+
 @contextlib.asynccontextmanager
 async def open_redis(url: str, data_dir: Path, *, wait: bool = False) -> AsyncIterator[Redis]:
     """A connected client for ``url``, or for an embedded server in ``data_dir`` when empty.
@@ -126,13 +142,7 @@ async def open_redis(url: str, data_dir: Path, *, wait: bool = False) -> AsyncIt
         embedded = EmbeddedRedis(data_dir)
         await embedded.start()
         url = embedded.url
-    client = Redis.from_url(
-        url,
-        decode_responses=True,
-        health_check_interval=30,
-        socket_connect_timeout=5,
-        retry_on_error=[RedisConnectionError],
-    )
+    client = redis_client(url)
     delay = 1.0
     while True:
         try:

@@ -141,17 +141,7 @@ class TurnRunner:
         """Answer a queued turn; never raises for a failed turn."""
         token = turn_context.set(job.label)
         try:
-            # Read together: one round trip to Redis instead of three.
-            blocked, chat, history = await asyncio.gather(
-                self.chat_status.is_blocked(job.chat_id),
-                self.chat_settings.get(job.chat_id),
-                self.memory.history(job.chat_id),
-            )
-            if blocked:
-                log.info("skipping the turn: the chat blocked or removed the bot")
-                metrics.TURNS.labels(outcome="skipped").inc()
-                return
-            await self._run_with_retries(bot, job, chat, history if chat.memory else ())
+            await self._run_with_retries(bot, job)
         finally:
             turn_context.reset(token)
 
@@ -160,13 +150,21 @@ class TurnRunner:
         metrics.TURNS.labels(outcome="abandoned").inc()
         await tell_chat(bot, job, self.catalogue.get(job.lang, "error-internal"))
 
-    async def _run_with_retries(
-        self, bot: Bot, job: TurnJob, chat: ChatSettings, history: tuple[HistoryItem, ...]
-    ) -> None:
+    async def _run_with_retries(self, bot: Bot, job: TurnJob) -> None:
         attempt = 0
         while True:
             try:
-                await self._answer(bot, job, chat, history)
+                # Read together: one round trip to Redis instead of three.
+                blocked, chat, history = await asyncio.gather(
+                    self.chat_status.is_blocked(job.chat_id),
+                    self.chat_settings.get(job.chat_id),
+                    self.memory.history(job.chat_id),
+                )
+                if blocked:
+                    log.info("skipping the turn: the chat blocked or removed the bot")
+                    metrics.TURNS.labels(outcome="skipped").inc()
+                    return
+                await self._answer(bot, job, chat, history if chat.memory else ())
                 metrics.TURNS.labels(outcome="answered").inc()
                 return
             except TelegramForbiddenError:

@@ -6,7 +6,6 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
-from bot.storage.chat_settings import ChatSettings
 from bot.telegram.filters import ForTheBot, strip_mention
 from bot.telegram.i18n import Catalogue
 from bot.telegram.media import media_of
@@ -16,12 +15,7 @@ LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
 
 
 async def on_ask(
-    message: Message,
-    bot: Bot,
-    chat: ChatSettings,
-    lang: str,
-    turns: TurnRunner,
-    catalogue: Catalogue,
+    message: Message, bot: Bot, lang: str, turns: TurnRunner, catalogue: Catalogue
 ) -> None:
     """A reply with /ask to someone's voice note: answer that voice note."""
     target = message.reply_to_message
@@ -32,15 +26,11 @@ async def on_ask(
     await turns.accept(bot, target, lang=lang, media=media, user_id=_user(message))
 
 
-async def on_media(
-    message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
-) -> None:
+async def on_media(message: Message, bot: Bot, lang: str, turns: TurnRunner) -> None:
     await turns.accept(bot, message, lang=lang, media=media_of(message), user_id=_user(message))
 
 
-async def on_text(
-    message: Message, bot: Bot, chat: ChatSettings, lang: str, turns: TurnRunner
-) -> None:
+async def on_text(message: Message, bot: Bot, lang: str, turns: TurnRunner) -> None:
     text = strip_mention(message.text or "", await bot.me())
     if text:
         await turns.accept(bot, message, lang=lang, text=text, user_id=_user(message))
