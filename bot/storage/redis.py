@@ -128,7 +128,7 @@ def redis_client(url: str) -> Redis:
         socket_connect_timeout=5,
         retry_on_error=[RedisConnectionError],
     )
-    return Redis(connection_pool=pool)
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too
 
 
 @contextlib.asynccontextmanager
