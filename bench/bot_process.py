@@ -4,7 +4,8 @@ Runs the bot (``bot.cli.main(["run"])``), or with ``--baseline`` the baseline bo
 its codec work so the CPU it costs is counted apart from the rest:
 
 - the bot: ``decode_chunks`` (in ``bot.audio.codec`` and as imported by ``bot.core.pipeline``)
-  as decode (with the level check and base64 of each chunk, which run inside it); ``OggOpusEncoder.__init__``, ``feed`` and ``finish`` as encode (thread CPU time of
+  as decode (with the level check and base64 of each chunk, which run inside it);
+  ``OggOpusEncoder.__init__``, ``feed`` and ``finish`` as encode (thread CPU time of
   the worker threads that run them). ``TurnPipeline.run`` is wrapped to keep each turn's stage
   marks, so the benchmark can place them on its own clock;
 - the baseline: its ffmpeg children (decode or encode by their arguments) plus reading the
