@@ -22,26 +22,34 @@ import numpy as np
 from bot.audio.pcm import SAMPLE_WIDTH
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
 
-__all__ = ["CODEC_THREADS", "OggOpusEncoder", "decode_chunks", "decode_to_pcm", "in_codec_thread"]
+__all__ = [
+    "DECODE_THREADS",
+    "ENCODE_THREADS",
+    "OggOpusEncoder",
+    "decode_chunks",
+    "decode_to_pcm",
+    "in_codec_thread",
+]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Codec work runs on its own few threads, not asyncio's default pool: PyAV holds the GIL for
-# much of its work, and every extra thread contending for it lengthens the event loop's waits
-# (measured by bench/: the longest loop stall grew with the number of decoding threads).
-CODEC_THREADS = ThreadPoolExecutor(
-    max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="codec"
-)
+# much of its work, and every extra thread contending for it lengthens the event loop's waits.
+# Decoding and encoding get a pool each, so a burst of new notes never holds up the replies
+# already arriving (bench/ with 50 chats at once: encode tails waited behind decodes).
+_THREADS = max(1, min(4, os.cpu_count() or 1))
+DECODE_THREADS = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="decode")
+ENCODE_THREADS = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="encode")
 
 OPUS_RATE = 48_000
 # Telegram's own voice notes are ~32 kbit/s Opus; speech needs no more.
 OPUS_BITRATE = 32_000
 
 
-async def in_codec_thread(fn: Callable[..., T], *args: object) -> T:
-    """Run blocking codec work on the codec threads."""
-    return await asyncio.get_running_loop().run_in_executor(CODEC_THREADS, fn, *args)
+async def in_codec_thread(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
+    """Run blocking codec work on ``pool`` (DECODE_THREADS or ENCODE_THREADS)."""
+    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
 
 def decode_chunks(
