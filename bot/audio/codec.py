@@ -23,8 +23,7 @@ from bot.audio.pcm import SAMPLE_WIDTH
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
 
 __all__ = [
-    "DECODE_THREADS",
-    "ENCODE_THREADS",
+    "CODEC_THREADS",
     "OggOpusEncoder",
     "decode_chunks",
     "decode_to_pcm",
@@ -36,20 +35,20 @@ T = TypeVar("T")
 
 # Codec work runs on its own few threads, not asyncio's default pool: PyAV holds the GIL for
 # much of its work, and every extra thread contending for it lengthens the event loop's waits.
-# Decoding and encoding get a pool each, so a burst of new notes never holds up the replies
-# already arriving (bench/ with 50 chats at once: encode tails waited behind decodes).
-_THREADS = max(1, min(4, os.cpu_count() or 1))
-DECODE_THREADS = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="decode")
-ENCODE_THREADS = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="encode")
+# bench/ with 50 chats at once: one pool of 2 threads gave the shortest stalls and tails (a
+# pool each for decoding and encoding, 4 threads, made both longer).
+CODEC_THREADS = ThreadPoolExecutor(
+    max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="codec"
+)
 
 OPUS_RATE = 48_000
 # Telegram's own voice notes are ~32 kbit/s Opus; speech needs no more.
 OPUS_BITRATE = 32_000
 
 
-async def in_codec_thread(pool: ThreadPoolExecutor, fn: Callable[..., T], *args: object) -> T:
-    """Run blocking codec work on ``pool`` (DECODE_THREADS or ENCODE_THREADS)."""
-    return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
+async def in_codec_thread(fn: Callable[..., T], *args: object) -> T:
+    """Run blocking codec work on the codec threads."""
+    return await asyncio.get_running_loop().run_in_executor(CODEC_THREADS, fn, *args)
 
 
 def decode_chunks(

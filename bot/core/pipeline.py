@@ -11,13 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.audio.codec import (
-    DECODE_THREADS,
-    ENCODE_THREADS,
-    OggOpusEncoder,
-    decode_chunks,
-    in_codec_thread,
-)
+from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnInput, TurnResult
 from bot.errors import (
@@ -80,9 +74,7 @@ class InputStream:
         self._limits = limits
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
-        self._task = asyncio.create_task(
-            in_codec_thread(DECODE_THREADS, self._produce), name="decode"
-        )
+        self._task = asyncio.create_task(in_codec_thread(self._produce), name="decode")
 
     def _produce(self) -> None:
         def on_chunk(pcm: bytes) -> None:
@@ -144,7 +136,7 @@ class StreamingEncoder:
             chunk = b"".join(self._pending)
             self._pending.clear()
             self._pending_bytes = 0
-            await in_codec_thread(ENCODE_THREADS, self._encoder.feed, chunk)
+            await in_codec_thread(self._encoder.feed, chunk)
 
     async def finish(self) -> tuple[bytes, float]:
         """The OGG file and its duration; empty when no audio came."""
@@ -161,7 +153,7 @@ class StreamingEncoder:
                 encoder.feed(tail)
             return encoder.finish()
 
-        voice = await in_codec_thread(ENCODE_THREADS, finish)
+        voice = await in_codec_thread(finish)
         return voice, self._encoder.duration
 
     async def abort(self) -> None:

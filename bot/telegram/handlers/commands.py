@@ -51,14 +51,20 @@ async def on_settings(
     await tell(bot, message, text, html_text=True)
 
 
-async def _may_configure(message: Message, bot: Bot, permissions: Permissions) -> bool:
-    return await permissions.can_configure(
+async def _admin_or_refuse(
+    message: Message, bot: Bot, permissions: Permissions, catalogue: Catalogue, lang: str
+) -> bool:
+    """True when the sender may change the chat's settings; otherwise says why and is False."""
+    allowed = await permissions.can_configure(
         bot,
         chat_id=message.chat.id,
         chat_type=message.chat.type,
         user_id=message.from_user.id if message.from_user else None,
         sender_chat_id=message.sender_chat.id if message.sender_chat else None,
     )
+    if not allowed:
+        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    return allowed
 
 
 def voice_keyboard(provider: str, current: str) -> InlineKeyboardMarkup:
@@ -85,8 +91,7 @@ async def on_voice(
     chat_settings: ChatSettingsStore,
     settings: Settings,
 ) -> None:
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     voices = voices_for(settings.realtime_provider)
     name = (command.args or "").strip().lower()
@@ -164,8 +169,7 @@ async def on_instructions(
             catalogue.get(lang, "instructions-show", instructions=chat.instructions, limit=limit),
         )
         return
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     if len(text) > limit:
         await tell(
@@ -191,8 +195,7 @@ async def on_mode(
     if message.chat.type == "private":
         await tell(bot, message, catalogue.get(lang, "mode-private"))
         return
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     mode = (command.args or "").strip().lower()
     if mode not in ("all", "replies"):
@@ -214,8 +217,7 @@ async def on_reset(
     chat_settings: ChatSettingsStore,
     memory: ConversationMemory,
 ) -> None:
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     await chat_settings.reset(message.chat.id)
     await memory.forget(message.chat.id)
@@ -230,8 +232,7 @@ async def on_forget(
     permissions: Permissions,
     memory: ConversationMemory,
 ) -> None:
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     await memory.forget(message.chat.id)
     await tell(bot, message, catalogue.get(lang, "forget-done"))
@@ -254,8 +255,7 @@ async def _switch(
         state = catalogue.get(lang, "state-on" if current else "state-off")
         await tell(bot, message, catalogue.get(lang, f"{name}-usage", state=state))
         return
-    if not await _may_configure(message, bot, permissions):
-        await tell(bot, message, catalogue.get(lang, "not-admin"))
+    if not await _admin_or_refuse(message, bot, permissions, catalogue, lang):
         return
     await chat_settings.set(message.chat.id, **{name: value})
     state = catalogue.get(lang, f"state-{value}")
