@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, load_settings
-from bot.core.models import Limits
-from bot.core.pipeline import TurnOptions, TurnPipeline
-from bot.realtime.client import RealtimeClient
-from bot.realtime.providers import endpoint_from_settings
+from bot.core.pipeline import TurnPipeline
+from bot.telegram.app import build_pipeline
 from tests.data.make_audio import make
 from tests.stand_ins.realtime import RealtimeStandIn
 from tests.stand_ins.redis import RedisServer
@@ -70,21 +68,4 @@ def realtime_settings(realtime: RealtimeStandIn, **overrides: object) -> Setting
 
 
 def make_pipeline(settings: Settings) -> TurnPipeline:
-    return TurnPipeline(
-        RealtimeClient(
-            endpoint_from_settings(settings),
-            connect_timeout=settings.connect_timeout,
-            event_timeout=settings.event_timeout,
-        ),
-        limits=Limits(
-            max_seconds=settings.max_input_seconds,
-            max_bytes=settings.max_input_bytes,
-            silence_dbfs=settings.silence_threshold_dbfs,
-        ),
-        options=TurnOptions(
-            output_rate=settings.output_sample_rate,
-            turn_detection=settings.turn_detection,
-            turn_timeout=settings.turn_timeout,
-        ),
-        concurrency=settings.max_concurrent_turns,
-    )
+    return build_pipeline(settings)

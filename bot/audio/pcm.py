@@ -1,19 +1,14 @@
-"""PCM16 mono arithmetic with numpy: duration, levels, silence."""
+"""PCM16 mono arithmetic with numpy: levels and silence."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SAMPLE_WIDTH", "duration", "loudest_dbfs", "tone"]
+__all__ = ["SAMPLE_WIDTH", "loudest_dbfs"]
 
 SAMPLE_WIDTH = 2
 # Level windows of 20 ms: short enough to catch one spoken syllable in a long silent note.
 WINDOW_SECONDS = 0.02
-
-
-def duration(pcm: bytes | bytearray, rate: int) -> float:
-    """Seconds of PCM16 mono audio at ``rate``."""
-    return len(pcm) / SAMPLE_WIDTH / rate
 
 
 def loudest_dbfs(pcm: bytes | bytearray, rate: int) -> float:
@@ -29,9 +24,3 @@ def loudest_dbfs(pcm: bytes | bytearray, rate: int) -> float:
     if peak == 0.0:
         return float("-inf")
     return 20.0 * float(np.log10(peak / 32768.0))
-
-
-def tone(hz: float, seconds: float, rate: int, amplitude: float = 0.5) -> bytes:
-    """A sine tone as PCM16 mono: test input, benchmark input, and a voice check for owners."""
-    t = np.arange(round(seconds * rate), dtype=np.float64) / rate
-    return (np.sin(2 * np.pi * hz * t) * amplitude * 32767).astype("<i2").tobytes()

@@ -118,12 +118,10 @@ class StreamingEncoder:
         self._job: asyncio.Task[None] | None = None
         self._pending_bytes = 0
         self._batch = 0
-        self.rate = 0
 
     def feed(self, pcm: bytes, rate: int) -> None:
         if self._encoder is None:
             self._encoder = OggOpusEncoder(rate)
-            self.rate = rate
             self._batch = int(rate * ENCODE_BATCH_SECONDS) * SAMPLE_WIDTH
         self._pending.append(pcm)
         self._pending_bytes += len(pcm)

@@ -192,7 +192,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
     )
     budgets = Budgets(**{name: getattr(settings, name) for name in Budgets.__dataclass_fields__})
     turns = TurnRunner(
-        pipeline, catalogue, limits_from(settings), chat_status, store, producer,
+        pipeline, catalogue, chat_status, store, producer,
         memory=memory, ledger=ledger, budgets=budgets, owners=settings.admin_ids,
         retries=settings.turn_retries,
     )  # fmt: skip

@@ -25,7 +25,7 @@ from aiogram.types import BufferedInputFile, Message, ReplyParameters
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot import metrics
-from bot.core.models import Limits, TurnInput, TurnResult
+from bot.core.models import TurnInput, TurnResult
 from bot.core.pipeline import TurnPipeline
 from bot.errors import BotError, InputError, NotAudio, RealtimeError, TooLarge, TooLong
 from bot.logging import turn_context
@@ -55,7 +55,6 @@ class TurnRunner:
         self,
         pipeline: TurnPipeline,
         catalogue: Catalogue,
-        limits: Limits,
         chat_status: ChatStatus,
         chat_settings: ChatSettingsStore,
         producer: TurnProducer,
@@ -68,7 +67,7 @@ class TurnRunner:
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
-        self.limits = limits
+        self.limits = pipeline.limits  # one set of limits: the pipeline checks them again
         self.chat_status = chat_status
         self.chat_settings = chat_settings
         self.producer = producer
