@@ -30,9 +30,9 @@ from bench.driver import API_KEY, BenchError, BotRun, Case, Model, Plan, Stage, 
 from bench.notes import make_note, make_notes
 from bench.report import codec_table, figures, render, stage_table
 from bot.config import DEFAULT_INSTRUCTIONS
-from tests.stand_ins.bot_api import BotAPIStandIn
-from tests.stand_ins.realtime import RealtimeStandIn
-from tests.stand_ins.redis import RedisServer
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.realtime import RealtimeStandIn
+from stand_ins.redis import RedisServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL_CASES = (Case(5, 10), Case(30, 10), Case(120, 10), Case(5, 60))

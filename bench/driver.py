@@ -27,9 +27,9 @@ from bench.instrument import FIGURES_ENV
 from bench.monitor import MemorySampler, Window, cpu_seconds
 from bench.notes import dominant_hz, probe_voice
 from bot.storage import keys
-from tests.stand_ins.bot_api import BotAPIStandIn, Call
-from tests.stand_ins.realtime import RealtimeStandIn, RecordedSession, Scenario
-from tests.stand_ins.redis import RedisServer
+from stand_ins.bot_api import BotAPIStandIn, Call
+from stand_ins.realtime import RealtimeStandIn, RecordedSession, Scenario
+from stand_ins.redis import RedisServer
 
 __all__ = [
     "API_KEY",

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.data.make_audio import make
-from tests.stand_ins.bot_api import BotAPIStandIn
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
-from tests.stand_ins.redis import RedisServer
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.media import make
+from stand_ins.realtime import RealtimeStandIn, Scenario
+from stand_ins.redis import RedisServer
 
 API_KEY = "soak-key"
 

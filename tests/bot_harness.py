@@ -15,9 +15,9 @@ from bot.config import Settings
 from bot.storage.redis import redis_client
 from bot.telegram.app import Services, build_dispatcher, build_services, build_worker, make_bot
 from bot.telegram.polling import poll
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.realtime import RealtimeStandIn
 from tests.conftest import realtime_settings
-from tests.stand_ins.bot_api import BotAPIStandIn
-from tests.stand_ins.realtime import RealtimeStandIn
 
 
 @dataclass

@@ -11,9 +11,9 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.core.pipeline import TurnPipeline
 from bot.telegram.app import build_pipeline
-from tests.data.make_audio import make
-from tests.stand_ins.realtime import RealtimeStandIn
-from tests.stand_ins.redis import RedisServer
+from stand_ins.media import make
+from stand_ins.realtime import RealtimeStandIn
+from stand_ins.redis import RedisServer
 
 API_KEY = "test-key"
 

@@ -30,7 +30,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from tests.stand_ins.bot_api import BotAPIStandIn, Call
+from stand_ins.bot_api import BotAPIStandIn, Call
 
 CHAT = 4242
 USER = 4242

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.realtime import RealtimeStandIn, Scenario
+from stand_ins.redis import RedisServer
 from tests.bot_harness import running_bot
-from tests.stand_ins.bot_api import BotAPIStandIn
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
-from tests.stand_ins.redis import RedisServer
 from tests.test_e2e_process import bot_env, stop_bot
 
 

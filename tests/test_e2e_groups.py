@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, running_bot
-from tests.stand_ins.realtime import RealtimeStandIn
 
 GROUP = -100_555
 ADMIN = 11

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.storage.usage import Budgets, Prices, TurnUsage, UsageLedger
+from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import RunningBot, running_bot
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
 
 USER = 4040
 OWNER = 4099

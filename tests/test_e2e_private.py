@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe
 from tests.bot_harness import RunningBot, running_bot
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
 
 USER = 1001
 

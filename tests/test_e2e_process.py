@@ -8,10 +8,10 @@ import signal
 import sys
 from pathlib import Path
 
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import decode, dominant_hz, probe
 from tests.conftest import API_KEY
-from tests.stand_ins.bot_api import BotAPIStandIn
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ async def test_ask_reports_bad_input_in_one_line(
 async def test_webhook_mode_checks_the_secret(realtime: RealtimeStandIn, tmp_path: Path) -> None:
     import aiohttp
 
-    from tests.stand_ins.redis import free_port
+    from stand_ins.redis import free_port
 
     port = free_port()
     async with BotAPIStandIn() as api:
@@ -167,7 +167,7 @@ async def test_metrics_and_health_endpoints(
 ) -> None:
     import aiohttp
 
-    from tests.stand_ins.redis import free_port
+    from stand_ins.redis import free_port
 
     port = free_port()
     async with BotAPIStandIn() as api:

@@ -22,10 +22,10 @@ from bot.errors import (
     SilentAudio,
     TooLong,
 )
+from stand_ins.realtime import RealtimeStandIn, Scenario
+from stand_ins.redis import free_port
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe
 from tests.conftest import make_pipeline, realtime_settings
-from tests.stand_ins.realtime import RealtimeStandIn, Scenario
-from tests.stand_ins.redis import free_port
 
 
 def file_turn(path: Path) -> TurnInput:

@@ -14,7 +14,7 @@ from bot.errors import (
     RealtimeServerError,
 )
 from bot.realtime.protocol import HistoryItem, Phase, SessionConfig, TurnProtocol
-from tests.stand_ins.realtime import validate_client_event
+from stand_ins.realtime import validate_client_event
 
 PCM_1S = b"\x01\x00" * 24_000
 

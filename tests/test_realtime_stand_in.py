@@ -18,7 +18,7 @@ from pydantic import Field, TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
-from tests.stand_ins.realtime import Failure, RealtimeStandIn, Scenario, validate_client_event
+from stand_ins.realtime import Failure, RealtimeStandIn, Scenario, validate_client_event
 
 MODEL_QUERY = "?model=gpt://folder/speech-realtime-250923"
 IN_RATE = 24000

@@ -1,4 +1,4 @@
-"""Makes the test inputs with the real ffmpeg command: ``python tests/data/make_audio.py DIR``.
+"""Makes the test inputs with the real ffmpeg command: ``python -m stand_ins.media DIR``.
 
 Each file is what a Telegram user could send: an OGG/Opus voice note, an MP3, an M4A, a
 video note (MP4 with AAC), a WAV, a silent note, a note with a pause in the middle, a corrupt
