@@ -53,7 +53,7 @@ def instrument_dispatcher(figures: Figures) -> None:
 def instrument_bot(figures: Figures) -> None:
     import bot.audio.codec as codec
     import bot.core.pipeline as pipeline
-    from bot.core.models import TurnInput, TurnResult
+    from bot.core.models import TurnResult, TurnSetup
 
     decode = timed(figures, "decode", codec.decode_chunks)
     codec.decode_chunks = decode
@@ -66,13 +66,22 @@ def instrument_bot(figures: Figures) -> None:
     run = pipeline.TurnPipeline.run
 
     async def run_with_marks(
-        self: pipeline.TurnPipeline, turn: TurnInput, **kwargs: Any
+        self: pipeline.TurnPipeline,
+        turn: pipeline.TurnInput,
+        setup: TurnSetup | pipeline.SetupLoader,
     ) -> TurnResult:
-        result = await run(self, turn, **kwargs)
+        seen: list[TurnSetup] = []
+
+        async def load() -> TurnSetup:
+            chat = setup if isinstance(setup, TurnSetup) else await setup()
+            seen.append(chat)
+            return chat
+
+        result = await run(self, turn, load)
         figures.turn(
             {
                 "label": turn.label,
-                "instructions": kwargs.get("instructions"),
+                "instructions": seen[0].instructions if seen else None,
                 "start": result.marks.start,
                 "at": dict(result.marks.at),
                 "returned": time.perf_counter(),

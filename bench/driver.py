@@ -488,8 +488,8 @@ class _BotUnderTest:
             await self.polls.wait(self.process)
             first = len(stage.realtime.sessions)
             t_push = time.perf_counter()
-            stage.api.push_voice(
-                chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
+            stage.api.push_message(
+                "voice", chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
             )
             self.polls.pushed()
             replies = await _wait_replies(stage, [chat], self.process, timeout)
@@ -544,8 +544,8 @@ class _BotUnderTest:
         pushed: dict[int, float] = {}
         for chat, (_, note) in zip(chats, tagged, strict=True):
             pushed[chat] = time.perf_counter()
-            stage.api.push_voice(
-                chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
+            stage.api.push_message(
+                "voice", chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
             )
         self.polls.pushed()
         timeout = case.note_seconds + plan.model.seconds(case.reply_seconds) * 3 + 90

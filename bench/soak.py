@@ -73,7 +73,7 @@ async def soak(turns: int, chats: int, workers: int, visibility: float) -> dict[
         started = time.perf_counter()
         for i in range(turns):
             chat = 5000 + i % chats
-            update = api.push_voice(chat_id=chat, user_id=chat, data=voice, duration=3)
+            update = api.push_message("voice", chat_id=chat, user_id=chat, data=voice, duration=3)
             pushed.append((chat, update["message"]["message_id"]))
         await api.wait_for("sendVoice", count=turns // 2, timeout=600)
         victim.send_signal(signal.SIGKILL)

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
-
-from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+from typing import TYPE_CHECKING
 
 from bot import __version__
-from bot.config import Settings, load_settings
-from bot.core.models import TurnInput
-from bot.errors import BotError, ConfigError, InputError
-from bot.logging import setup_logging
-from bot.storage.redis import open_redis
-from bot.telegram.app import build_pipeline, run_polling, run_webhook, run_worker
+
+# Imports that cost time (aiogram above all) happen inside the commands that need them:
+# ``--version`` and ``ask`` never load Telegram's side.
+if TYPE_CHECKING:
+    from bot.config import Settings
+    from bot.core.models import Reply
 
 __all__ = ["main"]
 
@@ -56,36 +57,71 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class FileInput:
+    """The ``ask`` command's input: a file on disk."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+
+    async def fetch(self) -> bytes:
+        from bot.errors import TooLarge
+
+        size = await asyncio.to_thread(lambda: self.path.stat().st_size)
+        if size > self.max_bytes:
+            raise TooLarge(size, self.max_bytes)
+        return await asyncio.to_thread(self.path.read_bytes)
+
+
+class FileReplies:
+    """The ``ask`` command's reply: the voice note to a file, the text to stdout, notices to
+    stderr."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+
+    @contextlib.asynccontextmanager
+    async def progress(self) -> AsyncIterator[None]:
+        yield
+
+    async def send_reply(self, reply: Reply) -> None:
+        await asyncio.to_thread(self.output.write_bytes, reply.voice)
+        print(reply.text)
+        print(f"[voice note: {self.output} ({reply.voice_seconds:.1f} s)]", file=sys.stderr)
+
+    async def send_notice(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import build_answering
+    from bot.core.models import TurnJob
+    from bot.i18n import Catalogue
+
     settings.require_realtime()
-    pipeline = build_pipeline(settings)
-    if args.text is not None:
-        turn = TurnInput(text=args.text, label="cli")
-    else:
-        path: Path = args.file
-        pipeline.limits.check_declared(None, await asyncio.to_thread(lambda: path.stat().st_size))
-        data = await asyncio.to_thread(path.read_bytes)
-
-        async def fetch() -> bytes:
-            return data
-
-        turn = TurnInput(fetch=fetch, label=f"cli file={path.name}")
-    result = await pipeline.run(
-        turn,
-        voice=args.voice or settings.default_voice,
-        instructions=args.instructions or settings.default_instructions,
+    overrides = {"default_voice": args.voice, "default_instructions": args.instructions}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v})
+    answering = build_answering(settings, Catalogue())
+    job = TurnJob(
+        chat_id=0,
+        message_id=0,
+        text=args.text,
+        file_id=None if args.text is not None else str(args.file),
+        media_kind="file",
     )
-    await asyncio.to_thread(args.output.write_bytes, result.voice)
-    print(result.text)
-    print(
-        f"[voice note: {args.output} ({result.voice_seconds:.1f} s); "
-        f"answered in {result.marks.at.get('encoded', 0):.2f} s]",
-        file=sys.stderr,
+    outcome = await answering.answer(
+        job, FileInput(args.file, settings.max_input_bytes), FileReplies(args.output)
     )
-    return 0
+    return 0 if outcome == "answered" else 1
 
 
 async def _run(settings: Settings, command: str) -> int:
+    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
+
+    from bot.errors import ConfigError
+    from bot.run import run_polling, run_webhook, run_worker
+    from bot.storage.redis import open_redis
+
     settings.require_telegram()
     settings.require_realtime()
     async with open_redis(settings.redis_url, settings.data_dir, wait=True) as redis:
@@ -107,7 +143,11 @@ async def _run(settings: Settings, command: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script and of ``python -m bot``."""
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(argv)  # --version ends here, having imported nothing
+    from bot.config import load_settings
+    from bot.errors import BotError, ConfigError, InputError
+    from bot.logging import setup_logging
+
     if args.command == "ask" and args.text is None and not args.file.is_file():
         print(f"error: no such file: {args.file}", file=sys.stderr)
         return 2

@@ -2,8 +2,15 @@
 
 ::
 
-    BotError                      user_message: catalogue key of what the user is told
+    BotError                      key, arguments(): the catalogue message the user is told
     ├── ConfigError               a setting is missing or malformed (start-up only)
+    ├── Refusal                   the receiver does not take the turn; nothing is queued
+    │   ├── Busy                  the chat's backlog is full
+    │   ├── RateLimited           the user sent too many turns in the window
+    │   ├── OverBudget            a user's or chat's budget is used up
+    │   ├── NotAdmin              a settings change by someone who is not an admin
+    │   │   └── VoiceOnlyAdmins   the same, from the voice keyboard
+    │   └── NotAllowed            the chat is outside the owners' allowlists
     ├── InputError                the user's input cannot be answered; never retried
     │   ├── EmptyAudio            no audio at all
     │   ├── CorruptAudio          ffmpeg cannot read it
@@ -20,21 +27,37 @@
     │   ├── RealtimeServerError   an ``error`` event; transient when the server says so
     │   │   └── ContextRejected   the server refused the conversation items given as memory
     │   └── RealtimeResponseFailed  response.done with status failed, cancelled or incomplete
+    ├── DeliveryError             the reply could not reach the chat
+    │   ├── DownloadFailed        the input could not be downloaded; transient
+    │   ├── SendFailed            the reply could not be sent; transient unless refused
+    │   ├── ChatUnreachable       the chat blocked or removed the bot; nothing more is sent
+    │   └── VoiceForbidden        the user's privacy settings refuse voice notes (a hint)
     └── StorageError              Redis is unreachable; transient
 
-``transient`` says whether trying the same turn again may succeed.
+``transient`` says whether trying the same turn again may succeed. ``key`` and ``arguments()`` are
+what ``bot.i18n.render`` turns into the user's message: the one place errors become words.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 __all__ = [
     "BotError",
+    "Busy",
+    "ChatUnreachable",
     "ConfigError",
     "ContextRejected",
     "CorruptAudio",
+    "DeliveryError",
+    "DownloadFailed",
     "EmptyAudio",
     "InputError",
+    "NotAdmin",
+    "NotAllowed",
     "NotAudio",
+    "OverBudget",
+    "RateLimited",
     "RealtimeAuthError",
     "RealtimeConnectError",
     "RealtimeConnectionLost",
@@ -43,22 +66,75 @@ __all__ = [
     "RealtimeResponseFailed",
     "RealtimeServerError",
     "RealtimeTimeout",
+    "Refusal",
+    "SendFailed",
     "SilentAudio",
     "StorageError",
     "TooLarge",
     "TooLong",
+    "VoiceForbidden",
+    "VoiceOnlyAdmins",
 ]
 
 
 class BotError(Exception):
     """Root of the bot's own errors."""
 
-    user_message = "error-internal"
+    key = "error-internal"
     transient = False
+
+    def arguments(self) -> dict[str, object]:
+        """The arguments of the catalogue message ``key``."""
+        return {}
 
 
 class ConfigError(BotError):
     """A setting is missing or malformed; the message names the variable."""
+
+
+class Refusal(BotError):
+    """The receiver does not take this turn; the user is told why."""
+
+
+class Busy(Refusal):
+    key = "busy"
+
+
+class RateLimited(Refusal):
+    key = "rate-limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited for {retry_after} s")
+        self.retry_after = retry_after
+
+    def arguments(self) -> dict[str, object]:
+        return {"seconds": self.retry_after}
+
+
+class OverBudget(Refusal):
+    """``whose`` ("user" or "chat") used up the budget of ``period`` ("day" or "month")."""
+
+    def __init__(self, whose: str, period: str, resets_at: dt.datetime) -> None:
+        super().__init__(f"budget of the {whose} used up ({period})")
+        self.whose = whose
+        self.period = period
+        self.resets_at = resets_at
+        self.key = f"budget-{whose}-{period}"
+
+    def arguments(self) -> dict[str, object]:
+        return {"resets": self.resets_at.strftime("%Y-%m-%d %H:%M UTC")}
+
+
+class NotAdmin(Refusal):
+    key = "not-admin"
+
+
+class VoiceOnlyAdmins(NotAdmin):
+    key = "voice-only-admins"
+
+
+class NotAllowed(Refusal):
+    key = "not-allowed"
 
 
 class InputError(BotError):
@@ -66,69 +142,75 @@ class InputError(BotError):
 
 
 class EmptyAudio(InputError):
-    user_message = "error-empty"
+    key = "error-empty"
 
 
 class CorruptAudio(InputError):
-    user_message = "error-corrupt"
+    key = "error-corrupt"
 
 
 class NotAudio(InputError):
-    user_message = "error-not-audio"
+    key = "error-not-audio"
 
 
 class SilentAudio(InputError):
-    user_message = "error-silent"
+    key = "error-silent"
 
 
 class TooLong(InputError):
     """Input longer than the limit; ``limit`` is in seconds."""
 
-    user_message = "error-too-long"
+    key = "error-too-long"
 
     def __init__(self, seconds: float, limit: float) -> None:
         super().__init__(f"{seconds:.1f} s is over the {limit:.0f} s limit")
         self.seconds = seconds
         self.limit = limit
 
+    def arguments(self) -> dict[str, object]:
+        return {"seconds": round(self.seconds), "limit": round(self.limit)}
+
 
 class TooLarge(InputError):
     """Input bigger than the limit; ``limit`` is in bytes."""
 
-    user_message = "error-too-large"
+    key = "error-too-large"
 
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"{size} bytes is over the {limit} bytes limit")
         self.size = size
         self.limit = limit
 
+    def arguments(self) -> dict[str, object]:
+        return {"size": round(self.size / 1e6, 1), "limit": round(self.limit / 1e6, 1)}
+
 
 class RealtimeError(BotError):
     """The realtime model did not complete the turn."""
 
-    user_message = "error-model"
+    key = "error-model"
 
 
 class RealtimeAuthError(RealtimeError):
-    user_message = "error-model-auth"
+    key = "error-model-auth"
 
 
 class RealtimeQuotaError(RealtimeError):
-    user_message = "error-model-quota"
+    key = "error-model-quota"
 
 
 class RealtimeConnectError(RealtimeError):
-    user_message = "error-model-unavailable"
+    key = "error-model-unavailable"
     transient = True
 
 
 class RealtimeConnectionLost(RealtimeError):
-    user_message = "error-model-unavailable"
+    key = "error-model-unavailable"
     transient = True
 
 
 class RealtimeTimeout(RealtimeError):
-    user_message = "error-model-timeout"
+    key = "error-model-timeout"
     transient = True
 
 
@@ -155,6 +237,31 @@ class RealtimeResponseFailed(RealtimeError):
         self.reason = reason
 
 
+class DeliveryError(BotError):
+    """The chat's side of a turn failed: the input could not be fetched or the reply sent."""
+
+
+class DownloadFailed(DeliveryError):
+    key = "error-download"
+    transient = True
+
+
+class SendFailed(DeliveryError):
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class ChatUnreachable(DeliveryError):
+    """The chat blocked or removed the bot: nothing can be sent there."""
+
+
+class VoiceForbidden(DeliveryError):
+    """The user's privacy settings refuse voice notes; the reply goes another way, with a hint."""
+
+    key = "voice-forbidden"
+
+
 class StorageError(BotError):
-    user_message = "error-storage"
+    key = "error-storage"
     transient = True

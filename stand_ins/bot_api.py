@@ -2,14 +2,20 @@
 
 Point a real aiogram ``Bot`` at it with
 ``AiohttpSession(api=TelegramAPIServer.from_base(stand_in.url))``. Every request to
-``/bot{token}/{method}`` is recorded as a :class:`Call`; updates queued with the ``push_*``
-helpers are served through long-polling ``getUpdates``; uploaded files become downloadable
-through ``/file/bot{token}/{file_path}``.
+``/bot{token}/{method}`` is recorded as a :class:`Call`; updates queued with
+:meth:`BotAPIStandIn.push_message`, :meth:`~BotAPIStandIn.push_callback` and
+:meth:`~BotAPIStandIn.push_update` are served through long-polling ``getUpdates``; pushed and
+uploaded files become downloadable through ``/file/bot{token}/{file_path}``.
 
-The stand-in mimics the parts of Telegram's behaviour a bot most often trips over: HTML and
-MarkdownV2 ``parse_mode`` validation (with Telegram's error texts), text/caption length limits,
-``message is not modified`` on no-op edits, the 20 MB ``getFile`` limit, 64-byte callback data,
-``getUpdates`` conflicts, and injected failures (:meth:`BotAPIStandIn.fail_next`).
+Only the methods the bot calls are answered (others get Telegram's 404 "method not found"):
+getMe, getUpdates, setWebhook, deleteWebhook, getFile, sendMessage, sendVoice, sendAudio,
+sendPhoto, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands and
+getChatAdministrators. Within them the stand-in mimics the parts of Telegram's behaviour a bot
+most often trips over: HTML ``parse_mode`` validation (with Telegram's error texts),
+text/caption length limits, ``message is not modified`` on no-op edits, the 20 MB ``getFile``
+limit, 64-byte callback data, ``getUpdates`` conflicts, and injected failures
+(:meth:`BotAPIStandIn.fail_next`). The bot never sends Markdown, so ``Markdown`` and
+``MarkdownV2`` are refused rather than half-parsed.
 """
 
 from __future__ import annotations
@@ -28,11 +34,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from aiohttp import BodyPartReader, web
 
-__all__ = ["BotAPIStandIn", "Call"]
+__all__ = ["BotAPIStandIn", "Call", "MessageKind"]
 
 MAX_TEXT_LENGTH = 4096
 """Longest message text Telegram accepts, in UTF-16 code units after entity parsing."""
@@ -45,26 +51,13 @@ MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 MAX_CALLBACK_DATA = 64
 """Longest ``callback_data`` of an inline button, in bytes."""
 
+MessageKind = Literal["voice", "audio", "video_note", "video", "document", "text"]
+"""What :meth:`BotAPIStandIn.push_message` can queue: a text or one kind of attachment."""
+
 _DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
-_FREE_TEXT_FIELDS = frozenset(
-    {
-        "text",
-        "caption",
-        "description",
-        "short_description",
-        "name",
-        "title",
-        "performer",
-        "file_name",
-        "question",
-        "explanation",
-        "data",
-        "query",
-        "custom_title",
-        "message_text",
-        "url",
-    }
-)
+# Parameters of the answered methods that hold user text: never parsed as JSON, even when the
+# text happens to start with "{" or "[".
+_FREE_TEXT_FIELDS = frozenset({"text", "caption", "title", "performer", "url", "secret_token"})
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -81,12 +74,49 @@ _CHAT_ACTIONS = frozenset(
     }
 )
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+# Real file ids start with a type marker; keeping it makes ids in logs recognisable.
 _FILE_ID_PREFIXES = {
     "voice": "AwACAgIAAxkBAAI",
     "music": "CQACAgIAAxkBAAI",
+    "videos": "BAACAgIAAxkBAAI",
     "documents": "BQACAgIAAxkBAAI",
     "video_notes": "DQACAgIAAxkBAAI",
 }
+# Per attachment kind: the getFile path hint (folder and default extension) and the fields the
+# attachment carries besides file_id, file_unique_id and file_size, with their defaults. A
+# default of None leaves the field out unless given, except "duration", which is then read from
+# the Ogg/Opus stream like sendVoice does. Fields named like push_message parameters can be
+# set by the caller; the others (width, height) are fixed.
+_ATTACHMENTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "voice": ("voice/file.oga", {"duration": None, "mime_type": "audio/ogg"}),
+    "audio": (
+        "music/file.mp3",
+        {
+            "duration": None,
+            "performer": None,
+            "title": None,
+            "file_name": "audio.mp3",
+            "mime_type": "audio/mpeg",
+        },
+    ),
+    "video_note": ("video_notes/file.mp4", {"length": 384, "duration": None}),
+    "video": (
+        "videos/file.mp4",
+        {
+            "width": 640,
+            "height": 360,
+            "duration": None,
+            "file_name": "video.mp4",
+            "mime_type": "video/mp4",
+        },
+    ),
+    "document": (
+        "documents/file.bin",
+        {"file_name": "file.bin", "mime_type": "application/octet-stream"},
+    ),
+}
+# Telegram gives video notes no caption.
+_CAPTIONED = frozenset({"voice", "audio", "video", "document"})
 _ADMIN_DEFAULTS: dict[str, Any] = {
     "can_be_edited": False,
     "is_anonymous": False,
@@ -102,31 +132,10 @@ _ADMIN_DEFAULTS: dict[str, Any] = {
     "can_delete_stories": True,
     "can_send_welcome_messages": True,
 }
-_RESTRICTED_DEFAULTS: dict[str, Any] = {
-    "is_member": True,
-    "can_send_messages": False,
-    "can_send_audios": False,
-    "can_send_documents": False,
-    "can_send_photos": False,
-    "can_send_videos": False,
-    "can_send_video_notes": False,
-    "can_send_voice_notes": False,
-    "can_send_polls": False,
-    "can_send_other_messages": False,
-    "can_add_web_page_previews": False,
-    "can_react_to_messages": False,
-    "can_edit_tag": False,
-    "can_change_info": False,
-    "can_invite_users": False,
-    "can_pin_messages": False,
-    "can_manage_topics": False,
-    "until_date": 0,
-}
+# Fields getChatAdministrators answers need for each status an admin list can hold.
 _MEMBER_DEFAULTS: dict[str, dict[str, Any]] = {
     "administrator": _ADMIN_DEFAULTS,
     "creator": {"is_anonymous": False},
-    "restricted": _RESTRICTED_DEFAULTS,
-    "kicked": {"until_date": 0},
 }
 
 
@@ -482,206 +491,6 @@ def _close_html_entity(
     entities.append(entity)
 
 
-# ---------------------------------------------------------------------- MarkdownV2 parse mode
-
-_MD_RESERVED = "_*[]()~`>#+-=|{}.!"
-_MD_CODE_TYPES = frozenset({"Code", "Pre", "PreCode"})
-_MD_ENTITY_TYPES = {
-    "Bold": "bold",
-    "Italic": "italic",
-    "Underline": "underline",
-    "Strikethrough": "strikethrough",
-    "Spoiler": "spoiler",
-    "Code": "code",
-    "Pre": "pre",
-    "PreCode": "pre",
-}
-
-
-def _reserved(char: str) -> _APIError:
-    return _parse_error(
-        f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-    )
-
-
-def _md_is_end(top: dict[str, Any], src: str, i: int) -> bool:
-    char = src[i]
-    nxt = src[i + 1] if i + 1 < len(src) else ""
-    kind = top["type"]
-    if kind == "Bold":
-        return char == "*"
-    if kind == "Italic":
-        return char == "_" and nxt != "_"
-    if kind == "Code":
-        return char == "`"
-    if kind in ("Pre", "PreCode"):
-        return src.startswith("```", i)
-    if kind in ("TextUrl", "CustomEmoji"):
-        return char == "]"
-    if kind == "Underline":
-        return char == "_" and nxt == "_"
-    if kind == "Strikethrough":
-        return char == "~"
-    if kind == "Spoiler":
-        return char == "|" and nxt == "|"
-    return False
-
-
-def _md_read_url(src: str, i: int) -> tuple[str, int]:
-    """Read ``(url)`` starting at the '(' at ``i``; return (url, index of ')')."""
-    i += 1
-    url_start = i
-    chars: list[str] = []
-    while i < len(src) and src[i] != ")":
-        if src[i] == "\\" and i + 1 < len(src) and 0 < ord(src[i + 1]) <= 126:
-            chars.append(src[i + 1])
-            i += 2
-            continue
-        chars.append(src[i])
-        i += 1
-    if i >= len(src):
-        raise _parse_error(f"Can't find end of a URL at byte offset {_byte_offset(src, url_start)}")
-    return "".join(chars), i
-
-
-def _parse_markdown_v2(src: str) -> tuple[str, list[dict[str, Any]]]:
-    """Parse MarkdownV2 the way the Bot API does; raise its errors verbatim."""
-    out: list[str] = []
-    utf16 = 0
-    stack: list[dict[str, Any]] = []
-    entities: list[dict[str, Any]] = []
-    n = len(src)
-    i = 0
-    quote_expandable = False
-    while i < n:
-        char = src[i]
-        in_code = bool(stack) and stack[-1]["type"] in _MD_CODE_TYPES
-        at_line_start = i == 0 or src[i - 1] == "\n"
-        if at_line_start and not in_code:
-            if src.startswith("**>", i):
-                quote_expandable = True
-                i += 3
-                continue
-            if char == ">":
-                i += 1
-                continue
-            quote_expandable = False
-        if char == "\\" and i + 1 < n and 0 < ord(src[i + 1]) <= 126:
-            out.append(src[i + 1])
-            utf16 += 1
-            i += 2
-            continue
-        reserved = "`" if in_code else _MD_RESERVED
-        if char not in reserved:
-            out.append(char)
-            utf16 += _utf16_len(char)
-            i += 1
-            continue
-        if (
-            quote_expandable
-            and src.startswith("||", i)
-            and (i + 2 >= n or src[i + 2] == "\n")
-            and not (stack and stack[-1]["type"] == "Spoiler")
-        ):
-            i += 2
-            continue
-        if not stack or not _md_is_end(stack[-1], src, i):
-            begin = i
-            argument = ""
-            if char == "_":
-                if i + 1 < n and src[i + 1] == "_":
-                    kind = "Underline"
-                    i += 1
-                else:
-                    kind = "Italic"
-            elif char == "*":
-                kind = "Bold"
-            elif char == "~":
-                kind = "Strikethrough"
-            elif char == "|":
-                if i + 1 < n and src[i + 1] == "|":
-                    kind = "Spoiler"
-                    i += 1
-                else:
-                    raise _reserved(char)
-            elif char == "[":
-                kind = "TextUrl"
-            elif char == "`":
-                if src.startswith("```", i):
-                    i += 3
-                    kind = "Pre"
-                    language_end = i
-                    while language_end < n and not src[language_end].isspace():
-                        if src[language_end] == "`":
-                            break
-                        language_end += 1
-                    if i != language_end and language_end < n and src[language_end] != "`":
-                        kind = "PreCode"
-                        argument = src[i:language_end]
-                        i = language_end
-                    if i < n and src[i] in "\r\n":
-                        if i + 1 < n and src[i + 1] in "\r\n" and src[i] != src[i + 1]:
-                            i += 2
-                        else:
-                            i += 1
-                    i -= 1
-                else:
-                    kind = "Code"
-            elif char == "!" and i + 1 < n and src[i + 1] == "[":
-                kind = "CustomEmoji"
-                i += 1
-            else:
-                raise _reserved(char)
-            stack.append(
-                {
-                    "type": kind,
-                    "argument": argument,
-                    "offset": utf16,
-                    "byte_offset": _byte_offset(src, begin),
-                    "out_len": len(out),
-                }
-            )
-            i += 1
-            continue
-        top = stack.pop()
-        kind = top["type"]
-        entity: dict[str, Any] | None = None
-        if kind in _MD_ENTITY_TYPES:
-            entity = {"type": _MD_ENTITY_TYPES[kind]}
-            if kind == "PreCode":
-                entity["language"] = top["argument"]
-            if kind in ("Underline", "Spoiler"):
-                i += 1
-            elif kind in ("Pre", "PreCode"):
-                i += 2
-        elif kind == "TextUrl":
-            if i + 1 < n and src[i + 1] == "(":
-                url, i = _md_read_url(src, i + 1)
-            else:
-                url = "".join(out[top["out_len"] :])
-            if url.startswith(("http://", "https://", "tg://")):
-                entity = {"type": "text_link", "url": url}
-        elif kind == "CustomEmoji":
-            if i + 1 >= n or src[i + 1] != "(":
-                raise _parse_error("Custom emoji entity must contain a tg://emoji URL")
-            url, i = _md_read_url(src, i + 1)
-            emoji_id = url.partition("id=")[2]
-            if emoji_id:
-                entity = {"type": "custom_emoji", "custom_emoji_id": emoji_id}
-        i += 1
-        if entity is not None and utf16 > top["offset"]:
-            entity["offset"] = top["offset"]
-            entity["length"] = utf16 - top["offset"]
-            entities.append(entity)
-    if stack:
-        top = stack[-1]
-        raise _parse_error(
-            f"Can't find end of {top['type']} entity at byte offset {top['byte_offset']}"
-        )
-    entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-    return "".join(out), entities
-
-
 def _strip_text(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """Trim surrounding whitespace like Telegram does, shifting and clipping entities."""
     stripped = text.strip()
@@ -757,16 +566,11 @@ class BotAPIStandIn:
 
         Requests with a wrong token (answered 401) and requests whose client went away before
         the answer was ready are not recorded."""
-        self.downloads: list[Call] = []
-        """Every file download request (method ``"download"``, ``params["file_path"]``)."""
-        self.chat_members: dict[tuple[int, int], dict[str, Any]] = {}
-        """(chat_id, user_id) -> ChatMember dict for getChatMember (default: a plain member).
-
-        Missing ``user`` and status-specific required fields are filled in when answering."""
         self.chat_admins: dict[int, list[dict[str, Any]]] = {}
-        """chat_id -> ChatMember dicts for getChatAdministrators (filled in like above)."""
-        self.delays: dict[str, float] = {}
-        """method -> seconds to wait before answering it (for timeout/latency tests)."""
+        """chat_id -> ChatMember dicts (each with a ``user``) for getChatAdministrators.
+
+        ``status`` defaults to ``"administrator"``; the other fields its status requires are
+        filled in when answering. A group without an entry has no admins."""
 
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -785,45 +589,21 @@ class BotAPIStandIn:
         self._chats: dict[int, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {}
         self._webhook_url = ""
-        self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self._descriptions: dict[tuple[str, str], str] = {}
         self._handlers: dict[str, _Handler] = {
             "getme": self._get_me,
             "getupdates": self._get_updates,
             "deletewebhook": self._delete_webhook,
             "setwebhook": self._set_webhook,
-            "getwebhookinfo": self._get_webhook_info,
-            "logout": self._true,
-            "close": self._true,
             "getfile": self._get_file,
             "sendmessage": self._send_message,
             "sendvoice": self._send_voice,
             "sendaudio": self._send_audio,
-            "senddocument": self._send_document,
-            "sendvideonote": self._send_video_note,
             "sendphoto": self._send_photo,
             "editmessagetext": self._edit_message_text,
-            "editmessagecaption": self._edit_message_caption,
-            "editmessagereplymarkup": self._edit_message_reply_markup,
-            "deletemessage": self._delete_message,
             "answercallbackquery": self._true,
             "sendchataction": self._send_chat_action,
             "setmycommands": self._set_my_commands,
-            "deletemycommands": self._delete_my_commands,
-            "getmycommands": self._get_my_commands,
-            "getchat": self._get_chat,
-            "getchatmember": self._get_chat_member,
             "getchatadministrators": self._get_chat_administrators,
-            "getchatmembercount": self._get_chat_member_count,
-            "setmydescription": self._set_text_setting("description"),
-            "getmydescription": self._get_text_setting("description"),
-            "setmyshortdescription": self._set_text_setting("short_description"),
-            "getmyshortdescription": self._get_text_setting("short_description"),
-            "setmyname": self._set_text_setting("name"),
-            "getmyname": self._get_text_setting("name"),
-            "setmessagereaction": self._true,
-            "setchatmenubutton": self._true,
-            "leavechat": self._true,
         }
 
     # ------------------------------------------------------------------------- lifecycle
@@ -917,233 +697,140 @@ class BotAPIStandIn:
         self._updates_signal.notify()
         return update
 
-    def push_voice(
+    def push_message(
         self,
+        kind: MessageKind,
         *,
         chat_id: int,
         user_id: int,
-        data: bytes,
-        duration: int,
-        chat_type: str = "private",
-        language_code: str = "en",
-        reply_to: dict[str, Any] | None = None,
-        file_size: int | None = None,
-        mime_type: str = "audio/ogg",
-        message_id: int | None = None,
-        first_name: str = "Test",
-        username: str | None = None,
-        chat_title: str | None = None,
+        data: bytes | None = None,
+        text: str | None = None,
+        entities: list[dict[str, Any]] | None = None,
         caption: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Queue a message with a voice note whose bytes are downloadable via getFile.
-
-        ``file_size`` overrides the advertised size (to test the 20 MB limit); ``extra`` is
-        merged into the message dict. Returns the queued update.
-        """
-        size = len(data) if file_size is None else file_size
-        stored = self._register_file(data, "voice/file.oga", size)
-        voice = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "duration": duration,
-            "mime_type": mime_type,
-            "file_size": size,
-        }
-        message = self._user_message(
-            chat_id=chat_id,
-            user_id=user_id,
-            chat_type=chat_type,
-            language_code=language_code,
-            reply_to=reply_to,
-            message_id=message_id,
-            first_name=first_name,
-            username=username,
-            chat_title=chat_title,
-        )
-        message["voice"] = voice
-        return self._push_message(message, caption=caption, extra=extra)
-
-    def push_audio(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        data: bytes,
-        duration: int,
-        chat_type: str = "private",
-        language_code: str = "en",
-        reply_to: dict[str, Any] | None = None,
+        duration: int | None = None,
         file_size: int | None = None,
-        mime_type: str = "audio/mpeg",
-        file_name: str = "audio.mp3",
+        mime_type: str | None = None,
+        file_name: str | None = None,
         performer: str | None = None,
         title: str | None = None,
-        message_id: int | None = None,
-        first_name: str = "Test",
-        username: str | None = None,
-        chat_title: str | None = None,
-        caption: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Queue a message with ``audio`` (a music file); otherwise like :meth:`push_voice`."""
-        size = len(data) if file_size is None else file_size
-        suffix = PurePosixPath(file_name).suffix or ".mp3"
-        stored = self._register_file(data, f"music/file{suffix}", size)
-        audio: dict[str, Any] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "duration": duration,
-            "file_name": file_name,
-            "mime_type": mime_type,
-            "file_size": size,
-        }
-        if performer is not None:
-            audio["performer"] = performer
-        if title is not None:
-            audio["title"] = title
-        message = self._user_message(
-            chat_id=chat_id,
-            user_id=user_id,
-            chat_type=chat_type,
-            language_code=language_code,
-            reply_to=reply_to,
-            message_id=message_id,
-            first_name=first_name,
-            username=username,
-            chat_title=chat_title,
-        )
-        message["audio"] = audio
-        return self._push_message(message, caption=caption, extra=extra)
-
-    def push_video_note(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        data: bytes,
-        duration: int,
-        length: int = 384,
+        length: int | None = None,
         chat_type: str = "private",
+        chat_title: str | None = None,
         language_code: str = "en",
-        reply_to: dict[str, Any] | None = None,
-        file_size: int | None = None,
-        message_id: int | None = None,
         first_name: str = "Test",
         username: str | None = None,
-        chat_title: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Queue a message with a round ``video_note``; otherwise like :meth:`push_voice`."""
-        size = len(data) if file_size is None else file_size
-        stored = self._register_file(data, "video_notes/file.mp4", size)
-        message = self._user_message(
-            chat_id=chat_id,
-            user_id=user_id,
-            chat_type=chat_type,
-            language_code=language_code,
-            reply_to=reply_to,
-            message_id=message_id,
-            first_name=first_name,
-            username=username,
-            chat_title=chat_title,
-        )
-        message["video_note"] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "length": length,
-            "duration": duration,
-            "file_size": size,
-        }
-        return self._push_message(message, caption=None, extra=extra)
-
-    def push_document(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        data: bytes,
-        mime_type: str = "application/octet-stream",
-        file_name: str = "file.bin",
-        chat_type: str = "private",
-        language_code: str = "en",
         reply_to: dict[str, Any] | None = None,
-        file_size: int | None = None,
         message_id: int | None = None,
-        first_name: str = "Test",
-        username: str | None = None,
-        chat_title: str | None = None,
-        caption: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Queue a message with a ``document``; otherwise like :meth:`push_voice`."""
-        size = len(data) if file_size is None else file_size
-        suffix = PurePosixPath(file_name).suffix
-        stored = self._register_file(data, f"documents/file{suffix}", size)
-        message = self._user_message(
-            chat_id=chat_id,
-            user_id=user_id,
-            chat_type=chat_type,
-            language_code=language_code,
-            reply_to=reply_to,
-            message_id=message_id,
-            first_name=first_name,
-            username=username,
-            chat_title=chat_title,
-        )
-        message["document"] = {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_name": file_name,
-            "mime_type": mime_type,
-            "file_size": size,
-        }
-        return self._push_message(message, caption=caption, extra=extra)
+        """Queue a message from user ``user_id`` in chat ``chat_id``; return the queued update.
 
-    def push_text(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        text: str,
-        chat_type: str = "private",
-        language_code: str = "en",
-        reply_to: dict[str, Any] | None = None,
-        entities: list[dict[str, Any]] | None = None,
-        message_id: int | None = None,
-        first_name: str = "Test",
-        username: str | None = None,
-        chat_title: str | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Queue a text message; return the queued update.
+        ``kind="text"`` needs ``text``; a text starting with ``/`` gets a ``bot_command``
+        entity over its first word unless ``entities`` already has one at offset 0.
 
-        A text starting with ``/`` gets a ``bot_command`` entity over its first word (unless
-        ``entities`` already has one at offset 0).
+        Every other kind needs ``data``, which becomes downloadable via getFile (as
+        :meth:`add_file` does); the message carries the attachment under the key ``kind``:
+
+        - ``file_size``: ``len(data)`` unless given (to advertise more, e.g. past 20 MB);
+        - ``duration`` (all but document): as given, else read from the Ogg/Opus stream (0
+          when ``data`` is not one);
+        - ``mime_type`` (all but video_note) and ``file_name`` (audio, video, document): as
+          given, else the kind's default; the getFile path keeps the name's extension;
+        - ``performer`` and ``title`` (audio) when given; ``length`` (video_note, 384 unless
+          given); a fixed 640x360 ``width`` and ``height`` (video).
+
+        ``caption`` goes on any kind but text and video_note. A parameter the kind cannot
+        carry raises :class:`ValueError` rather than being dropped, so a test never sends less
+        than it says. The sender (``first_name``, ``username``, ``language_code``) and the chat
+        (``chat_type``, ``chat_title`` for groups) are remembered for later answers.
+        ``reply_to`` is the Message dict replied to; ``message_id`` overrides the next id of
+        the chat; ``extra`` is merged into the message last (e.g. ``forward_origin``).
         """
-        message = self._user_message(
-            chat_id=chat_id,
-            user_id=user_id,
-            chat_type=chat_type,
-            language_code=language_code,
-            reply_to=reply_to,
-            message_id=message_id,
-            first_name=first_name,
-            username=username,
-            chat_title=chat_title,
+        fields = {
+            "duration": duration,
+            "mime_type": mime_type,
+            "file_name": file_name,
+            "performer": performer,
+            "title": title,
+            "length": length,
+        }
+        if kind == "text":
+            allowed = {"text", "entities"}
+        elif kind in _ATTACHMENTS:
+            allowed = {"data", "file_size", *_ATTACHMENTS[kind][1]}
+            if kind in _CAPTIONED:
+                allowed.add("caption")
+        else:
+            raise ValueError(f"unknown message kind {kind!r}")
+        passed = {
+            "data": data,
+            "text": text,
+            "entities": entities,
+            "caption": caption,
+            "file_size": file_size,
+            **fields,
+        }
+        unusable = sorted(
+            name for name, value in passed.items() if value is not None and name not in allowed
         )
-        message["text"] = text
-        all_entities = [dict(entity) for entity in entities or []]
-        if text.startswith("/") and not any(
-            entity.get("type") == "bot_command" and entity.get("offset") == 0
-            for entity in all_entities
-        ):
-            command = text.split(maxsplit=1)[0]
-            all_entities.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command)})
-        if all_entities:
-            all_entities.sort(key=lambda entity: (entity["offset"], -entity["length"]))
-            message["entities"] = all_entities
-        return self._push_message(message, caption=None, extra=extra)
+        if unusable:
+            raise ValueError(f"a {kind} message has no {', '.join(unusable)}")
+
+        # Everything is checked before the envelope takes a message id and remembers the
+        # sender, so a refused push leaves no trace.
+        content: dict[str, Any]
+        if kind == "text":
+            if text is None:
+                raise ValueError("a text message needs text")
+            content = {"text": text}
+            if all_entities := _text_entities(text, entities or []):
+                content["entities"] = all_entities
+        else:
+            if data is None:
+                raise ValueError(f"a {kind} message needs data")
+            content = {kind: self._attachment(kind, data, file_size, fields)}
+            if caption is not None:
+                content["caption"] = caption
+
+        user = self._user_dict(user_id, first_name, language_code, username)
+        chat = self._chat_dict(chat_id, chat_type, user, chat_title)
+        self._chats[chat_id] = chat
+        message: dict[str, Any] = {
+            "message_id": self._next_message_id(chat_id, message_id),
+            "from": user,
+            "chat": copy.deepcopy(chat),
+            "date": int(time.time()),
+        }
+        if reply_to is not None:
+            replied = copy.deepcopy(reply_to)
+            # Telegram nests replies one level deep only.
+            replied.pop("reply_to_message", None)
+            message["reply_to_message"] = replied
+        message.update(content)
+        if extra:
+            message.update(copy.deepcopy(extra))
+        return self.push_update({"message": message})
+
+    def _attachment(
+        self, kind: str, data: bytes, file_size: int | None, given: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Register ``data`` and describe it as an attachment of ``kind`` (see push_message)."""
+        path_hint, defaults = _ATTACHMENTS[kind]
+        values = {
+            name: given[name] if given.get(name) is not None else default
+            for name, default in defaults.items()
+        }
+        if "duration" in values and values["duration"] is None:
+            values["duration"] = _ogg_opus_duration(data)
+        if values.get("file_name"):
+            hint = PurePosixPath(path_hint)
+            suffix = PurePosixPath(values["file_name"]).suffix or hint.suffix
+            path_hint = str(hint.with_suffix(suffix))
+        file_id, file_unique_id = self.add_file(data, path_hint=path_hint, file_size=file_size)
+        attachment: dict[str, Any] = {"file_id": file_id, "file_unique_id": file_unique_id}
+        attachment.update((name, value) for name, value in values.items() if value is not None)
+        attachment["file_size"] = len(data) if file_size is None else file_size
+        return attachment
 
     def push_callback(
         self,
@@ -1262,9 +949,6 @@ class BotAPIStandIn:
         else:
             read_error = None
         call = Call(method, params, files, filenames, t, time.perf_counter())
-        delay = _lookup(self.delays, method)
-        if delay:
-            await asyncio.sleep(delay)
         if read_error is not None:
             status, body = read_error.status, _error_body(read_error.status, read_error.description)
         else:
@@ -1298,17 +982,11 @@ class BotAPIStandIn:
         return 200, {"ok": True, "result": result}
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
-        t = time.perf_counter()
         if request.match_info["token"] != self.token:
             return _error_response(401, "Unauthorized")
-        path = request.match_info["path"]
-        call = Call("download", {"file_path": path}, {}, {}, t, t)
-        self.downloads.append(call)
-        file_id = self._paths.get(path)
+        file_id = self._paths.get(request.match_info["path"])
         if file_id is None:
-            call.status, call.response = 404, _error_body(404, "Not Found")
             return _error_response(404, "Not Found")
-        call.response = {"ok": True}
         return web.Response(body=self._files[file_id].data, content_type="application/octet-stream")
 
     # ------------------------------------------------------------------- method handlers
@@ -1401,13 +1079,6 @@ class BotAPIStandIn:
             self._updates.clear()
         return True
 
-    async def _get_webhook_info(self, call: Call) -> dict[str, Any]:
-        return {
-            "url": self._webhook_url,
-            "has_custom_certificate": False,
-            "pending_update_count": len(self._updates),
-        }
-
     async def _get_file(self, call: Call) -> dict[str, Any]:
         stored = self._files.get(str(call.params.get("file_id") or ""))
         if stored is None:
@@ -1440,52 +1111,40 @@ class BotAPIStandIn:
         return self._store_bot_message(message)
 
     async def _send_voice(self, call: Call) -> dict[str, Any]:
-        return self._send_media(call, "voice", "voice/file.oga", "audio/ogg")
+        return self._send_media(call, "voice", "voice/file.oga")
 
     async def _send_audio(self, call: Call) -> dict[str, Any]:
-        return self._send_media(call, "audio", "music/file.mp3", "audio/mpeg")
-
-    async def _send_document(self, call: Call) -> dict[str, Any]:
-        return self._send_media(call, "document", "documents/file", "application/octet-stream")
+        return self._send_media(call, "audio", "music/file.mp3")
 
     async def _send_photo(self, call: Call) -> dict[str, Any]:
-        return self._send_media(call, "photo", "photos/file.png", "image/png")
+        return self._send_media(call, "photo", "photos/file.png")
 
-    async def _send_video_note(self, call: Call) -> dict[str, Any]:
-        return self._send_media(call, "video_note", "video_notes/file.mp4", "video/mp4")
-
-    def _send_media(
-        self, call: Call, kind: str, path_hint: str, default_mime: str
-    ) -> dict[str, Any]:
+    def _send_media(self, call: Call, kind: str, path_hint: str) -> dict[str, Any]:
+        """Answer sendVoice, sendAudio or sendPhoto: the upload becomes a downloadable file."""
         params = call.params
         chat = self._chat_param(params)
-        stored, filename = self._media_file(call, kind, path_hint)
+        stored, filename = self._uploaded_file(call, kind, path_hint)
         media: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
         }
-        duration = _opt_int(params, "duration")
-        if kind == "voice":
-            media["duration"] = (
-                duration if duration is not None else _ogg_opus_duration(stored.data)
-            )
-            media["mime_type"] = "audio/ogg"
-        elif kind == "audio":
-            media["duration"] = duration or 0
-            for key in ("performer", "title"):
-                if params.get(key):
-                    media[key] = str(params[key])
-        elif kind == "video_note":
-            media["length"] = _opt_int(params, "length") or 384
-            media["duration"] = duration or 0
-        if kind in ("audio", "document"):
-            if filename:
-                media["file_name"] = filename
-            guessed = mimetypes.guess_type(filename or "")[0]
-            media["mime_type"] = guessed or default_mime
         if kind == "photo":
             width, height = _png_size(stored.data)
             media.update(width=width, height=height)
+        else:
+            duration = _opt_int(params, "duration")
+            media["duration"] = (
+                duration if duration is not None else _ogg_opus_duration(stored.data)
+            )
+        if kind == "voice":
+            media["mime_type"] = "audio/ogg"
+        elif kind == "audio":
+            for key in ("performer", "title"):
+                if params.get(key):
+                    media[key] = str(params[key])
+            if filename:
+                media["file_name"] = filename
+            media["mime_type"] = mimetypes.guess_type(filename)[0] or "audio/mpeg"
         if stored.file_size is not None:
             media["file_size"] = stored.file_size
         caption, caption_entities = _render(
@@ -1504,29 +1163,26 @@ class BotAPIStandIn:
                 message["caption_entities"] = caption_entities
         return self._store_bot_message(message)
 
-    def _media_file(self, call: Call, kind: str, path_hint: str) -> tuple[_StoredFile, str]:
-        if kind in call.files:
-            data = call.files[kind]
-            filename = call.filenames.get(kind, "")
-            if not data:
-                raise _APIError(400, "Bad Request: file must be non-empty")
-            if len(data) > MAX_UPLOAD_SIZE:
-                raise _APIError(413, "Request Entity Too Large")
-            suffix = PurePosixPath(filename).suffix
-            hint = path_hint if kind != "document" else f"{path_hint}{suffix}"
-            return self._register_file(data, hint, len(data)), filename
-        reference = call.params.get(kind)
-        if not isinstance(reference, str) or not reference:
-            raise _APIError(400, f"Bad Request: there is no {kind} in the request")
-        if reference.startswith(("http://", "https://")):
-            filename = PurePosixPath(reference.split("?", 1)[0]).name
-            return self._register_file(b"", path_hint, None), filename
-        stored = self._files.get(reference)
-        if stored is None:
-            raise _APIError(400, "Bad Request: wrong file identifier/HTTP URL specified")
-        return stored, PurePosixPath(stored.file_path).name
+    def _uploaded_file(self, call: Call, kind: str, path_hint: str) -> tuple[_StoredFile, str]:
+        """Register the file uploaded as ``kind``; return it with the name it was sent under.
 
-    async def _edit_message_text(self, call: Call) -> dict[str, Any] | bool:
+        The bot always uploads, so a file id or URL in place of an upload is refused: a future
+        use gets noticed instead of answered with made-up contents.
+        """
+        data = call.files.get(kind)
+        if data is None:
+            if call.params.get(kind):
+                raise _APIError(
+                    400, f"Bad Request: {kind} by file id or URL is unsupported in this stand-in"
+                )
+            raise _APIError(400, f"Bad Request: there is no {kind} in the request")
+        if not data:
+            raise _APIError(400, "Bad Request: file must be non-empty")
+        if len(data) > MAX_UPLOAD_SIZE:
+            raise _APIError(413, "Request Entity Too Large")
+        return self._register_file(data, path_hint, len(data)), call.filenames.get(kind, "")
+
+    async def _edit_message_text(self, call: Call) -> dict[str, Any]:
         params = call.params
         text, entities = _render(
             params.get("text"),
@@ -1537,44 +1193,12 @@ class BotAPIStandIn:
             long_error="Bad Request: message is too long",
         )
         markup = _validate_markup(params.get("reply_markup"))
-        if params.get("inline_message_id"):
-            return True
         stored = self._editable_message(params)
         if "text" not in stored:
             raise _APIError(400, "Bad Request: there is no text in the message to edit")
         return self._apply_edit(
             stored, {"text": text, "entities": entities or None}, markup, "reply_markup" in params
         )
-
-    async def _edit_message_caption(self, call: Call) -> dict[str, Any] | bool:
-        params = call.params
-        caption, entities = _render(
-            params.get("caption"),
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            limit=MAX_CAPTION_LENGTH,
-            empty_error=None,
-            long_error="Bad Request: message caption is too long",
-        )
-        markup = _validate_markup(params.get("reply_markup"))
-        if params.get("inline_message_id"):
-            return True
-        stored = self._editable_message(params)
-        if "text" in stored:
-            raise _APIError(400, "Bad Request: there is no caption in the message to edit")
-        return self._apply_edit(
-            stored,
-            {"caption": caption or None, "caption_entities": entities or None},
-            markup,
-            "reply_markup" in params,
-        )
-
-    async def _edit_message_reply_markup(self, call: Call) -> dict[str, Any] | bool:
-        markup = _validate_markup(call.params.get("reply_markup"))
-        if call.params.get("inline_message_id"):
-            return True
-        stored = self._editable_message(call.params)
-        return self._apply_edit(stored, {}, markup, replace_markup=True)
 
     def _editable_message(self, params: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat_param(params)
@@ -1612,13 +1236,6 @@ class BotAPIStandIn:
         stored["edit_date"] = int(time.time())
         return copy.deepcopy(stored)
 
-    async def _delete_message(self, call: Call) -> bool:
-        chat = self._chat_param(call.params)
-        message_id = _opt_int(call.params, "message_id")
-        if message_id is None or self._messages.pop((chat["id"], message_id), None) is None:
-            raise _APIError(400, "Bad Request: message to delete not found")
-        return True
-
     async def _send_chat_action(self, call: Call) -> bool:
         self._chat_param(call.params)
         if call.params.get("action") not in _CHAT_ACTIONS:
@@ -1634,60 +1251,7 @@ class BotAPIStandIn:
                 str(command.get("command", ""))
             ):
                 raise _APIError(400, "Bad Request: BOT_COMMAND_INVALID")
-        self._commands[_scope_key(call.params)] = [
-            {"command": str(item["command"]), "description": str(item.get("description", ""))}
-            for item in commands
-        ]
         return True
-
-    async def _delete_my_commands(self, call: Call) -> bool:
-        self._commands.pop(_scope_key(call.params), None)
-        return True
-
-    async def _get_my_commands(self, call: Call) -> list[dict[str, Any]]:
-        return copy.deepcopy(self._commands.get(_scope_key(call.params), []))
-
-    def _set_text_setting(self, name: str) -> _Handler:
-        async def handler(call: Call) -> bool:
-            language = str(call.params.get("language_code") or "")
-            value = call.params.get(name)
-            if value:
-                self._descriptions[(name, language)] = str(value)
-            else:
-                self._descriptions.pop((name, language), None)
-            return True
-
-        return handler
-
-    def _get_text_setting(self, name: str) -> _Handler:
-        async def handler(call: Call) -> dict[str, str]:
-            language = str(call.params.get("language_code") or "")
-            return {name: self._descriptions.get((name, language), "")}
-
-        return handler
-
-    async def _get_chat(self, call: Call) -> dict[str, Any]:
-        chat = self._chat_param(call.params)
-        return {
-            **chat,
-            "accent_color_id": 0,
-            "max_reaction_count": 11,
-            "accepted_gift_types": {
-                "unlimited_gifts": True,
-                "limited_gifts": True,
-                "unique_gifts": True,
-                "premium_subscription": True,
-                "gifts_from_channels": True,
-            },
-        }
-
-    async def _get_chat_member(self, call: Call) -> dict[str, Any]:
-        chat = self._chat_param(call.params)
-        user_id = _opt_int(call.params, "user_id")
-        if user_id is None:
-            raise _APIError(400, "Bad Request: invalid user_id specified")
-        member = self.chat_members.get((chat["id"], user_id), {"status": "member"})
-        return self._normalize_member(member, user_id)
 
     async def _get_chat_administrators(self, call: Call) -> list[dict[str, Any]]:
         chat = self._chat_param(call.params)
@@ -1696,26 +1260,11 @@ class BotAPIStandIn:
             if chat["type"] == "private":
                 raise _APIError(400, "Bad Request: there are no administrators in the private chat")
             return []
-        return [self._normalize_member(member, None) for member in admins]
-
-    async def _get_chat_member_count(self, call: Call) -> int:
-        chat = self._chat_param(call.params)
-        return 2 if chat["type"] == "private" else 2 + len(self.chat_admins.get(chat["id"], []))
+        return [_normalize_admin(member) for member in admins]
 
     # ------------------------------------------------------------------------- helpers
 
-    def _normalize_member(self, member: dict[str, Any], user_id: int | None) -> dict[str, Any]:
-        result = copy.deepcopy(member)
-        status = str(result.setdefault("status", "member"))
-        if "user" not in result:
-            result["user"] = self._known_user(user_id if user_id is not None else 0)
-        for key, value in _MEMBER_DEFAULTS.get(status, {}).items():
-            result.setdefault(key, value)
-        return result
-
     def _known_user(self, user_id: int) -> dict[str, Any]:
-        if user_id == self.bot_id:
-            return self._bot_user()
         return copy.deepcopy(
             self._users.get(user_id, {"id": user_id, "is_bot": False, "first_name": "Test"})
         )
@@ -1747,43 +1296,6 @@ class BotAPIStandIn:
         default_title = "Test Channel" if chat_type == "channel" else "Test Group"
         return {"id": chat_id, "type": chat_type, "title": chat_title or default_title}
 
-    def _user_message(
-        self,
-        *,
-        chat_id: int,
-        user_id: int,
-        chat_type: str,
-        language_code: str,
-        reply_to: dict[str, Any] | None,
-        message_id: int | None,
-        first_name: str,
-        username: str | None,
-        chat_title: str | None,
-    ) -> dict[str, Any]:
-        user = self._user_dict(user_id, first_name, language_code, username)
-        chat = self._chat_dict(chat_id, chat_type, user, chat_title)
-        self._chats[chat_id] = chat
-        message: dict[str, Any] = {
-            "message_id": self._next_message_id(chat_id, message_id),
-            "from": user,
-            "chat": copy.deepcopy(chat),
-            "date": int(time.time()),
-        }
-        if reply_to is not None:
-            replied = copy.deepcopy(reply_to)
-            replied.pop("reply_to_message", None)
-            message["reply_to_message"] = replied
-        return message
-
-    def _push_message(
-        self, message: dict[str, Any], *, caption: str | None, extra: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        if caption is not None:
-            message["caption"] = caption
-        if extra:
-            message.update(copy.deepcopy(extra))
-        return self.push_update({"message": message})
-
     def _remember_message(self, update: dict[str, Any]) -> None:
         message = update.get("message")
         if message is None and isinstance(update.get("callback_query"), dict):
@@ -1807,11 +1319,6 @@ class BotAPIStandIn:
         raw = params.get("chat_id")
         if raw is None or raw == "":
             raise _APIError(400, "Bad Request: chat_id is empty")
-        if isinstance(raw, str) and raw.startswith("@"):
-            for known in self._chats.values():
-                if known.get("username", "").lower() == raw[1:].lower():
-                    return copy.deepcopy(known)
-            raise _APIError(400, "Bad Request: chat not found")
         try:
             chat_id = int(raw)
         except (TypeError, ValueError):
@@ -1835,19 +1342,14 @@ class BotAPIStandIn:
             "chat": chat,
             "date": int(time.time()),
         }
-        reply_id: int | None = None
-        reply_chat = chat
         reply_parameters = params.get("reply_parameters")
-        if isinstance(reply_parameters, dict):
-            reply_id = _opt_int(reply_parameters, "message_id")
-            if reply_parameters.get("chat_id") not in (None, ""):
-                reply_chat = self._chat_param({"chat_id": reply_parameters["chat_id"]})
-        if reply_id is None:
-            reply_id = _opt_int(params, "reply_to_message_id")
+        reply_id = (
+            _opt_int(reply_parameters, "message_id") if isinstance(reply_parameters, dict) else None
+        )
         if reply_id is not None:
-            known = self._messages.get((reply_chat["id"], reply_id))
+            known = self._messages.get((chat["id"], reply_id))
             if known is None:
-                known = {"message_id": reply_id, "date": int(time.time()), "chat": reply_chat}
+                known = {"message_id": reply_id, "date": int(time.time()), "chat": chat}
             replied = copy.deepcopy(known)
             replied.pop("reply_to_message", None)
             message["reply_to_message"] = replied
@@ -1869,14 +1371,6 @@ def _error_body(status: int, description: str) -> dict[str, Any]:
 
 def _error_response(status: int, description: str) -> web.Response:
     return web.json_response(_error_body(status, description), status=status)
-
-
-def _lookup(mapping: dict[str, float], method: str) -> float:
-    wanted = method.lower()
-    for key, value in mapping.items():
-        if key.lower() == wanted:
-            return value
-    return 0.0
 
 
 def _short_params(params: dict[str, Any]) -> str:
@@ -1908,10 +1402,26 @@ def _opt_bool(params: dict[str, Any], key: str) -> bool:
     return bool(value)
 
 
-def _scope_key(params: dict[str, Any]) -> tuple[str, str]:
-    scope = params.get("scope") or {"type": "default"}
-    scope_text = json.dumps(scope, sort_keys=True) if isinstance(scope, dict) else str(scope)
-    return scope_text, str(params.get("language_code") or "")
+def _normalize_admin(member: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a ``chat_admins`` entry with the fields its status requires filled in."""
+    result = copy.deepcopy(member)
+    status = str(result.setdefault("status", "administrator"))
+    for key, value in _MEMBER_DEFAULTS.get(status, {}).items():
+        result.setdefault(key, value)
+    return result
+
+
+def _text_entities(text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``entities`` (copied) plus, for a ``/command`` text, the ``bot_command`` entity over its
+    first word that Telegram adds, unless one is given at offset 0; sorted like Telegram's."""
+    result = [dict(entity) for entity in entities]
+    if text.startswith("/") and not any(
+        entity.get("type") == "bot_command" and entity.get("offset") == 0 for entity in result
+    ):
+        command = text.split(maxsplit=1)[0]
+        result.append({"type": "bot_command", "offset": 0, "length": _utf16_len(command)})
+    result.sort(key=lambda entity: (entity["offset"], -entity["length"]))
+    return result
 
 
 def _validate_markup(markup: Any) -> dict[str, Any] | None:
@@ -1937,17 +1447,19 @@ def _render(
     """Turn a text/caption parameter into (text, entities) like Telegram, or raise its error."""
     text = "" if raw is None else str(raw)
     mode = str(parse_mode or "").lower()
+    if mode in ("markdown", "markdownv2"):
+        # The bot sends plain text or HTML only; refusing keeps a future Markdown use from
+        # passing unchecked.
+        raise _APIError(400, f"Bad Request: unsupported parse_mode in this stand-in: {parse_mode}")
+    if mode not in ("", "html"):
+        raise _APIError(400, "Bad Request: unsupported parse_mode")
     entities: list[dict[str, Any]]
     if isinstance(explicit_entities, list) and explicit_entities:
         entities = [dict(entity) for entity in explicit_entities if isinstance(entity, dict)]
     elif mode == "html":
         text, entities = _parse_html(text)
-    elif mode == "markdownv2":
-        text, entities = _parse_markdown_v2(text)
-    elif mode in ("", "markdown"):
-        entities = []
     else:
-        raise _APIError(400, "Bad Request: unsupported parse_mode")
+        entities = []
     text, entities = _strip_text(text, entities)
     if not text:
         if empty_error is not None:

@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
+from bot.app import Services, build_services
 from bot.config import Settings
+from bot.run import telegram_worker
 from bot.storage.redis import redis_client
-from bot.telegram.app import Services, build_dispatcher, build_services, build_worker, make_bot
+from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.polling import poll
+from bot.telegram.session import make_bot
 from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn
 from tests.conftest import realtime_settings
@@ -50,7 +53,7 @@ async def running_bot(
         bot = make_bot(settings)
         dp = build_dispatcher(services)
         stop = asyncio.Event()
-        worker = asyncio.create_task(build_worker(services, bot).run(stop))
+        worker = asyncio.create_task(telegram_worker(services, bot).run(stop))
         polling_stop = asyncio.Event()
         polling = asyncio.create_task(
             poll(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import build_pipeline
 from bot.config import Settings, load_settings
 from bot.core.pipeline import TurnPipeline
-from bot.telegram.app import build_pipeline
 from stand_ins.media import make
 from stand_ins.realtime import RealtimeStandIn
 from stand_ins.redis import RedisServer

@@ -21,7 +21,7 @@ async def app(realtime: RealtimeStandIn, redis_url: str) -> AsyncIterator[Runnin
 
 async def command(app: RunningBot, text: str, *, lang: str = "en", count: int = 1) -> str:
     before = len(app.api.calls_of("sendMessage"))
-    app.api.push_text(chat_id=USER, user_id=USER, text=text, language_code=lang)
+    app.api.push_message("text", chat_id=USER, user_id=USER, text=text, language_code=lang)
     calls = await app.api.wait_for("sendMessage", count=before + count, timeout=10)
     return calls[before].params["text"]
 
@@ -31,8 +31,8 @@ async def test_voice_and_instructions_reach_the_model(
 ) -> None:
     assert "Voice set: jane" in await command(app, "/voice jane")
     assert "updated" in await command(app, "/instructions Speak like a pirate.")
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     await app.api.wait_for("sendVoice", timeout=15)
     session = app.realtime.sessions[-1].session
@@ -50,7 +50,7 @@ async def test_unknown_voice_lists_the_voices(app: RunningBot) -> None:
 
 
 async def test_voice_picker_keyboard_and_tap(app: RunningBot) -> None:
-    app.api.push_text(chat_id=USER, user_id=USER, text="/voice")
+    app.api.push_message("text", chat_id=USER, user_id=USER, text="/voice")
     (call,) = await app.api.wait_for("sendMessage", timeout=10)
     buttons = [b for row in call.params["reply_markup"]["inline_keyboard"] for b in row]
     assert any(b["text"].startswith("✓ marina") for b in buttons)

@@ -49,7 +49,9 @@ async def test_kill_9_mid_response_then_restart_answers_exactly_once(
     env = env_for(realtime, api, redis_url, WORKER_NAME="solo")
     realtime.scenario = Scenario(time_to_first_audio=60)  # the model "holds" the response
     bot = await spawn(env, tmp_path)
-    api.push_voice(chat_id=31, user_id=31, data=audio_files["voice.ogg"].read_bytes(), duration=3)
+    api.push_message(
+        "voice", chat_id=31, user_id=31, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    )
     await response_requested(realtime)
     bot.kill()
     await bot.wait()
@@ -68,7 +70,9 @@ async def test_sigterm_mid_turn_finishes_the_turn_and_exits_0(
 ) -> None:
     realtime.scenario = Scenario(time_to_first_audio=1.5)
     bot = await spawn(env_for(realtime, api, redis_url), tmp_path)
-    api.push_voice(chat_id=32, user_id=32, data=audio_files["voice.ogg"].read_bytes(), duration=3)
+    api.push_message(
+        "voice", chat_id=32, user_id=32, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    )
     await response_requested(realtime)
     bot.send_signal(signal.SIGTERM)
     _, stderr = await asyncio.wait_for(bot.communicate(), 30)
@@ -84,10 +88,11 @@ async def test_two_workers_one_chat_five_quick_notes_in_order_none_twice(
     worker = await spawn(env_for(realtime, api, redis_url, WORKER_NAME="b"), tmp_path, "worker")
     data = audio_files["voice.ogg"].read_bytes()
     try:
-        pushed = [
-            api.push_voice(chat_id=33, user_id=33, data=data, duration=3)["message"]["message_id"]
+        updates = [
+            api.push_message("voice", chat_id=33, user_id=33, data=data, duration=3)
             for _ in range(5)
         ]
+        pushed = [update["message"]["message_id"] for update in updates]
         calls = await api.wait_for("sendVoice", count=5, timeout=60)
         await asyncio.sleep(1.0)
     finally:
@@ -112,11 +117,11 @@ async def test_redis_restarted_mid_run_loses_no_turn(
     bot = await spawn(env_for(realtime, api, redis.url), tmp_path)
     data = audio_files["voice.ogg"].read_bytes()
     try:
-        api.push_voice(chat_id=34, user_id=34, data=data, duration=3)
+        api.push_message("voice", chat_id=34, user_id=34, data=data, duration=3)
         await api.wait_for("sendVoice", timeout=30)
         redis.stop()
-        api.push_voice(chat_id=34, user_id=34, data=data, duration=3)
-        api.push_voice(chat_id=35, user_id=35, data=data, duration=3)
+        api.push_message("voice", chat_id=34, user_id=34, data=data, duration=3)
+        api.push_message("voice", chat_id=35, user_id=35, data=data, duration=3)
         await asyncio.sleep(2.0)  # the bot sees Redis gone and waits
         assert len(api.calls_of("sendVoice")) == 1
         port = redis.port
@@ -137,7 +142,7 @@ async def test_fifty_chats_at_once_are_all_answered(
     async with running_bot(realtime, redis_url, max_concurrent_turns=8) as app:
         data = audio_files["voice.ogg"].read_bytes()
         for chat in range(1000, 1050):
-            app.api.push_voice(chat_id=chat, user_id=chat, data=data, duration=3)
+            app.api.push_message("voice", chat_id=chat, user_id=chat, data=data, duration=3)
         calls = await app.api.wait_for("sendVoice", count=50, timeout=90)
     assert sorted({int(c.params["chat_id"]) for c in calls}) == list(range(1000, 1050))
     assert all(s.invalid == [] for s in realtime.sessions)

@@ -31,16 +31,17 @@ def ogg(audio_files: dict[str, Path]) -> bytes:
 
 
 def group_voice(app: RunningBot, ogg: bytes, user: int = MEMBER, **kw: object) -> dict:
-    return app.api.push_voice(
-        chat_id=GROUP, user_id=user, data=ogg, duration=3, chat_type="supergroup",
+    return app.api.push_message(
+        "voice", chat_id=GROUP, user_id=user, data=ogg, duration=3, chat_type="supergroup",
         chat_title="Team", **kw,
     )  # fmt: skip
 
 
 def group_text(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> dict:
-    return app.api.push_text(
-        chat_id=GROUP, user_id=user, text=text, chat_type="supergroup", chat_title="Team", **kw
-    )
+    return app.api.push_message(
+        "text", chat_id=GROUP, user_id=user, text=text, chat_type="supergroup",
+        chat_title="Team", **kw,
+    )  # fmt: skip
 
 
 async def group_command(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> str:
@@ -151,11 +152,11 @@ async def test_bots_are_never_answered(app: RunningBot, ogg: bytes) -> None:
 
 async def test_supergroup_migration_keeps_settings(app: RunningBot) -> None:
     old = -4242
-    app.api.push_text(chat_id=old, user_id=OWNER, text="/voice lera", chat_type="group",
-                      chat_title="Old")  # fmt: skip
+    app.api.push_message("text", chat_id=old, user_id=OWNER, text="/voice lera",
+                         chat_type="group", chat_title="Old")  # fmt: skip
     await app.api.wait_for("sendMessage", timeout=10)
-    migrated = app.api.push_text(chat_id=old, user_id=OWNER, text="x", chat_type="group",
-                                 chat_title="Old")  # fmt: skip
+    migrated = app.api.push_message("text", chat_id=old, user_id=OWNER, text="x",
+                                    chat_type="group", chat_title="Old")  # fmt: skip
     migrated["message"].pop("text")
     migrated["message"].pop("entities", None)
     migrated["message"]["migrate_to_chat_id"] = GROUP
@@ -169,9 +170,9 @@ async def test_group_messages_in_russian(app: RunningBot) -> None:
 
 async def test_allowlists_refuse_once_an_hour(realtime: RealtimeStandIn, redis_url: str) -> None:
     async with running_bot(realtime, redis_url, allowed_chat_ids="777") as app:
-        app.api.push_text(chat_id=5, user_id=5, text="hello")
-        app.api.push_text(chat_id=5, user_id=5, text="hello again")
-        app.api.push_text(chat_id=777, user_id=6, text="/start")
+        app.api.push_message("text", chat_id=5, user_id=5, text="hello")
+        app.api.push_message("text", chat_id=5, user_id=5, text="hello again")
+        app.api.push_message("text", chat_id=777, user_id=6, text="/start")
         calls = await app.api.wait_for("sendMessage", count=2, timeout=10)
         texts = sorted(c.params["text"] for c in calls)
         assert any("private" in t for t in texts)
@@ -183,7 +184,7 @@ async def test_allowlists_refuse_once_an_hour(realtime: RealtimeStandIn, redis_u
 
 async def test_allowed_user_may_use_it_anywhere(realtime: RealtimeStandIn, redis_url: str) -> None:
     async with running_bot(realtime, redis_url, allowed_user_ids="8") as app:
-        app.api.push_text(chat_id=8, user_id=8, text="hi")
+        app.api.push_message("text", chat_id=8, user_id=8, text="hi")
         await app.api.wait_for("sendVoice", timeout=15)
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.storage.usage import Budgets, Prices, TurnUsage, UsageLedger
+from bot.core.models import TurnJob
+from bot.storage.turn_queue import Admitted, TurnQueue
+from bot.storage.usage import Budget, Budgets, Prices, TurnUsage, UsageLedger, budget_checks
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import RunningBot, running_bot
 
@@ -21,13 +23,15 @@ def items_of(session) -> list[dict]:
 
 
 async def voice_turn(app: RunningBot, ogg: bytes, count: int, chat: int = USER, **kw) -> None:
-    app.api.push_voice(chat_id=chat, user_id=kw.pop("user", chat), data=ogg, duration=3, **kw)
+    app.api.push_message(
+        "voice", chat_id=chat, user_id=kw.pop("user", chat), data=ogg, duration=3, **kw
+    )
     await app.api.wait_for("sendVoice", count=count, timeout=20)
 
 
 async def command(app: RunningBot, text: str, user: int = USER) -> str:
     before = len(app.api.calls_of("sendMessage"))
-    app.api.push_text(chat_id=user, user_id=user, text=text)
+    app.api.push_message("text", chat_id=user, user_id=user, text=text)
     calls = await app.api.wait_for("sendMessage", count=before + 1, timeout=10)
     return calls[before].params["text"]
 
@@ -113,7 +117,9 @@ async def test_usage_counters_and_usage_command(
         raw = await counted(app, USER, 2)
         assert abs(float(raw["in_sec"]) - 6.0) < 0.1
         assert abs(float(raw["out_sec"]) - 2.0) < 0.1
-        assert int(raw["out_audio_tokens"]) > 0
+        # the model's token counts are kept in the totals (no one reads them per user)
+        totals = await app.redis.hgetall(f"vb:{{allall}}:usage:{dt.datetime.now(dt.UTC):%Y%m}")
+        assert int(totals["out_audio_tokens"]) > 0
         text = await command(app, "/usage")
         assert "You, today: 2 turns, 0.1 min" in text
         # cost = 6 s × 1/min + 2 s × 2/min = 0.17
@@ -127,14 +133,14 @@ async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
         await voice_turn(app, ogg, 1)  # 3 s in + 1 s out
         await voice_turn(app, ogg, 2)  # 8 s used now
         await counted(app, USER, 2)
-        app.api.push_voice(chat_id=USER, user_id=USER, data=ogg, duration=3)
+        app.api.push_message("voice", chat_id=USER, user_id=USER, data=ogg, duration=3)
         (refusal,) = await app.api.wait_for("sendMessage", timeout=10)
         tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
         assert "today's limit" in refusal.params["text"]
         assert f"{tomorrow} 00:00 UTC" in refusal.params["text"]
         assert len(app.api.calls_of("sendVoice")) == 2
         for _ in range(3):
-            app.api.push_voice(chat_id=OWNER, user_id=OWNER, data=ogg, duration=3)
+            app.api.push_message("voice", chat_id=OWNER, user_id=OWNER, data=ogg, duration=3)
         await app.api.wait_for("sendVoice", count=5, timeout=30)
 
 
@@ -142,24 +148,36 @@ async def test_budgets_reset_with_the_day_and_month(redis_url: str) -> None:
     from redis.asyncio import Redis
 
     redis = Redis.from_url(redis_url, decode_responses=True)
+    queue = TurnQueue(redis, session_cap=1)
+
+    async def over(budgets: Budgets, now: dt.datetime, message_id: int) -> Budget | None:
+        checks = budget_checks(budgets, 1, 2, now=now)
+        result = await queue.admit(
+            TurnJob(chat_id=1, message_id=message_id, user_id=2),
+            max_backlog=100,
+            rate_window_index=0,
+            rate_limit=0,
+            rate_window=60,
+            budgets=[budget.check for budget in checks],
+            prices=(1.0, 1.0),
+        )
+        return checks[result.budget] if result.outcome is Admitted.OVER_BUDGET else None
+
     try:
         ledger = UsageLedger(redis, Prices(1.0, 1.0))
         day = dt.datetime(2026, 11, 30, 15, tzinfo=dt.UTC)
         await ledger.record(1, 2, TurnUsage(50.0, 20.0), now=day)
         daily = Budgets(chat_daily_seconds=60)
-        over = await ledger.over_budget(daily, 1, 2, now=day)
-        assert over is not None
-        assert (over.whose, over.period) == ("chat", "day")
-        assert over.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-        assert await ledger.over_budget(daily, 1, 2, now=day + dt.timedelta(days=1)) is None
+        used_up = await over(daily, day, 1)
+        assert used_up is not None
+        assert (used_up.whose, used_up.period) == ("chat", "day")
+        assert used_up.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        assert await over(daily, day + dt.timedelta(days=1), 2) is None
         monthly = Budgets(user_monthly_cost=1.0)  # 70 s at 1/min = 1.17
-        over = await ledger.over_budget(monthly, 1, 2, now=day)
-        assert over is not None
-        assert over.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
-        assert (
-            await ledger.over_budget(monthly, 1, 2, now=dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
-            is None
-        )
+        used_up = await over(monthly, day, 3)
+        assert used_up is not None
+        assert used_up.resets_at == dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        assert await over(monthly, dt.datetime(2026, 12, 2, tzinfo=dt.UTC), 4) is None
     finally:
         await redis.aclose()
 
@@ -170,7 +188,7 @@ async def test_stats_for_owners_with_a_chart(
     async with running_bot(realtime, redis_url, admin_ids=str(OWNER)) as app:
         await voice_turn(app, ogg, 1)
         assert "owners" in await command(app, "/stats")
-        app.api.push_text(chat_id=OWNER, user_id=OWNER, text="/stats")
+        app.api.push_message("text", chat_id=OWNER, user_id=OWNER, text="/stats")
         (photo,) = await app.api.wait_for("sendPhoto", timeout=20)
         stats = app.api.calls_of("sendMessage")[-1].params["text"]
         assert "Top chats this month" in stats
@@ -188,7 +206,7 @@ async def test_voice_forbidden_falls_back_to_audio_with_a_hint(
     async with running_bot(realtime, redis_url) as app:
         app.api.fail_next("sendVoice", error_code=400,
                           description="Bad Request: VOICE_MESSAGES_FORBIDDEN")  # fmt: skip
-        app.api.push_voice(chat_id=USER, user_id=USER, data=ogg, duration=3)
+        app.api.push_message("voice", chat_id=USER, user_id=USER, data=ogg, duration=3)
         (audio,) = await app.api.wait_for("sendAudio", timeout=20)
         assert audio.files["audio"].startswith(b"OggS")
         assert audio.params["caption"] == "Hello from the stand-in."

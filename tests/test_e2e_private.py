@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stand_ins.bot_api import MessageKind
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe
 from tests.bot_harness import RunningBot, running_bot
@@ -32,8 +33,8 @@ async def test_voice_note_is_answered_with_voice_and_caption(
     app: RunningBot, audio_files: dict[str, Path]
 ) -> None:
     app.realtime.scenario = Scenario(reply_hz=880, reply_seconds=3.0, reply_text="Ответ готов.")
-    update = app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3,
+    update = app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3,
         language_code="ru",
     )  # fmt: skip
     (call,) = await app.api.wait_for("sendVoice", timeout=15)
@@ -57,26 +58,26 @@ async def test_voice_note_is_answered_with_voice_and_caption(
     assert session.invalid == []
 
 
-@pytest.mark.parametrize(("name", "push"), [
-    ("song.mp3", "push_audio"), ("circle.mp4", "push_video_note"), ("memo.m4a", "push_document"),
+@pytest.mark.parametrize(("name", "kind"), [
+    ("song.mp3", "audio"), ("circle.mp4", "video_note"), ("circle.mp4", "video"),
+    ("memo.m4a", "document"),
 ])  # fmt: skip
 async def test_every_audio_kind_is_answered(
-    app: RunningBot, audio_files: dict[str, Path], name: str, push: str
+    app: RunningBot, audio_files: dict[str, Path], name: str, kind: MessageKind
 ) -> None:
     data = audio_files[name].read_bytes()
-    kwargs: dict[str, object] = {"chat_id": USER, "user_id": USER, "data": data}
-    if push == "push_document":
-        kwargs.update(mime_type="audio/mp4", file_name=name)
+    if kind == "document":
+        app.api.push_message(kind, chat_id=USER, user_id=USER, data=data, mime_type="audio/mp4",
+                             file_name=name)  # fmt: skip
     else:
-        kwargs["duration"] = 2
-    getattr(app.api, push)(**kwargs)
+        app.api.push_message(kind, chat_id=USER, user_id=USER, data=data, duration=2)
     (call,) = await app.api.wait_for("sendVoice", timeout=15)
     assert probe(call.files["voice"]).codec == "opus"
     assert abs(dominant_hz(pcm16_samples(app.realtime.sessions[-1].input_pcm), 24_000) - 440) < 2
 
 
 async def test_text_message_is_answered_with_voice(app: RunningBot) -> None:
-    app.api.push_text(chat_id=USER, user_id=USER, text="What is 2+2?")
+    app.api.push_message("text", chat_id=USER, user_id=USER, text="What is 2+2?")
     (call,) = await app.api.wait_for("sendVoice", timeout=15)
     assert probe(call.files["voice"]).codec == "opus"
     created = [
@@ -92,8 +93,8 @@ async def test_long_answer_follows_the_voice_as_text_split_at_sentences(
 ) -> None:
     long_text = " ".join(f"Sentence number {i} is here." for i in range(300))
     app.realtime.scenario = Scenario(reply_text=long_text)
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     (voice,) = await app.api.wait_for("sendVoice", timeout=15)
     assert not voice.params.get("caption")
@@ -117,8 +118,8 @@ async def test_long_answer_follows_the_voice_as_text_split_at_sentences(
 async def test_bad_audio_gets_a_clear_message_and_no_model_call(
     app: RunningBot, audio_files: dict[str, Path], name: str, lang: str, expected: str
 ) -> None:
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files[name].read_bytes(), duration=3,
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files[name].read_bytes(), duration=3,
         language_code=lang,
     )  # fmt: skip
     (call,) = await app.api.wait_for("sendMessage", timeout=15)
@@ -131,10 +132,12 @@ async def test_limits_from_metadata_refuse_before_download(
     app: RunningBot, audio_files: dict[str, Path]
 ) -> None:
     data = audio_files["voice.ogg"].read_bytes()
-    app.api.push_voice(chat_id=USER, user_id=USER, data=data, duration=600)
-    app.api.push_voice(chat_id=USER, user_id=USER, data=data, duration=3, file_size=50_000_000)
-    app.api.push_document(
-        chat_id=USER, user_id=USER, data=b"%PDF-1.4", mime_type="application/pdf",
+    app.api.push_message("voice", chat_id=USER, user_id=USER, data=data, duration=600)
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=data, duration=3, file_size=50_000_000
+    )
+    app.api.push_message(
+        "document", chat_id=USER, user_id=USER, data=b"%PDF-1.4", mime_type="application/pdf",
         file_name="x.pdf",
     )  # fmt: skip
     sent = await app.api.wait_for("sendMessage", count=3, timeout=15)
@@ -149,8 +152,8 @@ async def test_limits_from_metadata_refuse_before_download(
 async def test_decoded_length_is_checked_when_metadata_lies(
     app: RunningBot, audio_files: dict[str, Path]
 ) -> None:
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["long.ogg"].read_bytes(), duration=5
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["long.ogg"].read_bytes(), duration=5
     )
     (call,) = await app.api.wait_for("sendMessage", timeout=15)
     assert "too long (130 s)" in call.params["text"]
@@ -161,18 +164,18 @@ async def test_model_failure_is_told_and_the_bot_keeps_answering(
 ) -> None:
     data = audio_files["voice.ogg"].read_bytes()
     app.realtime.scenario = Scenario(failure="drop_mid_response")
-    app.api.push_voice(chat_id=USER, user_id=USER, data=data, duration=3)
+    app.api.push_message("voice", chat_id=USER, user_id=USER, data=data, duration=3)
     (call,) = await app.api.wait_for("sendMessage", timeout=15)
     assert "not reachable" in call.params["text"]
     app.realtime.scenario = Scenario()
-    app.api.push_voice(chat_id=USER, user_id=USER, data=data, duration=3)
+    app.api.push_message("voice", chat_id=USER, user_id=USER, data=data, duration=3)
     await app.api.wait_for("sendVoice", timeout=15)
 
 
 async def test_refused_key_is_told_politely(app: RunningBot, audio_files: dict[str, Path]) -> None:
     app.realtime.scenario = Scenario(failure="reject_401")
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     (call,) = await app.api.wait_for("sendMessage", timeout=15)
     assert "refused the bot's key" in call.params["text"]
@@ -182,8 +185,8 @@ async def test_refused_key_is_told_politely(app: RunningBot, audio_files: dict[s
 async def test_flood_control_is_waited_out(app: RunningBot, audio_files: dict[str, Path]) -> None:
     app.api.fail_next("sendVoice", error_code=429, description="Too Many Requests: retry after 1",
                       retry_after=1)  # fmt: skip
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     calls = await app.api.wait_for("sendVoice", count=2, timeout=15)
     assert calls[1].t - calls[0].t >= 0.9
@@ -195,17 +198,17 @@ async def test_blocked_bot_is_skipped_quietly(
 ) -> None:
     app.api.fail_next("sendVoice", error_code=403,
                       description="Forbidden: bot was blocked by the user")  # fmt: skip
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     await app.api.wait_for("sendVoice", timeout=15)
-    app.api.push_text(chat_id=USER, user_id=USER, text="/settings")
+    app.api.push_message("text", chat_id=USER, user_id=USER, text="/settings")
     await app.api.wait_for("sendMessage", timeout=10)  # still running
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
 
 
 async def test_stickers_get_a_hint(app: RunningBot) -> None:
-    update = app.api.push_text(chat_id=USER, user_id=USER, text="x")
+    update = app.api.push_message("text", chat_id=USER, user_id=USER, text="x")
     update["message"].pop("text")
     update["message"]["sticker"] = {
         "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 512, "height": 512,
@@ -220,8 +223,8 @@ async def test_forwarded_voice_note_is_answered(
 ) -> None:
     origin = {"forward_origin": {"type": "hidden_user", "sender_user_name": "Someone",
                                  "date": 1700000000}}  # fmt: skip
-    app.api.push_voice(
-        chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3,
+    app.api.push_message(
+        "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3,
         extra=origin,
     )  # fmt: skip
     await app.api.wait_for("sendVoice", timeout=15)

@@ -55,7 +55,7 @@ async def test_settings_survive_a_restart_with_the_embedded_redis(
         bot = await start_bot(env, tmp_path)
         try:
             # queued before the bot polls: delivered by its first getUpdates
-            api.push_text(chat_id=5, user_id=5, text="/voice jane")
+            api.push_message("text", chat_id=5, user_id=5, text="/voice jane")
             (reply,) = await api.wait_for("sendMessage", timeout=30)
             assert "jane" in reply.params["text"]
         finally:
@@ -67,9 +67,10 @@ async def test_settings_survive_a_restart_with_the_embedded_redis(
         )
         bot = await start_bot(env, tmp_path)
         try:
-            api.push_voice(
-                chat_id=5, user_id=5, data=audio_files["voice.ogg"].read_bytes(), duration=3
-            )
+            api.push_message(
+                "voice", chat_id=5, user_id=5, data=audio_files["voice.ogg"].read_bytes(),
+                duration=3,
+            )  # fmt: skip
             await api.wait_for("sendVoice", timeout=30)
         finally:
             await stop_bot(bot)
@@ -176,9 +177,10 @@ async def test_metrics_and_health_endpoints(
                       WEBHOOK_HOST="127.0.0.1")  # fmt: skip
         bot = await start_bot(env, tmp_path)
         try:
-            api.push_voice(
-                chat_id=6, user_id=6, data=audio_files["voice.ogg"].read_bytes(), duration=3
-            )
+            api.push_message(
+                "voice", chat_id=6, user_id=6, data=audio_files["voice.ogg"].read_bytes(),
+                duration=3,
+            )  # fmt: skip
             await api.wait_for("sendVoice", timeout=30)
             async with aiohttp.ClientSession() as http:
                 for _ in range(50):  # the entry leaves the stream just after the upload

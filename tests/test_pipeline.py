@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.models import TurnInput
-from bot.core.pipeline import TurnPipeline
+from bot.core.models import TurnSetup
+from bot.core.pipeline import TurnInput, TurnPipeline
 from bot.errors import (
     CorruptAudio,
     EmptyAudio,
@@ -38,7 +38,7 @@ def file_turn(path: Path) -> TurnInput:
 
 
 async def ask(pipeline: TurnPipeline, turn: TurnInput):
-    return await pipeline.run(turn, voice="alena", instructions="Answer briefly.")
+    return await pipeline.run(turn, TurnSetup(voice="alena", instructions="Answer briefly."))
 
 
 @pytest.mark.parametrize("turn_detection", ["server_vad", "manual"])

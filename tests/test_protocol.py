@@ -6,6 +6,7 @@ import base64
 
 import pytest
 
+from bot.core.models import HistoryItem
 from bot.errors import (
     EmptyAudio,
     RealtimeAuthError,
@@ -13,7 +14,7 @@ from bot.errors import (
     RealtimeResponseFailed,
     RealtimeServerError,
 )
-from bot.realtime.protocol import HistoryItem, Phase, SessionConfig, TurnProtocol
+from bot.realtime.protocol import Phase, SessionConfig, TurnProtocol
 from stand_ins.realtime import validate_client_event
 
 PCM_1S = b"\x01\x00" * 24_000

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import errors
-from bot.telegram.i18n import Catalogue, pick_language
+from bot.i18n import Catalogue, pick_language
 from bot.telegram.texts import split_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ def test_every_language_has_every_message() -> None:
 def test_every_error_has_a_message_in_both_languages() -> None:
     catalogue = Catalogue()
     keys = {
-        cls.user_message
+        cls.key
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.BotError)
     }
@@ -46,6 +46,15 @@ def test_every_message_key_used_in_code_exists() -> None:
                 and isinstance(node.args[1].value, str)
             ):
                 used.add(node.args[1].value)
+            if (  # texts("key", ...): the catalogue bound to the user's language
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "texts"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                used.add(node.args[0].value)
     assert used, "no catalogue look-ups found"
     assert used <= catalogue.keys("en")
 
@@ -74,8 +83,17 @@ def test_split_text_without_sentences_still_fits() -> None:
     assert [len(p) for p in parts] == [4096, 4096, 1808]
 
 
+def test_every_menu_command_has_a_description() -> None:
+    from bot.telegram.dispatcher import ADMINS, EVERYONE, PRIVATE
+
+    catalogue = Catalogue()
+    for lang in ("ru", "en"):
+        for name in {*EVERYONE, *PRIVATE, *ADMINS}:
+            assert catalogue.get(lang, f"menu-{name}")
+
+
 def test_the_core_never_imports_aiogram() -> None:
-    for package in ("core", "realtime", "audio", "storage"):
+    for package in ("core", "realtime", "audio", "storage", "queue"):
         for path in (ROOT / "bot" / package).rglob("*.py"):
             tree = ast.parse(path.read_text())
             for node in ast.walk(tree):

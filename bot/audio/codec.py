@@ -101,6 +101,7 @@ def decode_chunks(
 
         try:
             for frame in container.decode(stream):
+                assert isinstance(frame, av.AudioFrame)  # decoding an audio stream
                 emit(resampler.resample(frame))
         except av.error.FFmpegError as exc:
             # A damaged tail still leaves the part before it worth answering.

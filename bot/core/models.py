@@ -1,15 +1,97 @@
-"""Values the turn pipeline takes and gives."""
+"""The core's value types, shared by every layer: what a turn is, takes and gives.
+
+Nothing here does I/O; ``realtime``, ``storage`` and ``queue`` import these, never the reverse.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import orjson
 
 from bot.errors import TooLarge, TooLong
-from bot.realtime.protocol import Usage
 
-__all__ = ["Limits", "Marks", "TurnInput", "TurnResult"]
+__all__ = [
+    "HistoryItem",
+    "Limits",
+    "Marks",
+    "Reply",
+    "TurnJob",
+    "TurnResult",
+    "TurnSetup",
+    "Usage",
+]
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """An earlier message of the conversation, given to the model as context."""
+
+    role: Literal["user", "assistant"]
+    text: str
+
+
+@dataclass
+class Usage:
+    """Token usage of one response, as ``response.done`` reports it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    input_audio_tokens: int = 0
+    input_text_tokens: int = 0
+    output_audio_tokens: int = 0
+    output_text_tokens: int = 0
+
+    @classmethod
+    def from_event(cls, usage: dict[str, Any] | None) -> Usage:
+        if not usage:
+            return cls()
+        inp = usage.get("input_token_details") or {}
+        out = usage.get("output_token_details") or {}
+        return cls(
+            input_tokens=int(usage.get("input_tokens") or 0),
+            output_tokens=int(usage.get("output_tokens") or 0),
+            input_audio_tokens=int(inp.get("audio_tokens") or 0),
+            input_text_tokens=int(inp.get("text_tokens") or 0),
+            output_audio_tokens=int(out.get("audio_tokens") or 0),
+            output_text_tokens=int(out.get("text_tokens") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class TurnJob:
+    """One turn to answer. ``message_id`` is the message the answer replies to; turns of one
+    chat are answered in ``message_id`` order."""
+
+    chat_id: int
+    message_id: int
+    user_id: int | None = None
+    chat_type: str = "private"
+    lang: str = "en"
+    thread_id: int | None = None
+    text: str | None = None
+    file_id: str | None = None
+    media_kind: str | None = None
+    seconds: float | None = None
+    size: int | None = None
+    listenable: bool = True  # False: a document that is surely not audio (a PDF, an image…)
+    enqueued_at: float = field(default_factory=time.time)
+    attempt: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"chat={self.chat_id} msg={self.message_id}"
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> TurnJob:
+        data: dict[str, Any] = orjson.loads(raw)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -29,12 +111,12 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class TurnInput:
-    """One question: audio bytes to fetch (and decode), or a text."""
+class TurnSetup:
+    """How one chat's turn is asked of the model: its voice, instructions and memory."""
 
-    fetch: Callable[[], Awaitable[bytes]] | None = None
-    text: str | None = None
-    label: str = ""  # e.g. "chat=42 msg=7", for logs
+    voice: str
+    instructions: str
+    history: tuple[HistoryItem, ...] = ()
 
 
 @dataclass
@@ -69,3 +151,12 @@ class TurnResult:
     usage: Usage = field(default_factory=Usage)
     marks: Marks = field(default_factory=Marks)
     used_history: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the user gets: the voice note and the text shown with it."""
+
+    voice: bytes
+    voice_seconds: float
+    text: str

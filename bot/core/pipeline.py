@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
-from bot.core.models import Limits, Marks, TurnInput, TurnResult
+from bot.core.models import Limits, Marks, TurnResult, TurnSetup
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -22,17 +22,23 @@ from bot.errors import (
     RealtimeTimeout,
     SilentAudio,
 )
-from bot.queue.slots import LocalSlots, SessionSlots
 from bot.realtime.client import RealtimeClient, RealtimeSession
 from bot.realtime.protocol import (
     INPUT_RATE,
-    HistoryItem,
     SessionConfig,
     TurnProtocol,
     encode_appends,
 )
 
-__all__ = ["InputStream", "StreamingEncoder", "TurnOptions", "TurnPipeline"]
+__all__ = [
+    "InputStream",
+    "SetupLoader",
+    "StreamingEncoder",
+    "TurnInput",
+    "TurnOptions",
+    "TurnPipeline",
+    "fetch_once",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,18 @@ MIN_INPUT_SECONDS = 0.1
 ENCODE_BATCH_SECONDS = 0.5
 # Sessions are closed in the background: the close handshake is no part of the answer.
 _closing: set[asyncio.Task[None]] = set()
+
+
+SetupLoader = Callable[[], Awaitable[TurnSetup]]
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One question: audio bytes to fetch (and decode), or a text."""
+
+    fetch: Callable[[], Awaitable[bytes]] | None = None
+    text: str | None = None
+    label: str = ""  # e.g. "chat=42 msg=7", for logs
 
 
 @dataclass(frozen=True)
@@ -161,7 +179,7 @@ class StreamingEncoder:
                 await self._job
 
 
-def _fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
     """The input downloaded once, however many attempts the turn takes."""
     data: list[bytes] = []
 
@@ -180,75 +198,73 @@ def _close_later(session: RealtimeSession) -> None:
 
 
 class TurnPipeline:
-    """Runs turns against one realtime endpoint, holding one of ``slots`` per session (by
-    default a cap of ``concurrency`` in this process)."""
+    """Runs turns against one realtime endpoint, one session per turn. How many run at once is
+    for the caller to cap (the worker takes a session lease with each turn)."""
 
-    def __init__(
-        self,
-        client: RealtimeClient,
-        *,
-        limits: Limits,
-        options: TurnOptions,
-        slots: SessionSlots | None = None,
-        concurrency: int = 8,
-    ) -> None:
+    def __init__(self, client: RealtimeClient, *, limits: Limits, options: TurnOptions) -> None:
         self.client = client
         self.limits = limits
         self.options = options
-        self._slots = slots or LocalSlots(concurrency)
         self.in_flight = 0
 
-    async def run(
-        self,
-        turn: TurnInput,
-        *,
-        voice: str,
-        instructions: str,
-        history: tuple[HistoryItem, ...] = (),
-    ) -> TurnResult:
-        """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses.
+    async def run(self, turn: TurnInput, setup: TurnSetup | SetupLoader) -> TurnResult:
+        """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses, or what
+        ``setup`` raises.
 
-        ``history`` (earlier turns) goes to the model first; if the provider refuses it, the
-        turn is answered without it and the log says why.
+        ``setup`` (the chat's voice, instructions and memory) may be a loader: it is awaited
+        while the connection opens, so reading the chat's state costs no time before the model.
+        The memory goes to the model first; if the provider refuses it, the turn is answered
+        without it and the log says why.
         """
         if turn.fetch is None and not turn.text:
             raise EmptyAudio("no audio and no text")
         if turn.fetch is not None:
-            turn = dataclasses.replace(turn, fetch=_fetch_once(turn.fetch))
-        async with self._slots.hold():
-            self.in_flight += 1
+            turn = dataclasses.replace(turn, fetch=fetch_once(turn.fetch))
+        marks = Marks()
+        connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
+        self.in_flight += 1
+        try:
             try:
-                try:
-                    return await self._attempt(turn, voice, instructions, history)
-                except ContextRejected as exc:
-                    log.warning("the provider refused the conversation memory (%s); "
-                                "answering %s without it", exc, turn.label)  # fmt: skip
-                    return await self._attempt(turn, voice, instructions, ())
-            finally:
-                self.in_flight -= 1
+                chat = setup if isinstance(setup, TurnSetup) else await setup()
+            except BaseException:
+                await _abandon(connecting)
+                raise
+            try:
+                return await self._attempt(turn, chat, connecting, marks)
+            except ContextRejected as exc:
+                log.warning("the provider refused the conversation memory (%s); "
+                            "answering %s without it", exc, turn.label)  # fmt: skip
+                chat = dataclasses.replace(chat, history=())
+                marks = Marks()
+                connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
+                return await self._attempt(turn, chat, connecting, marks)
+        finally:
+            self.in_flight -= 1
 
     async def _attempt(
         self,
         turn: TurnInput,
-        voice: str,
-        instructions: str,
-        history: tuple[HistoryItem, ...],
+        chat: TurnSetup,
+        connecting: asyncio.Task[RealtimeSession],
+        marks: Marks,
     ) -> TurnResult:
-        marks = Marks()
         config = SessionConfig(
-            voice=voice,
-            instructions=instructions,
+            voice=chat.voice,
+            instructions=chat.instructions,
             output_rate=self.options.output_rate,
             turn_detection=self.options.turn_detection,  # type: ignore[arg-type]
             output_modalities=self.options.output_modalities,
             transcription_model=self.options.transcription_model,
-            history=history,
+            history=chat.history,
         )
         encoder = StreamingEncoder()
         protocol = TurnProtocol(config, on_mark=marks)
         protocol.on_audio = lambda pcm: encoder.feed(pcm, protocol.output_rate)
+        # The protocol reads the session's events as soon as it is connected, while the input
+        # is still downloading: session.update goes out at once.
+        opening = asyncio.create_task(_start(connecting, protocol), name="realtime-open")
         try:
-            result = await self._run(turn, protocol, encoder, marks)
+            result = await self._run(turn, protocol, encoder, marks, opening)
         except ContextRejected:
             raise
         except RealtimeError as exc:
@@ -258,13 +274,17 @@ class TurnPipeline:
             raise
         finally:
             await encoder.abort()
-        result.used_history = bool(history)
+        result.used_history = bool(chat.history)
         return result
 
     async def _run(
-        self, turn: TurnInput, protocol: TurnProtocol, encoder: StreamingEncoder, marks: Marks
+        self,
+        turn: TurnInput,
+        protocol: TurnProtocol,
+        encoder: StreamingEncoder,
+        marks: Marks,
+        opening: asyncio.Task[RealtimeSession],
     ) -> TurnResult:
-        opening = asyncio.create_task(self._open(protocol, marks), name="realtime-open")
         session: RealtimeSession | None = None
         stream: InputStream | None = None
         try:
@@ -349,8 +369,29 @@ class TurnPipeline:
             raise SilentAudio(f"nothing louder than {self.limits.silence_dbfs:.0f} dBFS")
         return session, seconds
 
-    async def _open(self, protocol: TurnProtocol, marks: Marks) -> RealtimeSession:
+    async def _connect(self, marks: Marks) -> RealtimeSession:
         session = await self.client.connect()
         marks("connected")
-        session.run(protocol)
         return session
+
+
+async def _start(
+    connecting: asyncio.Task[RealtimeSession], protocol: TurnProtocol
+) -> RealtimeSession:
+    try:
+        session = await connecting
+    except asyncio.CancelledError:
+        await _abandon(connecting)
+        raise
+    session.run(protocol)
+    return session
+
+
+async def _abandon(connecting: asyncio.Task[RealtimeSession]) -> None:
+    """Stop opening a session that is no longer wanted, closing it if it opened meanwhile."""
+    connecting.cancel()
+    try:
+        session = await connecting
+    except BaseException:  # cancelled or failed: nothing was opened
+        return
+    _close_later(session)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bot.core.models import HistoryItem, Usage
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -29,11 +30,9 @@ from bot.errors import (
 
 __all__ = [
     "INPUT_RATE",
-    "HistoryItem",
     "Phase",
     "SessionConfig",
     "TurnProtocol",
-    "Usage",
     "encode_appends",
 ]
 
@@ -75,14 +74,6 @@ class Phase(enum.Enum):
 
 
 @dataclass(frozen=True)
-class HistoryItem:
-    """An earlier message of the conversation, given to the model as context."""
-
-    role: Literal["user", "assistant"]
-    text: str
-
-
-@dataclass(frozen=True)
 class SessionConfig:
     """What a session is asked for: the chat's voice and instructions and the audio formats."""
 
@@ -95,33 +86,6 @@ class SessionConfig:
     vad_silence_ms: int = 200
     transcription_model: str = ""  # asks the provider to transcribe the input when set
     history: tuple[HistoryItem, ...] = ()
-
-
-@dataclass
-class Usage:
-    """Token usage of one response, as ``response.done`` reports it."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    input_audio_tokens: int = 0
-    input_text_tokens: int = 0
-    output_audio_tokens: int = 0
-    output_text_tokens: int = 0
-
-    @classmethod
-    def from_event(cls, usage: dict[str, Any] | None) -> Usage:
-        if not usage:
-            return cls()
-        inp = usage.get("input_token_details") or {}
-        out = usage.get("output_token_details") or {}
-        return cls(
-            input_tokens=int(usage.get("input_tokens") or 0),
-            output_tokens=int(usage.get("output_tokens") or 0),
-            input_audio_tokens=int(inp.get("audio_tokens") or 0),
-            input_text_tokens=int(inp.get("text_tokens") or 0),
-            output_audio_tokens=int(out.get("audio_tokens") or 0),
-            output_text_tokens=int(out.get("text_tokens") or 0),
-        )
 
 
 def _noop_audio(_: bytes) -> None:

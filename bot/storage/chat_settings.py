@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.errors import StorageError
 from bot.storage import keys
+from bot.storage.retry import is_passing
 
 __all__ = ["ChatSettings", "ChatSettingsStore", "Defaults"]
 
@@ -21,6 +22,10 @@ class Defaults:
     voice: str
     instructions: str
     mode: Mode = "replies"
+
+    def settings(self) -> ChatSettings:
+        """The settings of a chat that chose nothing."""
+        return ChatSettings(voice=self.voice, instructions=self.instructions, mode=self.mode)
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,8 @@ class ChatSettings:
 
 
 class ChatSettingsStore:
-    """Reads and writes chat settings in Redis; errors become StorageError."""
+    """Reads and writes chat settings in Redis. Fails hard: Redis away becomes StorageError
+    (transient), which the receiver waits out and the worker's turn retries."""
 
     def __init__(self, redis: Redis, defaults: Defaults) -> None:
         self._redis = redis
@@ -48,8 +54,10 @@ class ChatSettingsStore:
 
     async def get(self, chat_id: int) -> ChatSettings:
         try:
-            raw: dict[str, str] = await self._redis.hgetall(keys.chat_settings(chat_id))  # type: ignore[misc]
+            raw = cast(dict[str, str], await self._redis.hgetall(keys.chat_settings(chat_id)))
         except RedisError as exc:
+            if not is_passing(exc):
+                raise
             raise StorageError(f"reading settings of chat {chat_id}: {exc}") from None
         mode = raw.get("mode")
         return ChatSettings(
@@ -67,24 +75,31 @@ class ChatSettingsStore:
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
         try:
-            await self._redis.hset(keys.chat_settings(chat_id), mapping=fields)  # type: ignore[misc]
+            mapping = cast(dict[Any, Any], fields)  # redis-py's Mapping is invariant in its keys
+            await self._redis.hset(keys.chat_settings(chat_id), mapping=mapping)
         except RedisError as exc:
+            if not is_passing(exc):
+                raise
             raise StorageError(f"writing settings of chat {chat_id}: {exc}") from None
 
     async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
         """Carry a group's settings over to the supergroup it became (the new chat wins)."""
         try:
-            raw: dict[str, str] = await self._redis.hgetall(keys.chat_settings(old_chat_id))  # type: ignore[misc]
+            raw = cast(dict[str, str], await self._redis.hgetall(keys.chat_settings(old_chat_id)))
             if raw:
                 new_key = keys.chat_settings(new_chat_id)
                 for name, value in raw.items():
-                    await self._redis.hsetnx(new_key, name, value)  # type: ignore[misc]
+                    await self._redis.hsetnx(new_key, name, value)
                 await self._redis.delete(keys.chat_settings(old_chat_id))
         except RedisError as exc:
+            if not is_passing(exc):
+                raise
             raise StorageError(f"moving settings of chat {old_chat_id}: {exc}") from None
 
     async def reset(self, chat_id: int) -> None:
         try:
             await self._redis.delete(keys.chat_settings(chat_id))
         except RedisError as exc:
+            if not is_passing(exc):
+                raise
             raise StorageError(f"resetting settings of chat {chat_id}: {exc}") from None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 __all__ = [
     "PREFIX",
-    "SESSION_SLOTS",
     "TURNS_GROUP",
     "TURNS_STREAM",
     "chat_admins",
@@ -18,8 +17,7 @@ __all__ = [
     "chat_running",
     "chat_settings",
     "not_allowed_notice",
-    "turn_done",
-    "turn_queued",
+    "session_slot",
     "usage",
     "usage_top",
     "user_rate",
@@ -51,28 +49,23 @@ def chat_blocked(chat_id: int) -> str:
 # The turn queue. Global keys (one per deployment): the stream and its consumer group.
 TURNS_STREAM = f"{PREFIX}turns"
 TURNS_GROUP = f"{PREFIX}workers"
-# Sorted set of realtime session leases across every worker (the global concurrency cap).
-SESSION_SLOTS = f"{PREFIX}sessions"
+
+
+def session_slot(index: int) -> str:
+    """String with expiry: realtime session lease number ``index`` (the global cap), holding
+    the token of the turn that has it."""
+    return f"{PREFIX}session:{index}"
 
 
 def chat_order(chat_id: int) -> str:
-    """Sorted set: the chat's turns not yet finished, by message id (the per-chat order gate)."""
+    """Sorted set: the chat's turns by message id (the per-chat order gate); finished ones keep
+    a score below zero as their done mark."""
     return f"{PREFIX}{{{chat_id}}}:order"
 
 
 def chat_running(chat_id: int) -> str:
     """String with expiry: the queue entry whose turn of this chat is running (the chat's lock)."""
     return f"{PREFIX}{{{chat_id}}}:running"
-
-
-def turn_done(chat_id: int, message_id: int) -> str:
-    """String with expiry: the turn of this message was answered (idempotency mark)."""
-    return f"{PREFIX}{{{chat_id}}}:done:{message_id}"
-
-
-def turn_queued(chat_id: int, message_id: int) -> str:
-    """String with expiry: the turn of this message is in the queue (a redelivered update)."""
-    return f"{PREFIX}{{{chat_id}}}:queued:{message_id}"
 
 
 def user_rate(user_id: int, window: int) -> str:

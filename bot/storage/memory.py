@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.realtime.protocol import HistoryItem
+from bot.core.models import HistoryItem
+from bot.errors import StorageError
 from bot.storage import keys
 
 __all__ = ["ConversationMemory"]
@@ -29,7 +31,7 @@ class ConversationMemory:
         if self.turns <= 0:
             return ()
         try:
-            raw: list[str] = await self._redis.lrange(keys.chat_memory(chat_id), 0, -1)  # type: ignore[misc]
+            raw = cast(list[str], await self._redis.lrange(keys.chat_memory(chat_id), 0, -1))
         except RedisError as exc:
             log.warning("memory unavailable: %s", exc)
             return ()
@@ -60,4 +62,8 @@ class ConversationMemory:
             log.warning("cannot remember the turn: %s", exc)
 
     async def forget(self, chat_id: int) -> None:
-        await self._redis.delete(keys.chat_memory(chat_id))
+        """Fails hard (StorageError): the user was promised the conversation is gone."""
+        try:
+            await self._redis.delete(keys.chat_memory(chat_id))
+        except RedisError as exc:
+            raise StorageError(f"forgetting chat {chat_id}: {exc}") from None

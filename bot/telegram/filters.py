@@ -1,14 +1,18 @@
-"""Whether a message is for the bot: the group rules in one place."""
+"""Filters: whether a message is for the bot (the group rules), whether its sender is an admin,
+and what a settings command asks for."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import Bot
-from aiogram.filters import Filter
-from aiogram.types import Message, User
+from aiogram.filters import CommandObject, Filter
+from aiogram.types import CallbackQuery, Message, User
 
 from bot.storage.chat_settings import ChatSettings
+from bot.telegram.permissions import Permissions
 
-__all__ = ["ForTheBot", "mentions", "strip_mention"]
+__all__ = ["ForTheBot", "InstructionsGiven", "IsChatAdmin", "Switch", "mentions", "strip_mention"]
 
 
 def mentions(message: Message, me: User) -> bool:
@@ -39,7 +43,7 @@ class ForTheBot(Filter):
     def __init__(self, *, voice: bool) -> None:
         self.voice = voice
 
-    async def __call__(self, message: Message, bot: Bot, chat: ChatSettings) -> bool:
+    async def __call__(self, message: Message, bot: Bot, chat: ChatSettings | None) -> bool:
         if message.from_user is not None and message.from_user.is_bot:
             return False
         if message.chat.type == "private":
@@ -50,4 +54,51 @@ class ForTheBot(Filter):
             return True
         if mentions(message, me):
             return True
-        return self.voice and chat.mode == "all"
+        return self.voice and chat is not None and chat.mode == "all"
+
+
+class IsChatAdmin(Filter):
+    """The sender may change the chat's settings (``Permissions`` decides): the filter of the
+    admin router, so no admin command can forget the check."""
+
+    async def __call__(
+        self, event: Message | CallbackQuery, bot: Bot, permissions: Permissions
+    ) -> bool:
+        if isinstance(event, CallbackQuery):
+            message = event.message
+            if not isinstance(message, Message):
+                return False
+            return await permissions.can_configure(
+                bot,
+                chat_id=message.chat.id,
+                chat_type=message.chat.type,
+                user_id=event.from_user.id,
+                sender_chat_id=None,
+            )
+        return await permissions.can_configure(
+            bot,
+            chat_id=event.chat.id,
+            chat_type=event.chat.type,
+            user_id=event.from_user.id if event.from_user else None,
+            sender_chat_id=event.sender_chat.id if event.sender_chat else None,
+        )
+
+
+class Switch(Filter):
+    """``/command on`` or ``/command off``: gives the handler ``state`` ("on" or "off")."""
+
+    async def __call__(self, message: Message, command: CommandObject) -> bool | dict[str, Any]:
+        state = (command.args or "").strip().lower()
+        return {"state": state} if state in ("on", "off") else False
+
+
+class InstructionsGiven(Filter):
+    """``/instructions TEXT``, or ``/instructions`` in reply to a message with text: gives the
+    handler ``text``."""
+
+    async def __call__(self, message: Message, command: CommandObject) -> bool | dict[str, Any]:
+        text = (command.args or "").strip()
+        reply = message.reply_to_message
+        if not text and reply is not None:
+            text = (reply.text or reply.caption or "").strip()
+        return {"text": text} if text else False

@@ -1,4 +1,4 @@
-"""What a message carries that the bot can listen to."""
+"""What a message carries that the bot can listen to, and the turn it makes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 from aiogram.types import Message
 
-__all__ = ["Media", "media_of"]
+from bot.core.models import TurnJob
+
+__all__ = ["Media", "job_of", "media_of"]
 
 # Documents worth downloading: sound, video with sound, or a type the sender did not know.
 LISTENABLE_MIME_PREFIXES = ("audio/", "video/")
@@ -42,3 +44,29 @@ def media_of(message: Message) -> Media | None:
         listenable = mime.startswith(LISTENABLE_MIME_PREFIXES) or mime in LISTENABLE_MIME_TYPES
         return Media(d.file_id, "document", None, d.file_size, listenable)
     return None
+
+
+def job_of(
+    message: Message,
+    *,
+    lang: str,
+    user_id: int | None,
+    media: Media | None = None,
+    text: str | None = None,
+) -> TurnJob:
+    """The queued turn for ``message``: its text, or the attachment described by ``media``;
+    ``user_id`` is who asked (for budgets and rate limits)."""
+    return TurnJob(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        user_id=user_id,
+        chat_type=message.chat.type,
+        lang=lang,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        text=text,
+        file_id=media.file_id if media else None,
+        media_kind=media.kind if media else None,
+        seconds=media.seconds if media else None,
+        size=media.size if media else None,
+        listenable=media.listenable if media else True,
+    )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram.handlers import commands, errors, membership, messages, usage
+from bot.telegram.handlers import admin, commands, errors, membership, messages, usage
 
 __all__ = ["routers"]
 
 
 def routers() -> list[Router]:
-    # Commands first: "/voice" must not be taken for a text to answer.
+    # Commands first: "/voice" must not be taken for a text to answer; the admin router before
+    # the public one, which refuses what an admin router let through.
     return [
         errors.router(),
         membership.router(),
+        admin.router(),
         commands.router(),
         usage.router(),
         messages.router(),

@@ -8,7 +8,7 @@ from aiogram import F, Router
 from aiogram.types import ChatMemberUpdated, Message
 
 from bot.storage.chat_settings import ChatSettingsStore
-from bot.telegram.chat_status import ChatStatus
+from bot.storage.chat_status import ChatStatus
 
 log = logging.getLogger(__name__)
 

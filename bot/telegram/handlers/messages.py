@@ -1,4 +1,8 @@
-"""Voice notes, audio, video notes, documents and texts: what the bot answers."""
+"""Voice notes, audio, video notes, documents and texts: what the bot answers.
+
+Each handler turns the message into a job and hands it to admission; a refusal is raised and
+the error router tells the user.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +10,41 @@ from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import Message
 
+from bot.core.admission import Admission
+from bot.i18n import Texts
 from bot.telegram.filters import ForTheBot, strip_mention
-from bot.telegram.i18n import Catalogue
-from bot.telegram.media import media_of
-from bot.telegram.turns import TurnRunner, tell
+from bot.telegram.media import job_of, media_of
+from bot.telegram.ports import tell
 
 LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
 
 
-async def on_ask(
-    message: Message, bot: Bot, lang: str, turns: TurnRunner, catalogue: Catalogue
-) -> None:
+async def on_ask(message: Message, bot: Bot, lang: str, texts: Texts, admission: Admission) -> None:
     """A reply with /ask to someone's voice note: answer that voice note."""
     target = message.reply_to_message
     media = media_of(target) if target is not None else None
     if target is None or media is None:
-        await tell(bot, message, catalogue.get(lang, "ask-usage"))
+        await tell(bot, message, texts("ask-usage"))
         return
-    await turns.accept(bot, target, lang=lang, media=media, user_id=_user(message))
+    await admission.admit(job_of(target, lang=lang, user_id=_user(message), media=media))
 
 
-async def on_media(message: Message, bot: Bot, lang: str, turns: TurnRunner) -> None:
-    await turns.accept(bot, message, lang=lang, media=media_of(message), user_id=_user(message))
+async def on_media(message: Message, lang: str, admission: Admission) -> None:
+    media = media_of(message)
+    await admission.admit(job_of(message, lang=lang, user_id=_user(message), media=media))
 
 
-async def on_text(message: Message, bot: Bot, lang: str, turns: TurnRunner) -> None:
+async def on_text(message: Message, bot: Bot, lang: str, admission: Admission) -> None:
     text = strip_mention(message.text or "", await bot.me())
     if text:
-        await turns.accept(bot, message, lang=lang, text=text, user_id=_user(message))
+        await admission.admit(job_of(message, lang=lang, user_id=_user(message), text=text))
 
 
-async def on_other(message: Message, bot: Bot, lang: str, catalogue: Catalogue) -> None:
+async def on_other(message: Message, bot: Bot, texts: Texts) -> None:
     """Stickers, photos and the rest: a hint in private chats, silence in groups."""
     if message.from_user is not None and message.from_user.is_bot:
         return
-    await tell(bot, message, catalogue.get(lang, "unsupported"))
+    await tell(bot, message, texts("unsupported"))
 
 
 def _user(message: Message) -> int | None:

@@ -11,17 +11,16 @@ from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
 from bot.config import Settings
+from bot.i18n import Texts
 from bot.storage.usage import Totals, UsageLedger, day_of, month_of
 from bot.telegram.chart import usage_chart
-from bot.telegram.i18n import Catalogue
-from bot.telegram.turns import tell
+from bot.telegram.ports import tell, thread_of
 
 TOP = 5
 
 
-def _line(catalogue: Catalogue, lang: str, label: str, totals: Totals, currency: str) -> str:
-    return catalogue.get(
-        lang,
+def _line(texts: Texts, label: str, totals: Totals, currency: str) -> str:
+    return texts(
         "usage-line",
         label=label,
         turns=totals.turns,
@@ -31,23 +30,21 @@ def _line(catalogue: Catalogue, lang: str, label: str, totals: Totals, currency:
     )
 
 
-async def on_usage(
-    message: Message, bot: Bot, lang: str, catalogue: Catalogue, ledger: UsageLedger
-) -> None:
+async def on_usage(message: Message, bot: Bot, texts: Texts, ledger: UsageLedger) -> None:
     now = dt.datetime.now(dt.UTC)
     currency = ledger.prices.currency
-    lines = [catalogue.get(lang, "usage-title")]
+    lines = [texts("usage-title")]
     if message.from_user is not None:
         uid = message.from_user.id
-        lines.append(_line(catalogue, lang, catalogue.get(lang, "usage-you-today"),
+        lines.append(_line(texts, texts("usage-you-today"),
                            await ledger.totals("u", uid, day_of(now)), currency))  # fmt: skip
-        lines.append(_line(catalogue, lang, catalogue.get(lang, "usage-you-month"),
+        lines.append(_line(texts, texts("usage-you-month"),
                            await ledger.totals("u", uid, month_of(now)), currency))  # fmt: skip
     if message.chat.type != "private":
         cid = message.chat.id
-        lines.append(_line(catalogue, lang, catalogue.get(lang, "usage-chat-today"),
+        lines.append(_line(texts, texts("usage-chat-today"),
                            await ledger.totals("c", cid, day_of(now)), currency))  # fmt: skip
-        lines.append(_line(catalogue, lang, catalogue.get(lang, "usage-chat-month"),
+        lines.append(_line(texts, texts("usage-chat-month"),
                            await ledger.totals("c", cid, month_of(now)), currency))  # fmt: skip
     await tell(bot, message, "\n".join(lines))
 
@@ -55,13 +52,12 @@ async def on_usage(
 async def on_stats(
     message: Message,
     bot: Bot,
-    lang: str,
-    catalogue: Catalogue,
+    texts: Texts,
     ledger: UsageLedger,
     settings: Settings,
 ) -> None:
     if message.from_user is None or message.from_user.id not in settings.admin_ids:
-        await tell(bot, message, catalogue.get(lang, "stats-owners-only"))
+        await tell(bot, message, texts("stats-owners-only"))
         return
     now = dt.datetime.now(dt.UTC)
     month = month_of(now)
@@ -69,26 +65,24 @@ async def on_stats(
     today = await ledger.totals("all", "all", day_of(now))
     this_month = await ledger.totals("all", "all", month)
     lines = [
-        f"<b>{html.escape(catalogue.get(lang, 'stats-title'))}</b>",
-        html.escape(_line(catalogue, lang, catalogue.get(lang, "usage-today"), today, currency)),
-        html.escape(
-            _line(catalogue, lang, catalogue.get(lang, "usage-month"), this_month, currency)
-        ),
-        html.escape(catalogue.get(lang, "stats-failures", failures=this_month.failures)),
+        f"<b>{html.escape(texts('stats-title'))}</b>",
+        html.escape(_line(texts, texts("usage-today"), today, currency)),
+        html.escape(_line(texts, texts("usage-month"), this_month, currency)),
+        html.escape(texts("stats-failures", failures=this_month.failures)),
     ]
     for scope, title in (("c", "stats-top-chats"), ("u", "stats-top-users")):
         top = await ledger.top(scope, month, TOP)
         if top:
-            lines.append(f"\n<b>{html.escape(catalogue.get(lang, title))}</b>")
+            lines.append(f"\n<b>{html.escape(texts(title))}</b>")
             lines += [f"{html.escape(who)}: {seconds / 60:.1f} min" for who, seconds in top]
     await tell(bot, message, "\n".join(lines), html_text=True)
     series = await ledger.daily("all", "all", 30, now)
     points = [(day, totals.seconds / 60, totals.turns) for day, totals in series]
-    png = await asyncio.to_thread(usage_chart, points, catalogue.get(lang, "stats-chart"))
+    png = await asyncio.to_thread(usage_chart, points, texts("stats-chart"))
     await bot.send_photo(
         chat_id=message.chat.id,
         photo=BufferedInputFile(png, filename="usage.png"),
-        message_thread_id=message.message_thread_id if message.is_topic_message else None,
+        message_thread_id=thread_of(message),
     )
 
 

@@ -1,13 +1,17 @@
-"""The message catalogue: Fluent files per language, picked from the user's Telegram language."""
+"""The message catalogue (Fluent files per language) and ``render``, the one place where an
+outcome the user hears about becomes words in the user's language."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fluent.runtime import FluentBundle, FluentResource
 
-__all__ = ["LANGUAGES", "Catalogue", "pick_language"]
+from bot.errors import BotError
+
+__all__ = ["LANGUAGES", "Catalogue", "Texts", "pick_language", "render"]
 
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = ("ru", "en")
@@ -44,3 +48,25 @@ class Catalogue:
         if errors:
             raise KeyError(f"{key}: {errors[0]}")
         return str(text)
+
+
+def render(catalogue: Catalogue, lang: str, outcome: BaseException) -> str:
+    """What the user is told about ``outcome``: a ``BotError``'s catalogue message with its
+    arguments, or the internal-error message for anything else (whose details stay in the log)."""
+    if isinstance(outcome, BotError):
+        return catalogue.get(lang, outcome.key, **outcome.arguments())
+    return catalogue.get(lang, "error-internal")
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The catalogue in one user's language: ``texts("voice-set", voice=name)``."""
+
+    catalogue: Catalogue
+    lang: str
+
+    def __call__(self, key: str, **args: Any) -> str:
+        return self.catalogue.get(self.lang, key, **args)
+
+    def render(self, outcome: BaseException) -> str:
+        return render(self.catalogue, self.lang, outcome)

@@ -1,0 +1,158 @@
+"""The composition root: every service built from the settings, once, in one place.
+
+The Telegram bot, the workers and the ``ask`` command all get their core from here, so they
+answer a turn the same way. Nothing here imports aiogram; ``bot.run`` adds Telegram on top.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from bot.config import Settings
+from bot.core.admission import Admission, AdmissionRules
+from bot.core.answering import Answering, TurnStores
+from bot.core.models import Limits
+from bot.core.pipeline import TurnOptions, TurnPipeline
+from bot.i18n import Catalogue
+from bot.queue.worker import Handler, TurnWorker, WorkerOptions
+from bot.realtime.client import RealtimeClient
+from bot.realtime.providers import endpoint_from_settings
+from bot.storage.admins import AdminCache
+from bot.storage.chat_settings import ChatSettingsStore, Defaults
+from bot.storage.chat_status import ChatStatus
+from bot.storage.memory import ConversationMemory
+from bot.storage.turn_queue import TurnQueue
+from bot.storage.usage import Budgets, Prices, UsageLedger
+
+__all__ = [
+    "Services",
+    "build_answering",
+    "build_pipeline",
+    "build_services",
+    "build_worker",
+    "defaults_from",
+    "limits_from",
+]
+
+
+@dataclass
+class Services:
+    """Long-lived services of one process; the Telegram side hands them to handlers by name."""
+
+    settings: Settings
+    catalogue: Catalogue
+    redis: Redis
+    chat_settings: ChatSettingsStore
+    chat_status: ChatStatus
+    admins: AdminCache
+    memory: ConversationMemory
+    ledger: UsageLedger
+    turn_queue: TurnQueue
+    admission: Admission
+    answering: Answering
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(
+        max_seconds=settings.max_input_seconds,
+        max_bytes=settings.max_input_bytes,
+        silence_dbfs=settings.silence_threshold_dbfs,
+    )
+
+
+def defaults_from(settings: Settings) -> Defaults:
+    return Defaults(voice=settings.default_voice, instructions=settings.default_instructions)
+
+
+def build_pipeline(settings: Settings) -> TurnPipeline:
+    """The turn pipeline for these settings."""
+    client = RealtimeClient(
+        endpoint_from_settings(settings),
+        connect_timeout=settings.connect_timeout,
+        event_timeout=settings.event_timeout,
+    )
+    modalities = ("text", "audio") if settings.realtime_provider == "yandex" else ("audio",)
+    return TurnPipeline(
+        client,
+        limits=limits_from(settings),
+        options=TurnOptions(
+            output_rate=settings.output_sample_rate,
+            turn_detection=settings.turn_detection,
+            output_modalities=modalities,
+            turn_timeout=settings.turn_timeout,
+            transcription_model=settings.input_transcription_model,
+        ),
+    )
+
+
+def build_answering(
+    settings: Settings, catalogue: Catalogue, stores: TurnStores | None = None
+) -> Answering:
+    """The worker's side of a turn; without ``stores`` (no Redis) chats get the defaults."""
+    return Answering(
+        build_pipeline(settings),
+        catalogue,
+        defaults=defaults_from(settings),
+        stores=stores,
+        retries=settings.turn_retries,
+    )
+
+
+def build_services(settings: Settings, redis: Redis) -> Services:
+    catalogue = Catalogue()
+    chat_settings = ChatSettingsStore(redis, defaults_from(settings))
+    chat_status = ChatStatus(redis)
+    memory = ConversationMemory(redis, turns=settings.memory_turns, ttl=settings.memory_ttl)
+    prices = Prices(
+        input_per_minute=settings.price_input_audio_per_minute,
+        output_per_minute=settings.price_output_audio_per_minute,
+        currency=settings.price_currency,
+    )
+    ledger = UsageLedger(redis, prices)
+    # The session cap is global: every worker on this Redis shares its leases.
+    turn_queue = TurnQueue(redis, session_cap=settings.max_concurrent_turns)
+    budgets = Budgets(**{name: getattr(settings, name) for name in Budgets.__dataclass_fields__})
+    admission = Admission(
+        turn_queue,
+        AdmissionRules(
+            limits=limits_from(settings),
+            budgets=budgets,
+            prices=prices,
+            owners=settings.admin_ids,
+            max_backlog=settings.max_chat_backlog,
+            rate_limit=settings.rate_limit_turns,
+            rate_window=settings.rate_limit_window,
+        ),
+    )
+    stores = TurnStores(chat_settings, memory, ledger, chat_status)
+    return Services(
+        settings=settings,
+        catalogue=catalogue,
+        redis=redis,
+        chat_settings=chat_settings,
+        chat_status=chat_status,
+        admins=AdminCache(redis),
+        memory=memory,
+        ledger=ledger,
+        turn_queue=turn_queue,
+        admission=admission,
+        answering=build_answering(settings, catalogue, stores),
+    )
+
+
+def build_worker(services: Services, handler: Handler, give_up: Handler) -> TurnWorker:
+    """A worker taking turns from the shared queue and answering each with ``handler``."""
+    settings = services.settings
+    return TurnWorker(
+        services.turn_queue,
+        handler,
+        WorkerOptions(
+            name=settings.worker_name,
+            prefetch=settings.worker_prefetch,
+            visibility_timeout=settings.visibility_timeout,
+            shutdown_grace=settings.shutdown_grace,
+        ),
+        on_give_up=give_up,
+    )

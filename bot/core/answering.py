@@ -1,0 +1,212 @@
+"""Answering: the worker's side of a turn, from a queued job to the reply delivered.
+
+The chat's settings and memory are read while the model's connection opens; the pipeline runs
+the turn (tried again, up to ``retries`` times with backoff, when it failed for a passing
+reason); the reply goes to the ``ReplySink`` (its delivery tried again on its own, so a reply
+that exists is never asked of the model twice); memory and usage are written; every failure
+becomes one message in the user's language (``bot.i18n.render``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from bot import metrics
+from bot.core.models import HistoryItem, Reply, TurnJob, TurnResult, TurnSetup
+from bot.core.pipeline import TurnInput, TurnPipeline, fetch_once
+from bot.core.ports import InputSource, ReplySink
+from bot.errors import (
+    BotError,
+    ChatUnreachable,
+    InputError,
+    RealtimeError,
+    SendFailed,
+)
+from bot.i18n import Catalogue, render
+from bot.logging import turn_context
+from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
+from bot.storage.chat_status import ChatStatus
+from bot.storage.memory import ConversationMemory
+from bot.storage.usage import TurnUsage, UsageLedger
+
+__all__ = ["Answering", "TurnStores"]
+
+log = logging.getLogger(__name__)
+
+RETRY_BASE_DELAY = 1.0
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class TurnStores:
+    """The chat's state a turn reads and writes."""
+
+    chat_settings: ChatSettingsStore
+    memory: ConversationMemory
+    ledger: UsageLedger
+    chat_status: ChatStatus
+
+
+class Answering:
+    """Answers queued turns. Without ``stores`` (the ``ask`` command) every turn uses the
+    defaults and nothing is remembered or counted."""
+
+    def __init__(
+        self,
+        pipeline: TurnPipeline,
+        catalogue: Catalogue,
+        *,
+        defaults: Defaults,
+        stores: TurnStores | None = None,
+        retries: int = 2,
+        retry_delay: float = RETRY_BASE_DELAY,
+    ) -> None:
+        self.pipeline = pipeline
+        self.catalogue = catalogue
+        self.defaults = defaults
+        self.stores = stores
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
+        """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
+        failed turn: the user is told."""
+        token = turn_context.set(job.label)
+        try:
+            outcome = await self._answer(job, source, sink)
+        finally:
+            turn_context.reset(token)
+        metrics.TURNS.labels(outcome=outcome).inc()
+        return outcome
+
+    async def give_up(self, job: TurnJob, sink: ReplySink) -> None:
+        """A turn that kept failing (its worker died every time): tell the user once."""
+        metrics.TURNS.labels(outcome="abandoned").inc()
+        await sink.send_notice(render(self.catalogue, job.lang, BotError()))
+
+    async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
+        chat: list[ChatSettings] = []
+        # Downloaded once per turn, however many tries the model needs.
+        fetch = fetch_once(source.fetch) if job.file_id else None
+        turn = TurnInput(fetch=fetch, text=job.text, label=job.label)
+        try:
+            result = await self._with_retries(
+                lambda: self._run_model(turn, sink, self._loader(job, chat))
+            )
+            settings = chat[0]
+            reply = Reply(result.voice, result.voice_seconds, self._text(job, settings, result))
+            started = time.perf_counter()
+            await self._with_retries(lambda: sink.send_reply(reply))
+        except ChatUnreachable as exc:
+            log.info("skipping the turn: %s", exc)
+            return "skipped"
+        except Exception as exc:
+            return await self._fail(job, sink, exc)
+        _observe(result, upload=time.perf_counter() - started)
+        await self._remember(job, settings, result)
+        return "answered"
+
+    def _loader(self, job: TurnJob, chat: list[ChatSettings]) -> Callable[[], Awaitable[TurnSetup]]:
+        async def load() -> TurnSetup:
+            settings, history = await self._read_state(job)
+            chat[:] = [settings]
+            return TurnSetup(settings.voice, settings.instructions, history)
+
+        return load
+
+    async def _read_state(self, job: TurnJob) -> tuple[ChatSettings, tuple[HistoryItem, ...]]:
+        if self.stores is None:
+            return self.defaults.settings(), ()
+        stores = self.stores
+        # Read together, while the model's connection opens.
+        blocked_since, settings, history = await asyncio.gather(
+            stores.chat_status.blocked_since(job.chat_id),
+            stores.chat_settings.get(job.chat_id),
+            stores.memory.history(job.chat_id),
+        )
+        if blocked_since is not None:
+            if blocked_since >= job.enqueued_at:
+                raise ChatUnreachable("the chat blocked or removed the bot")
+            # They wrote after blocking: they unblocked the bot.
+            await stores.chat_status.mark_reachable(job.chat_id)
+        return settings, history if settings.memory else ()
+
+    async def _run_model(
+        self, turn: TurnInput, sink: ReplySink, load: Callable[[], Awaitable[TurnSetup]]
+    ) -> TurnResult:
+        async with sink.progress():
+            return await self.pipeline.run(turn, load)
+
+    async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
+        attempt = 0
+        while True:
+            try:
+                return await step()
+            except BotError as exc:
+                if not exc.transient or attempt >= self.retries:
+                    raise
+                delay = self.retry_delay * 2**attempt
+                attempt += 1
+                log.warning("turn failed (%s: %s); try %d of %d in %.0f s",
+                            exc.__class__.__name__, exc, attempt + 1, self.retries + 1,
+                            delay)  # fmt: skip
+                await asyncio.sleep(delay)
+
+    def _text(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> str:
+        heard = self._heard(job, result)
+        if heard and job.file_id and chat.shows_transcript(job.chat_type):
+            heard_line = self.catalogue.get(job.lang, "heard", text=heard)
+            return f"{heard_line}\n\n{result.text}".strip()
+        return result.text
+
+    def _heard(self, job: TurnJob, result: TurnResult) -> str:
+        return result.input_transcript if job.file_id else (job.text or "")
+
+    async def _remember(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> None:
+        if self.stores is None:
+            return
+        if chat.memory:
+            heard = self._heard(job, result)
+            question = heard or self.catalogue.get(job.lang, "memory-voice-without-transcript")
+            await self.stores.memory.remember(job.chat_id, question, result.text)
+        await self.stores.ledger.record(
+            job.chat_id,
+            job.user_id,
+            TurnUsage(result.input_seconds, result.voice_seconds, result.usage),
+        )
+
+    async def _fail(self, job: TurnJob, sink: ReplySink, exc: Exception) -> str:
+        if self.stores is not None:
+            await self.stores.ledger.record(job.chat_id, job.user_id, TurnUsage(failed=True))
+        if isinstance(exc, RealtimeError):
+            metrics.REALTIME_ERRORS.labels(type=exc.__class__.__name__).inc()
+        outcome = "failed"
+        if isinstance(exc, InputError):
+            log.info("turn refused: %s: %s", exc.__class__.__name__, exc)
+            outcome = "refused"
+        elif isinstance(exc, SendFailed):
+            log.warning("turn failed on the chat's side: %s", exc)
+        elif isinstance(exc, BotError):
+            log.warning("turn failed: %s: %s", exc.__class__.__name__, exc)
+        else:
+            log.error("turn failed unexpectedly", exc_info=exc)
+        await sink.send_notice(render(self.catalogue, job.lang, exc))
+        return outcome
+
+
+def _observe(result: TurnResult, *, upload: float) -> None:
+    stages = {
+        "download": result.marks.span_from_start("downloaded"),
+        "decode": result.marks.span("downloaded", "decoded"),
+        "model": result.marks.span("response_create", "response_done"),
+        "encode": result.marks.span("response_done", "encoded"),
+        "upload": upload,
+    }
+    for stage, seconds in stages.items():
+        if seconds is not None:
+            metrics.TURN_STAGE_SECONDS.labels(stage=stage).observe(seconds)

@@ -1,0 +1,41 @@
+"""The core's edge: what a turn needs from the outside, as small protocols.
+
+A turn takes its input bytes from an ``InputSource`` and gives its reply, progress and notices
+to a ``ReplySink``. The Telegram side implements them with Bot API calls
+(``bot.telegram.ports``), the ``ask`` command with files (``bot.cli``). Errors cross the edge as
+the core's own (``bot.errors``): ``DownloadFailed``, ``SendFailed``, ``ChatUnreachable``,
+``VoiceForbidden``; never an adapter's exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Protocol
+
+from bot.core.models import Reply
+
+__all__ = ["InputSource", "ReplySink"]
+
+
+class InputSource(Protocol):
+    """Where the turn's input bytes come from."""
+
+    async def fetch(self) -> bytes:
+        """The input file's bytes. Raises ``DownloadFailed`` (transient) or ``TooLarge``."""
+        ...
+
+
+class ReplySink(Protocol):
+    """Where the turn's reply goes."""
+
+    def progress(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Shows that an answer is being made for as long as it is entered."""
+        ...
+
+    async def send_reply(self, reply: Reply) -> None:
+        """Delivers the voice note and its text. Raises ``SendFailed``, ``ChatUnreachable``."""
+        ...
+
+    async def send_notice(self, text: str) -> None:
+        """Delivers a short text about the turn (an error, a hint). Never raises."""
+        ...

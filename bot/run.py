@@ -1,0 +1,148 @@
+"""The run modes: long polling, webhook, worker only. Each builds the services (``bot.app``),
+the Telegram bot and dispatcher (``bot.telegram``), and a worker whose turns answer through the
+Telegram ports, and runs until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiogram import Bot
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiohttp import web
+from redis.asyncio import Redis
+
+from bot.app import Services, build_services, build_worker
+from bot.config import Settings
+from bot.metrics import QUEUE_DEPTH, start_metrics_server
+from bot.queue.worker import TurnWorker
+from bot.telegram.dispatcher import build_dispatcher, set_commands
+from bot.telegram.polling import poll
+from bot.telegram.ports import turn_handlers
+from bot.telegram.session import make_bot
+
+__all__ = ["run_polling", "run_webhook", "run_worker", "telegram_worker"]
+
+log = logging.getLogger(__name__)
+
+
+def telegram_worker(services: Services, bot: Bot) -> TurnWorker:
+    """A worker whose turns take their input from Telegram and reply there."""
+    answer, give_up = turn_handlers(
+        bot, services.answering, services.catalogue, services.settings.max_input_bytes
+    )
+    return build_worker(services, answer, give_up)
+
+
+async def _health(services: Services) -> tuple[bool, dict[str, Any]]:
+    ok, details = await services.turn_queue.healthy()
+    if ok:
+        QUEUE_DEPTH.set(details["queue_depth"])
+    return ok, details
+
+
+class _Running:
+    """What every mode runs besides its way of receiving updates: the worker (unless
+    receive-only) and the metrics server; stopped in order, the worker draining last."""
+
+    def __init__(self, services: Services, bot: Bot, *, worker: bool) -> None:
+        self.services = services
+        self.bot = bot
+        self.stop = asyncio.Event()
+        self._worker = telegram_worker(services, bot) if worker else None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._metrics: web.AppRunner | None = None
+
+    async def __aenter__(self) -> _Running:
+        settings = self.services.settings
+        if settings.metrics_port:
+            self._metrics = await start_metrics_server(
+                settings.webhook_host, settings.metrics_port,
+                lambda: _health(self.services),
+            )  # fmt: skip
+        if self._worker is not None:
+            self._tasks.append(asyncio.create_task(self._worker.run(self.stop), name="worker"))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        for task in self._tasks:
+            await task
+        if self._metrics is not None:
+            await self._metrics.cleanup()
+        await self.bot.session.close()
+
+    def stop_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.stop.set)
+
+
+async def run_polling(settings: Settings, redis: Redis) -> None:
+    """Long polling and a worker in one process, until SIGINT or SIGTERM.
+
+    A batch of updates is confirmed to Telegram only after each was handled (a turn: queued,
+    about a millisecond), so a crash loses nothing accepted."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings, services.chat_status)
+    dp = build_dispatcher(services)
+    me = await bot.me()
+    log.info(
+        "bot @%s starting (long polling, provider %s, model %s, worker %s)",
+        me.username,
+        settings.realtime_provider,
+        settings.realtime_model,
+        settings.worker_name,
+    )
+    await set_commands(bot, services.catalogue)
+    await bot.delete_webhook(drop_pending_updates=False)
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        await poll(dp, bot, running.stop, allowed_updates=dp.resolve_used_update_types())
+
+
+async def run_worker(settings: Settings, redis: Redis) -> None:
+    """Only a worker: takes turns from the shared queue, until SIGINT or SIGTERM."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings, services.chat_status)
+    log.info("worker %s starting (provider %s)", settings.worker_name, settings.realtime_provider)
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        await running.stop.wait()
+
+
+async def run_webhook(settings: Settings, redis: Redis) -> None:
+    """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
+    (a wrong one is answered 401), and a worker, until SIGINT or SIGTERM. Telegram gets its 200
+    only after the turn is queued, so an update that could not be queued is sent again."""
+    services = build_services(settings, redis)
+    bot = make_bot(settings, services.chat_status)
+    dp = build_dispatcher(services)
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    path = urlsplit(settings.webhook_url).path or "/"
+    app = web.Application()
+    SimpleRequestHandler(
+        dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=False
+    ).register(app, path=path)
+    setup_application(app, dp, bot=bot)
+    async with _Running(services, bot, worker=True) as running:
+        running.stop_on_signals()
+        me = await bot.me()
+        await set_commands(bot, services.catalogue)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
+        try:
+            # Listening first: Telegram posts as soon as the webhook is set.
+            await bot.set_webhook(
+                settings.webhook_url, secret_token=secret,
+                allowed_updates=dp.resolve_used_update_types(),
+            )  # fmt: skip
+            log.info("bot @%s serving webhook on %s:%s%s", me.username, settings.webhook_host,
+                     settings.webhook_port, path)  # fmt: skip
+            await running.stop.wait()
+        finally:
+            await runner.cleanup()

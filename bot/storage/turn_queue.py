@@ -1,0 +1,353 @@
+"""The turn queue in Redis: a stream with a consumer group, each chat's order gate, the chat
+lock and the global session leases, each step one atomic script.
+
+Keys (``bot.storage.keys``):
+
+- ``vb:turns``: the stream of queued turns; ``vb:workers`` its consumer group.
+- ``vb:{CHAT}:order``: sorted set of the chat's turns by message id. A turn waiting or running
+  has its message id as score; a finished one stays with the score moved below zero (its done
+  mark, so a redelivered update is never answered twice) until a thousand newer ones pass it.
+- ``vb:{CHAT}:running``: the chat's lock, held by the queue entry whose turn runs.
+- ``vb:session:N`` (N below the cap): realtime session leases, each a key with an expiry, so
+  a worker that dies frees its leases when they expire and no clock but Redis's decides.
+
+Three steps matter for speed, each one round trip: ``admit`` (duplicate, backlog, rate limit and
+budgets checked and the turn queued, atomically), ``take`` (the chat's turn, its lock and a
+session lease together), ``finish`` (done mark, lock and lease freed, entry acknowledged).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.core.models import TurnJob
+from bot.storage import keys
+
+__all__ = ["Admitted", "BudgetCheck", "Taken", "TurnQueue"]
+
+log = logging.getLogger(__name__)
+
+# Finished turns keep a negative score: below every waiting one, so the gate's head query
+# (lowest score from 0 up) never sees them, and ZADD NX refuses their message again.
+DONE_OFFSET = 2**51
+# How many older messages a chat's done marks reach back (a redelivery comes within seconds).
+DONE_KEEP = 1000
+ORDER_TTL_MS = 7 * 86_400 * 1000
+
+_ADMIT = """
+local order, stream, rate = KEYS[1], KEYS[2], KEYS[3]
+local member, score, job = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local backlog, rate_limit, rate_window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local price_in, price_out = tonumber(ARGV[7]), tonumber(ARGV[8])
+for i = 4, #KEYS do
+  local used = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec')
+  local inp, out = tonumber(used[1]) or 0, tonumber(used[2]) or 0
+  local max_seconds, max_cost = tonumber(ARGV[7 + 2 * (i - 3)]), tonumber(ARGV[8 + 2 * (i - 3)])
+  if (max_seconds > 0 and inp + out >= max_seconds)
+      or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
+    return {'over', i - 4}
+  end
+end
+if redis.call('ZADD', order, 'NX', score, member) == 0 then return {'duplicate', 0} end
+if redis.call('ZCOUNT', order, 0, '+inf') > backlog then
+  redis.call('ZREM', order, member)
+  return {'busy', 0}
+end
+if rate_limit > 0 then
+  local n = redis.call('INCR', rate)
+  if n == 1 then redis.call('EXPIRE', rate, rate_window) end
+  if n > rate_limit then
+    redis.call('ZREM', order, member)
+    return {'rate_limited', 0}
+  end
+end
+redis.call('XADD', stream, '*', 'job', job)
+return {'queued', 0}
+"""
+
+_TAKE = """
+local order, lock = KEYS[1], KEYS[2]
+local member, lock_value, token = ARGV[1], ARGV[2], ARGV[3]
+local lock_ms, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
+local head = redis.call('ZRANGEBYSCORE', order, 0, '+inf', 'LIMIT', 0, 1)[1]
+if head ~= member then
+  local score = redis.call('ZSCORE', order, member)
+  if not score then return {'gone', ''} end
+  if tonumber(score) < 0 then return {'done', ''} end
+  return {'wait', head or ''}
+end
+local free = 0
+local leases = redis.call('MGET', unpack(KEYS, 3))
+for i = 1, #leases do
+  if not leases[i] then free = i break end
+end
+if free == 0 then return {'no_slot', ''} end
+if not redis.call('SET', lock, lock_value, 'NX', 'PX', lock_ms) then
+  if redis.call('GET', lock) ~= lock_value then return {'locked', ''} end
+  redis.call('PEXPIRE', lock, lock_ms)
+end
+redis.call('SET', KEYS[2 + free], token, 'PX', lease_ms)
+return {'go', KEYS[2 + free]}
+"""
+
+_FINISH = """
+local order, lock, stream, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local member, done_score, keep_above = ARGV[1], ARGV[2], ARGV[3]
+local entry, group, lock_value, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+redis.call('ZADD', order, 'XX', done_score, member)
+redis.call('ZREMRANGEBYSCORE', order, '-inf', '(' .. keep_above)
+redis.call('PEXPIRE', order, ARGV[8])
+if redis.call('GET', lock) == lock_value then redis.call('DEL', lock) end
+if lease ~= '' and redis.call('GET', lease) == token then redis.call('DEL', lease) end
+redis.call('XACK', stream, group, entry)
+redis.call('XDEL', stream, entry)
+return 1
+"""
+
+# Each key lives ARGV[2i] ms longer while it still holds the value ARGV[2i-1].
+_RENEW = """
+local n = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
+    n = n + 1
+  end
+end
+return n
+"""
+# Each key is deleted if it still holds the value ARGV[i].
+_RELEASE = """
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then redis.call('DEL', KEYS[i]) end
+end
+return 1
+"""
+
+
+class Admitted(enum.Enum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"  # the same message is queued or was answered (a redelivered update)
+    BUSY = "busy"  # the chat's backlog is full
+    RATE_LIMITED = "rate_limited"  # the user sent too many turns in the window
+    OVER_BUDGET = "over"  # a budget is used up: which one is ``AdmitResult.budget``
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """One budget to check at admission: the usage hash and its limits (0 = none)."""
+
+    usage_key: str
+    max_seconds: float
+    max_cost: float
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    outcome: Admitted
+    budget: int = -1  # index of the used-up budget among those checked
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What ``take`` found: ``go`` (run it, holding ``lease``), ``wait`` (an earlier turn of the
+    chat is unfinished: ``head``), ``locked``, ``no_slot``, ``done`` or ``gone``."""
+
+    state: str
+    head: str = ""
+    lease: str = ""  # the lease key held
+    token: str = ""  # the value that proves the lease is this take's
+    lock: str = ""  # the chat's lock key held
+    lock_value: str = ""
+
+    def held(self, lock_ms: int, lease_ms: int) -> list[tuple[str, str, int]]:
+        """(key, value, lifetime in ms) of what this take holds, for the heartbeat."""
+        return [(self.lock, self.lock_value, lock_ms), (self.lease, self.token, lease_ms)]
+
+
+class TurnQueue:
+    """Every Redis command of the turn queue. Fails hard: callers wrap calls in ``retrying``."""
+
+    def __init__(self, redis: Redis, *, session_cap: int, lease_seconds: float = 30.0) -> None:
+        self._redis = redis
+        self.session_cap = session_cap
+        self.lease_ms = int(lease_seconds * 1000)
+        self._slots = [keys.session_slot(i) for i in range(session_cap)]
+        self._admit = redis.register_script(_ADMIT)
+        self._take = redis.register_script(_TAKE)
+        self._finish = redis.register_script(_FINISH)
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+
+    # -- the receiver ----------------------------------------------------------------------
+
+    async def admit(
+        self,
+        job: TurnJob,
+        *,
+        max_backlog: int,
+        rate_window_index: int,
+        rate_limit: int,
+        rate_window: int,
+        budgets: list[BudgetCheck],
+        prices: tuple[float, float],
+    ) -> AdmitResult:
+        """Queue ``job`` unless it is a duplicate, its chat's backlog is full, its user is over
+        the rate limit or a budget is used up; all checked and written in one atomic step.
+        The rate limit counts the user's turns in window number ``rate_window_index``."""
+        rate_key = None
+        if rate_limit and job.user_id is not None:
+            rate_key = keys.user_rate(job.user_id, rate_window_index)
+        script_keys = [keys.chat_order(job.chat_id), keys.TURNS_STREAM, rate_key or ""]
+        script_keys += [check.usage_key for check in budgets]
+        args: list[Any] = [job.message_id, job.message_id, job.dumps(), max_backlog]
+        args += [rate_limit if rate_key else 0, rate_window, prices[0], prices[1]]
+        for check in budgets:
+            args += [check.max_seconds, check.max_cost]
+        outcome, index = await self._admit(script_keys, args)
+        return AdmitResult(Admitted(outcome), int(index))
+
+    # -- the worker ------------------------------------------------------------------------
+
+    async def ensure_group(self) -> None:
+        try:
+            await self._redis.xgroup_create(
+                keys.TURNS_STREAM, keys.TURNS_GROUP, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(
+        self, consumer: str, count: int, *, own: str | None, block_ms: int
+    ) -> list[tuple[str, dict[str, str]]]:
+        """Entries for ``consumer``: its own pending ones from ``own`` on (after a restart), or
+        new ones (``own`` None, waiting up to ``block_ms``)."""
+        reply = await self._redis.xreadgroup(
+            keys.TURNS_GROUP,
+            consumer,
+            {keys.TURNS_STREAM: own or ">"},
+            count=count,
+            block=None if own else block_ms,
+        )
+        if not reply:
+            return []
+        streams = cast(list[list[Any]], reply)
+        return [(str(entry_id), dict(fields or {})) for entry_id, fields in streams[0][1]]
+
+    async def claim_abandoned(
+        self, consumer: str, count: int, min_idle_seconds: float
+    ) -> list[tuple[str, dict[str, str], int]]:
+        """Entries idle for ``min_idle_seconds`` (their worker died), taken over by ``consumer``,
+        each with how many times it was delivered."""
+        reply = cast(
+            list[Any],
+            await self._redis.xautoclaim(
+                keys.TURNS_STREAM,
+                keys.TURNS_GROUP,
+                consumer,
+                min_idle_time=int(min_idle_seconds * 1000),
+                start_id="0-0",
+                count=count,
+            ),
+        )
+        claimed: list[tuple[str, dict[str, str], int]] = []
+        for entry_id, fields in reply[1] if len(reply) > 1 else []:
+            if not fields:
+                continue
+            pending = await self._redis.xpending_range(
+                keys.TURNS_STREAM, keys.TURNS_GROUP, min=entry_id, max=entry_id, count=1
+            )
+            times = int(pending[0]["times_delivered"]) if pending else 1
+            claimed.append((str(entry_id), dict(fields), times))
+        return claimed
+
+    async def take(self, job: TurnJob, *, lock_value: str, token: str, lock_ms: int) -> Taken:
+        """The chat's order gate, its lock and a session lease in one atomic step."""
+        script_keys = [keys.chat_order(job.chat_id), keys.chat_running(job.chat_id)]
+        state, detail = await self._take(
+            [*script_keys, *self._slots],
+            [job.message_id, lock_value, token, lock_ms, self.lease_ms],
+        )
+        if state == "go":
+            return Taken(
+                "go", lease=str(detail), token=token, lock=script_keys[1], lock_value=lock_value
+            )
+        return Taken(str(state), head=str(detail))
+
+    async def finish(self, job: TurnJob, entry_id: str, taken: Taken | None) -> None:
+        """Mark the turn done, free its lock and lease, acknowledge and delete its entry."""
+        await self._finish(
+            [
+                keys.chat_order(job.chat_id),
+                keys.chat_running(job.chat_id),
+                keys.TURNS_STREAM,
+                taken.lease if taken else "",
+            ],
+            [
+                job.message_id,
+                job.message_id - DONE_OFFSET,
+                job.message_id - DONE_KEEP - DONE_OFFSET,
+                entry_id,
+                keys.TURNS_GROUP,
+                taken.lock_value if taken else "",
+                taken.token if taken else "",
+                ORDER_TTL_MS,
+            ],
+        )
+
+    async def release(self, taken: Taken) -> None:
+        """Free a take's lock and lease, leaving its entry queued (a worker stopping mid-turn)."""
+        await self._release([taken.lock, taken.lease], [taken.lock_value, taken.token])
+
+    async def drop(self, entry_id: str) -> None:
+        """Acknowledge and delete an entry that cannot be read."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xack(keys.TURNS_STREAM, keys.TURNS_GROUP, entry_id)
+            pipe.xdel(keys.TURNS_STREAM, entry_id)
+            await pipe.execute()
+
+    async def drop_from_gate(self, chat_id: int, member: str) -> None:
+        """Take an orphaned turn (no entry behind it) off the chat's order gate."""
+        await self._redis.zrem(keys.chat_order(chat_id), member)
+
+    async def keep_alive(
+        self, consumer: str, entry_ids: list[str], held: list[tuple[str, str, int]]
+    ) -> None:
+        """Heartbeat: the entries stay ``consumer``'s, and each (key, value, ms) held (locks,
+        leases) lives ``ms`` longer while it still holds its value."""
+        if entry_ids:
+            await self._redis.xclaim(
+                keys.TURNS_STREAM,
+                keys.TURNS_GROUP,
+                consumer,
+                min_idle_time=0,
+                message_ids=cast(list[Any], entry_ids),
+                justid=True,
+            )
+        if held:
+            args: list[Any] = []
+            for _, value, ms in held:
+                args += [value, ms]
+            await self._renew([key for key, _, _ in held], args)
+
+    async def sessions_in_use(self) -> int:
+        values = await self._redis.mget(self._slots)
+        return sum(1 for value in values if value is not None)
+
+    async def depth(self) -> int:
+        return int(await self._redis.xlen(keys.TURNS_STREAM))
+
+    async def healthy(self) -> tuple[bool, dict[str, Any]]:
+        """Redis reachable, and how many turns wait (for /healthz)."""
+        try:
+            await self._redis.ping()
+            depth = await self.depth()
+        except (RedisError, OSError) as exc:
+            return False, {"redis": f"unreachable: {exc.__class__.__name__}"}
+        return True, {"redis": "ok", "queue_depth": depth}

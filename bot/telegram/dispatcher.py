@@ -1,0 +1,82 @@
+"""The dispatcher: routers in order, the per-update middleware, the services handlers get by
+name, and the commands menu (its texts in the Fluent catalogue)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeDefault,
+)
+
+from bot.app import Services
+from bot.i18n import LANGUAGES, Catalogue
+from bot.telegram.handlers import routers
+from bot.telegram.middlewares import ChatContextMiddleware
+from bot.telegram.permissions import Permissions
+
+__all__ = ["build_dispatcher", "set_commands"]
+
+log = logging.getLogger(__name__)
+
+EVERYONE = ("start", "help", "settings", "ask", "usage")
+PRIVATE = ("start", "help", "settings", "voice", "instructions", "forget", "memory",
+           "transcript", "usage", "reset")  # fmt: skip
+ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", "memory",
+          "transcript", "usage", "reset")  # fmt: skip
+
+
+def build_dispatcher(services: Services) -> Dispatcher:
+    """A dispatcher whose handlers receive the services by name (``admission``,
+    ``chat_settings``, ``memory``, ``ledger``, ``permissions``, ``catalogue``, ``settings``)."""
+    settings = services.settings
+    workflow: dict[str, Any] = {
+        "settings": settings,
+        "catalogue": services.catalogue,
+        "chat_settings": services.chat_settings,
+        "chat_status": services.chat_status,
+        "memory": services.memory,
+        "ledger": services.ledger,
+        "admission": services.admission,
+        "permissions": Permissions(services.admins, settings.admin_ids),
+    }
+    dp = Dispatcher(**workflow)
+    context = ChatContextMiddleware(
+        services.chat_settings,
+        services.chat_status,
+        services.catalogue,
+        allowed_users=settings.allowed_user_ids,
+        allowed_chats=settings.allowed_chat_ids,
+        owners=settings.admin_ids,
+    )
+    dp.message.outer_middleware(context)
+    dp.callback_query.outer_middleware(context)
+    dp.include_routers(*routers())
+    return dp
+
+
+async def set_commands(bot: Bot, catalogue: Catalogue) -> None:
+    """The commands menu for each scope, in English (default) and Russian."""
+    scopes = (
+        (BotCommandScopeDefault(), EVERYONE),
+        (BotCommandScopeAllPrivateChats(), PRIVATE),
+        (BotCommandScopeAllChatAdministrators(), ADMINS),
+    )
+    try:
+        for scope, names in scopes:
+            for lang in LANGUAGES:
+                commands = [
+                    BotCommand(command=name, description=catalogue.get(lang, f"menu-{name}"))
+                    for name in names
+                ]
+                await bot.set_my_commands(
+                    commands, scope=scope, language_code=None if lang == "en" else lang
+                )
+    except TelegramAPIError as exc:  # the menu is a convenience; the bot works without it
+        log.warning("could not set the commands menu: %s", exc)

@@ -1,0 +1,176 @@
+"""Settings commands of the chat's admins: /voice (and its keyboard), /instructions TEXT, /mode,
+/reset, /forget, /memory on|off, /transcript on|off.
+
+The router carries the admin check (``IsChatAdmin``) for all of them; a non-admin's command falls
+through to ``commands``, which refuses it.
+"""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+
+from bot.config import Settings
+from bot.i18n import Texts
+from bot.realtime.providers import voices_for
+from bot.storage.chat_settings import ChatSettings, ChatSettingsStore
+from bot.storage.memory import ConversationMemory
+from bot.telegram.filters import InstructionsGiven, IsChatAdmin, Switch
+from bot.telegram.ports import tell, thread_of
+
+__all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "router"]
+
+ADMIN_COMMANDS = ("voice", "instructions", "mode", "reset", "forget", "memory", "transcript")
+VOICE_CALLBACK = "voice:"
+VOICES_PER_ROW = 3
+
+
+def voice_keyboard(provider: str, current: str) -> InlineKeyboardMarkup:
+    """The provider's voices, the current one marked."""
+    buttons = []
+    for name, (language, gender) in voices_for(provider).items():
+        details = ", ".join(x for x in (language, gender) if x)
+        label = f"{name} ({details})" if details else name
+        if name == current:
+            label = f"✓ {label}"
+        buttons.append(InlineKeyboardButton(text=label, callback_data=VOICE_CALLBACK + name))
+    rows = [buttons[i : i + VOICES_PER_ROW] for i in range(0, len(buttons), VOICES_PER_ROW)]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+async def on_voice(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    chat: ChatSettings,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+    settings: Settings,
+) -> None:
+    provider = settings.realtime_provider
+    name = (command.args or "").strip().lower()
+    if not name:
+        await bot.send_message(
+            chat_id=message.chat.id,
+            text=texts("voice-pick", voice=chat.voice),
+            reply_markup=voice_keyboard(provider, chat.voice),
+            message_thread_id=thread_of(message),
+        )
+    elif name not in voices_for(provider):
+        voices = ", ".join(voices_for(provider))
+        await tell(bot, message, texts("voice-unknown", voice=name, voices=voices))
+    else:
+        await chat_settings.set(message.chat.id, voice=name)
+        await tell(bot, message, texts("voice-set", voice=name))
+
+
+async def on_voice_picked(
+    query: CallbackQuery,
+    bot: Bot,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+    settings: Settings,
+) -> None:
+    message = query.message
+    name = (query.data or "")[len(VOICE_CALLBACK) :]
+    if not isinstance(message, Message) or name not in voices_for(settings.realtime_provider):
+        await query.answer()
+        return
+    await chat_settings.set(message.chat.id, voice=name)
+    await query.answer(texts("voice-set", voice=name))
+    await bot.edit_message_text(
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        text=texts("voice-set", voice=name),
+        reply_markup=voice_keyboard(settings.realtime_provider, name),
+    )
+
+
+async def on_instructions(
+    message: Message,
+    text: str,
+    bot: Bot,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+    settings: Settings,
+) -> None:
+    limit = settings.max_instructions_chars
+    if len(text) > limit:
+        await tell(bot, message, texts("instructions-too-long", length=len(text), limit=limit))
+        return
+    await chat_settings.set(message.chat.id, instructions=text)
+    await tell(bot, message, texts("instructions-set"))
+
+
+async def on_mode(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    chat: ChatSettings,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+) -> None:
+    mode = (command.args or "").strip().lower()
+    if message.chat.type == "private":
+        await tell(bot, message, texts("mode-private"))
+    elif mode not in ("all", "replies"):
+        await tell(bot, message, texts("mode-usage", mode=texts(f"mode-{chat.mode}")))
+    else:
+        await chat_settings.set(message.chat.id, mode=mode)
+        await tell(bot, message, texts("mode-set", mode=texts(f"mode-{mode}")))
+
+
+async def on_reset(
+    message: Message,
+    bot: Bot,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+    memory: ConversationMemory,
+) -> None:
+    await chat_settings.reset(message.chat.id)
+    await memory.forget(message.chat.id)
+    await tell(bot, message, texts("reset-done"))
+
+
+async def on_forget(message: Message, bot: Bot, texts: Texts, memory: ConversationMemory) -> None:
+    await memory.forget(message.chat.id)
+    await tell(bot, message, texts("forget-done"))
+
+
+async def on_memory(
+    message: Message,
+    state: str,
+    bot: Bot,
+    texts: Texts,
+    chat_settings: ChatSettingsStore,
+    memory: ConversationMemory,
+) -> None:
+    await chat_settings.set(message.chat.id, memory=state)
+    if state == "off":
+        await memory.forget(message.chat.id)
+    await tell(bot, message, texts("memory-set", state=texts(f"state-{state}")))
+
+
+async def on_transcript(
+    message: Message, state: str, bot: Bot, texts: Texts, chat_settings: ChatSettingsStore
+) -> None:
+    await chat_settings.set(message.chat.id, transcript=state)
+    await tell(bot, message, texts("transcript-set", state=texts(f"state-{state}")))
+
+
+def router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    r = Router(name="admin")
+    # The command filter first: other messages never pay for the admin check.
+    r.message.filter(Command(*ADMIN_COMMANDS), IsChatAdmin())
+    r.callback_query.filter(F.data.startswith(VOICE_CALLBACK), IsChatAdmin())
+    r.message.register(on_voice, Command("voice"))
+    r.callback_query.register(on_voice_picked)
+    r.message.register(on_instructions, Command("instructions"), InstructionsGiven())
+    r.message.register(on_mode, Command("mode"))
+    r.message.register(on_reset, Command("reset"))
+    r.message.register(on_forget, Command("forget"))
+    r.message.register(on_memory, Command("memory"), Switch())
+    r.message.register(on_transcript, Command("transcript"), Switch())
+    return r

@@ -1,0 +1,194 @@
+"""The core's ports on Telegram: the input is a file to download, the reply a voice note with
+its text (as caption, or in messages after it), progress is "recording voice…".
+
+Telegram's exceptions stop here: they become the core's ``DownloadFailed``, ``SendFailed``,
+``ChatUnreachable`` (``bot.errors``), with no URL (a file URL holds the bot token) in them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiogram import Bot
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramServerError,
+)
+from aiogram.types import BufferedInputFile, Message, ReplyParameters
+from aiogram.utils.chat_action import ChatActionSender
+
+from bot.core.answering import Answering
+from bot.core.models import Reply, TurnJob
+from bot.errors import ChatUnreachable, DownloadFailed, SendFailed, TooLarge, VoiceForbidden
+from bot.i18n import Catalogue, render
+from bot.queue.worker import Handler
+from bot.telegram.texts import CAPTION_LIMIT, split_text
+
+__all__ = ["TelegramInput", "TelegramReplies", "tell", "thread_of", "turn_handlers"]
+
+log = logging.getLogger(__name__)
+
+VOICE_FORBIDDEN = "VOICE_MESSAGES_FORBIDDEN"
+
+
+class TelegramInput:
+    """The turn's file, downloaded through the Bot API (``getFile`` and the file server)."""
+
+    def __init__(self, bot: Bot, file_id: str, max_bytes: int) -> None:
+        self.bot = bot
+        self.file_id = file_id
+        self.max_bytes = max_bytes
+
+    async def fetch(self) -> bytes:
+        try:
+            buffer = await self.bot.download(self.file_id)
+        except TelegramForbiddenError as exc:
+            raise ChatUnreachable(exc.message) from None
+        except TelegramAPIError as exc:
+            raise DownloadFailed(f"getFile failed: {exc.message}") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            # aiohttp's text names the file URL, which holds the bot token: never repeat it.
+            status = getattr(exc, "status", None)
+            detail = f"HTTP {status}" if status else exc.__class__.__name__
+            raise DownloadFailed(f"file download failed: {detail}") from None
+        assert buffer is not None  # no destination given: aiogram returns a BytesIO
+        data = buffer.read()
+        if len(data) > self.max_bytes:
+            raise TooLarge(len(data), self.max_bytes)
+        return data
+
+
+class TelegramReplies:
+    """The reply to one queued turn. Remembers what it has sent, so delivering again after a
+    failure sends only what is missing."""
+
+    def __init__(self, bot: Bot, job: TurnJob, catalogue: Catalogue) -> None:
+        self.bot = bot
+        self.job = job
+        self.catalogue = catalogue
+        self._voice_sent: Message | None = None
+        self._parts_sent = 0
+        self._text_only = False
+
+    @contextlib.asynccontextmanager
+    async def progress(self) -> AsyncIterator[None]:
+        async with ChatActionSender.record_voice(
+            bot=self.bot, chat_id=self.job.chat_id, message_thread_id=self.job.thread_id
+        ):
+            yield
+
+    async def send_reply(self, reply: Reply) -> None:
+        try:
+            await self._send(reply)
+        except TelegramForbiddenError as exc:
+            raise ChatUnreachable(exc.message) from None
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise SendFailed(f"{exc.__class__.__name__}: {exc.message}") from None
+        except TelegramAPIError as exc:
+            raise SendFailed(f"{exc.__class__.__name__}: {exc.message}", transient=False) from None
+
+    async def send_notice(self, text: str) -> None:
+        await _tell(self.bot, self.job.chat_id, self.job.message_id, self.job.thread_id, text)
+
+    async def _send(self, reply: Reply) -> None:
+        caption = reply.text if len(reply.text) <= CAPTION_LIMIT else None
+        if self._voice_sent is None and not self._text_only:
+            self._voice_sent = await self._send_voice(reply, caption)
+            if self._voice_sent is None:
+                caption = None  # neither voice nor audio: the text goes as messages below
+        if caption is None and reply.text:
+            parts = split_text(reply.text)
+            target = self._voice_sent.message_id if self._voice_sent else self.job.message_id
+            for part in parts[self._parts_sent :]:
+                await self.bot.send_message(
+                    chat_id=self.job.chat_id,
+                    text=part,
+                    parse_mode=None,
+                    message_thread_id=self.job.thread_id,
+                    reply_parameters=_reply_to(target),
+                )
+                self._parts_sent += 1
+
+    async def _send_voice(self, reply: Reply, caption: str | None) -> Message | None:
+        duration = max(1, round(reply.voice_seconds))
+        try:
+            return await self.bot.send_voice(
+                chat_id=self.job.chat_id,
+                voice=BufferedInputFile(reply.voice, filename="answer.ogg"),
+                duration=duration,
+                caption=caption or None,
+                parse_mode=None,
+                message_thread_id=self.job.thread_id,
+                reply_parameters=_reply_to(self.job.message_id),
+            )
+        except TelegramBadRequest as exc:
+            if VOICE_FORBIDDEN not in exc.message:
+                raise
+        # The user's privacy settings forbid voice messages: the answer as an audio file with
+        # a one-line hint, or (if that fails too) the text alone.
+        log.info("voice messages forbidden by the user's privacy settings; sending audio")
+        await self.send_notice(render(self.catalogue, self.job.lang, VoiceForbidden()))
+        try:
+            return await self.bot.send_audio(
+                chat_id=self.job.chat_id,
+                audio=BufferedInputFile(reply.voice, filename="answer.ogg"),
+                duration=duration,
+                caption=caption or None,
+                parse_mode=None,
+                message_thread_id=self.job.thread_id,
+                reply_parameters=_reply_to(self.job.message_id),
+            )
+        except TelegramBadRequest as exc:
+            log.info("audio refused too (%s); sending text only", exc.message)
+            self._text_only = True
+            return None
+
+
+def turn_handlers(
+    bot: Bot, answering: Answering, catalogue: Catalogue, max_bytes: int
+) -> tuple[Handler, Handler]:
+    """The worker's handlers: answer a queued turn, or tell its user it was given up."""
+
+    async def answer(job: TurnJob) -> None:
+        source = TelegramInput(bot, job.file_id or "", max_bytes)
+        await answering.answer(job, source, TelegramReplies(bot, job, catalogue))
+
+    async def give_up(job: TurnJob) -> None:
+        await answering.give_up(job, TelegramReplies(bot, job, catalogue))
+
+    return answer, give_up
+
+
+def thread_of(message: Message) -> int | None:
+    """The forum topic a reply to ``message`` belongs in."""
+    return message.message_thread_id if message.is_topic_message else None
+
+
+async def tell(bot: Bot, message: Message, text: str, *, html_text: bool = False) -> None:
+    """Reply to ``message`` with a short text; a failure to send is logged, not raised."""
+    await _tell(bot, message.chat.id, message.message_id, thread_of(message), text, html_text)
+
+
+async def _tell(
+    bot: Bot, chat_id: int, reply_to: int, thread: int | None, text: str, html_text: bool = False
+) -> None:
+    try:
+        await bot.send_message(
+            chat_id=chat_id,
+            text=text,
+            parse_mode="HTML" if html_text else None,
+            message_thread_id=thread,
+            reply_parameters=_reply_to(reply_to),
+        )
+    except TelegramAPIError as exc:
+        log.info("could not send a message to chat %s: %s", chat_id, exc)
+
+
+def _reply_to(message_id: int) -> ReplyParameters:
+    return ReplyParameters(message_id=message_id, allow_sending_without_reply=True)
