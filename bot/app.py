@@ -44,7 +44,7 @@ class Services:
     settings: Settings
     catalogue: Catalogue
     redis: Redis
-    chat_settings: ChatSettingsStore
+    settings_store: ChatSettingsStore
     chat_status: ChatStatus
     admins: AdminCache
     memory: ConversationMemory
@@ -102,7 +102,7 @@ def build_answering(
 
 def build_services(settings: Settings, redis: Redis) -> Services:
     catalogue = Catalogue()
-    chat_settings = ChatSettingsStore(redis, defaults_from(settings))
+    settings_store = ChatSettingsStore(redis, defaults_from(settings))
     chat_status = ChatStatus(redis)
     memory = ConversationMemory(redis, turns=settings.memory_turns, ttl=settings.memory_ttl)
     prices = Prices(
@@ -126,12 +126,12 @@ def build_services(settings: Settings, redis: Redis) -> Services:
             rate_window=settings.rate_limit_window,
         ),
     )
-    stores = TurnStores(chat_settings, memory, ledger, chat_status)
+    stores = TurnStores(settings_store, memory, ledger, chat_status)
     return Services(
         settings=settings,
         catalogue=catalogue,
         redis=redis,
-        chat_settings=chat_settings,
+        settings_store=settings_store,
         chat_status=chat_status,
         admins=AdminCache(redis),
         memory=memory,

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 __all__ = [
@@ -17,6 +16,9 @@ __all__ = [
     "TURN_STAGE_SECONDS",
     "start_metrics_server",
 ]
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 async def start_metrics_server(host: str, port: int, health: Health) -> web.AppRunner:
     """Serve /metrics and /healthz (200 when healthy, 503 otherwise, JSON details)."""
+    from aiohttp import web  # only the processes that serve metrics need the web server
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})

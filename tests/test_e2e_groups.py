@@ -205,3 +205,16 @@ async def test_removed_from_a_group_is_recorded(app: RunningBot) -> None:
             break
         await __import__("asyncio").sleep(0.05)
     assert await app.redis.exists(f"vb:{{{GROUP}}}:blocked")
+
+
+async def test_a_members_settings_commands_change_nothing(app: RunningBot) -> None:
+    memory_key = f"vb:{{{GROUP}}}:memory"
+    await app.redis.rpush(memory_key, '{"role": "user", "text": "remember me"}')
+    for command in ("/memory off", "/transcript on", "/forget", "/instructions Be rude.",
+                    "/voice alena"):  # fmt: skip
+        assert "Only the chat's admins" in await group_command(app, command, user=MEMBER)
+    assert await app.redis.lrange(memory_key, 0, -1) == ['{"role": "user", "text": "remember me"}']
+    assert not await app.redis.exists(f"vb:{{{GROUP}}}:settings")
+    # and a member may still read what is set
+    assert "memory is on" in await group_command(app, "/memory", user=MEMBER)
+    assert "Current instructions" in await group_command(app, "/instructions", user=MEMBER)

@@ -99,7 +99,7 @@ async def test_group_shows_what_was_heard(
 ) -> None:
     realtime.scenario = Scenario(transcript="Who won?", reply_text="Nobody yet.")
     async with running_bot(realtime, redis_url, input_transcription_model="asr") as app:
-        await app.services.chat_settings.set(-300, mode="all")
+        await app.services.settings_store.set(-300, mode="all")
         await voice_turn(app, ogg, 1, chat=-300, user=5, chat_type="supergroup", chat_title="G")
         caption = app.api.calls_of("sendVoice")[0].params["caption"]
         assert caption == "🗣 Who won?\n\nNobody yet."

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from bot import metrics
 from bot.core.models import HistoryItem, Reply, TurnJob, TurnResult, TurnSetup
-from bot.core.pipeline import TurnInput, TurnPipeline, fetch_once
+from bot.core.pipeline import TurnInput, TurnPipeline
 from bot.core.ports import InputSource, ReplySink
 from bot.errors import (
     BotError,
@@ -46,7 +46,7 @@ _T = TypeVar("_T")
 class TurnStores:
     """The chat's state a turn reads and writes."""
 
-    chat_settings: ChatSettingsStore
+    settings_store: ChatSettingsStore
     memory: ConversationMemory
     ledger: UsageLedger
     chat_status: ChatStatus
@@ -126,7 +126,7 @@ class Answering:
         # Read together, while the model's connection opens.
         blocked_since, settings, history = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
-            stores.chat_settings.get(job.chat_id),
+            stores.settings_store.get(job.chat_id),
             stores.memory.history(job.chat_id),
         )
         if blocked_since is not None:
@@ -197,6 +197,19 @@ class Answering:
             log.error("turn failed unexpectedly", exc_info=exc)
         await sink.send_notice(render(self.catalogue, job.lang, exc))
         return outcome
+
+
+def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+    """The input downloaded once, however many tries the turn takes (a failed download is tried
+    again)."""
+    data: list[bytes] = []
+
+    async def cached() -> bytes:
+        if not data:
+            data.append(await fetch())
+        return data[0]
+
+    return cached
 
 
 def _observe(result: TurnResult, *, upload: float) -> None:

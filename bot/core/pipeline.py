@@ -37,7 +37,6 @@ __all__ = [
     "TurnInput",
     "TurnOptions",
     "TurnPipeline",
-    "fetch_once",
 ]
 
 log = logging.getLogger(__name__)
@@ -179,18 +178,6 @@ class StreamingEncoder:
                 await self._job
 
 
-def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
-    """The input downloaded once, however many attempts the turn takes."""
-    data: list[bytes] = []
-
-    async def cached() -> bytes:
-        if not data:
-            data.append(await fetch())
-        return data[0]
-
-    return cached
-
-
 def _close_later(session: RealtimeSession) -> None:
     task = asyncio.create_task(session.close(), name="realtime-close")
     _closing.add(task)
@@ -211,35 +198,44 @@ class TurnPipeline:
         """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses, or what
         ``setup`` raises.
 
-        ``setup`` (the chat's voice, instructions and memory) may be a loader: it is awaited
-        while the connection opens, so reading the chat's state costs no time before the model.
-        The memory goes to the model first; if the provider refuses it, the turn is answered
+        The download and the connection start together. ``setup`` (the chat's voice,
+        instructions and memory) may be a loader: it is called once the connection is up, while
+        the server creates the session, so reading the chat's state never delays the model and
+        nothing but the turn's own admission touches Redis before the model is connected. The
+        memory goes to the model first; if the provider refuses it, the turn is answered
         without it and the log says why.
         """
         if turn.fetch is None and not turn.text:
             raise EmptyAudio("no audio and no text")
-        if turn.fetch is not None:
-            turn = dataclasses.replace(turn, fetch=fetch_once(turn.fetch))
         marks = Marks()
+        download: asyncio.Future[bytes] | None = None
+        if turn.fetch is not None:
+            download = asyncio.ensure_future(turn.fetch())
         connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
         self.in_flight += 1
         try:
             try:
-                chat = setup if isinstance(setup, TurnSetup) else await setup()
+                if isinstance(setup, TurnSetup):
+                    chat = setup
+                else:
+                    await asyncio.wait({connecting})  # up, or failed: its error comes below
+                    chat = await setup()
             except BaseException:
                 await _abandon(connecting)
                 raise
             try:
-                return await self._attempt(turn, chat, connecting, marks)
+                return await self._attempt(turn, chat, connecting, marks, download)
             except ContextRejected as exc:
                 log.warning("the provider refused the conversation memory (%s); "
                             "answering %s without it", exc, turn.label)  # fmt: skip
                 chat = dataclasses.replace(chat, history=())
                 marks = Marks()
                 connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
-                return await self._attempt(turn, chat, connecting, marks)
+                return await self._attempt(turn, chat, connecting, marks, download)
         finally:
             self.in_flight -= 1
+            if download is not None:
+                await _settle(download)
 
     async def _attempt(
         self,
@@ -247,6 +243,7 @@ class TurnPipeline:
         chat: TurnSetup,
         connecting: asyncio.Task[RealtimeSession],
         marks: Marks,
+        download: asyncio.Future[bytes] | None,
     ) -> TurnResult:
         config = SessionConfig(
             voice=chat.voice,
@@ -264,7 +261,7 @@ class TurnPipeline:
         # is still downloading: session.update goes out at once.
         opening = asyncio.create_task(_start(connecting, protocol), name="realtime-open")
         try:
-            result = await self._run(turn, protocol, encoder, marks, opening)
+            result = await self._run(turn, protocol, encoder, marks, opening, download)
         except ContextRejected:
             raise
         except RealtimeError as exc:
@@ -284,13 +281,14 @@ class TurnPipeline:
         encoder: StreamingEncoder,
         marks: Marks,
         opening: asyncio.Task[RealtimeSession],
+        download: asyncio.Future[bytes] | None,
     ) -> TurnResult:
         session: RealtimeSession | None = None
         stream: InputStream | None = None
         try:
             input_seconds = 0.0
-            if turn.fetch is not None:
-                data = await turn.fetch()
+            if download is not None:
+                data = await download
                 marks("downloaded")
                 stream = InputStream(data, self.limits)
                 session, input_seconds = await self._send_input(stream, opening, protocol)
@@ -385,6 +383,13 @@ async def _start(
         raise
     session.run(protocol)
     return session
+
+
+async def _settle(task: asyncio.Future[bytes]) -> None:
+    """A download no longer awaited: stopped if running, its failure (if any) taken."""
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 async def _abandon(connecting: asyncio.Task[RealtimeSession]) -> None:

@@ -1,7 +1,4 @@
-"""The durable turn queue on Redis Streams.
-
-``jobs`` is what a turn carries; ``producer`` writes accepted turns (before Telegram's update is
-confirmed); ``worker`` takes them with a consumer group, in per-chat order, at least once, with
-an idempotency mark so an answered turn is not answered again; ``slots`` caps the realtime
-sessions open at once across every worker.
+"""The durable turn queue's worker: takes turns from the Redis stream (``bot.storage.turn_queue``)
+in per-chat order, at least once, resuming its own after a restart and taking over a dead
+worker's, and hands each to the core's answering.
 """

@@ -69,7 +69,7 @@ def chat_running(chat_id: int) -> str:
 
 
 def user_rate(user_id: int, window: int) -> str:
-    """Counter with expiry: the user's turns in the current rate-limit window."""
+    """Counter with expiry: the user's turns in rate-limit window number ``window``."""
     return f"{PREFIX}{{u{user_id}}}:rate:{window}"
 
 

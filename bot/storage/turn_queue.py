@@ -74,7 +74,7 @@ return {'queued', 0}
 _TAKE = """
 local order, lock = KEYS[1], KEYS[2]
 local member, lock_value, token = ARGV[1], ARGV[2], ARGV[3]
-local lock_ms, lease_ms = tonumber(ARGV[4]), tonumber(ARGV[5])
+local lock_ms, lease_ms, first = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local head = redis.call('ZRANGEBYSCORE', order, 0, '+inf', 'LIMIT', 0, 1)[1]
 if head ~= member then
   local score = redis.call('ZSCORE', order, member)
@@ -82,18 +82,28 @@ if head ~= member then
   if tonumber(score) < 0 then return {'done', ''} end
   return {'wait', head or ''}
 end
-local free = 0
-local leases = redis.call('MGET', unpack(KEYS, 3))
-for i = 1, #leases do
-  if not leases[i] then free = i break end
+-- A lease: the turn's own slot if free (one command while few sessions run), else any free one.
+local lease = KEYS[3 + first]
+if not redis.call('SET', lease, token, 'NX', 'PX', lease_ms) then
+  lease = nil
+  local leases = redis.call('MGET', unpack(KEYS, 3))
+  for i = 1, #leases do
+    if not leases[i] then
+      lease = KEYS[2 + i]
+      redis.call('SET', lease, token, 'PX', lease_ms)
+      break
+    end
+  end
+  if not lease then return {'no_slot', ''} end
 end
-if free == 0 then return {'no_slot', ''} end
 if not redis.call('SET', lock, lock_value, 'NX', 'PX', lock_ms) then
-  if redis.call('GET', lock) ~= lock_value then return {'locked', ''} end
+  if redis.call('GET', lock) ~= lock_value then
+    redis.call('DEL', lease)
+    return {'locked', ''}
+  end
   redis.call('PEXPIRE', lock, lock_ms)
 end
-redis.call('SET', KEYS[2 + free], token, 'PX', lease_ms)
-return {'go', KEYS[2 + free]}
+return {'go', lease}
 """
 
 _FINISH = """
@@ -272,13 +282,18 @@ class TurnQueue:
         script_keys = [keys.chat_order(job.chat_id), keys.chat_running(job.chat_id)]
         state, detail = await self._take(
             [*script_keys, *self._slots],
-            [job.message_id, lock_value, token, lock_ms, self.lease_ms],
+            [job.message_id, lock_value, token, lock_ms, self.lease_ms, self._slot_for(job)],
         )
         if state == "go":
             return Taken(
                 "go", lease=str(detail), token=token, lock=script_keys[1], lock_value=lock_value
             )
         return Taken(str(state), head=str(detail))
+
+    def _slot_for(self, job: TurnJob) -> int:
+        """The slot a turn tries first: spread over the cap, so while few sessions run the lease
+        is one command."""
+        return (job.chat_id + job.message_id) % self.session_cap
 
     async def finish(self, job: TurnJob, entry_id: str, taken: Taken | None) -> None:
         """Mark the turn done, free its lock and lease, acknowledge and delete its entry."""

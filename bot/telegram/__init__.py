@@ -1,1 +1,2 @@
-"""The Telegram side: aiogram routers, filters and middlewares over the turn pipeline."""
+"""The Telegram adapter: turns updates into jobs for the core (routers, filters, middlewares)
+and implements the core's ports with Bot API calls."""

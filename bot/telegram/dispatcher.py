@@ -34,12 +34,12 @@ ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", 
 
 def build_dispatcher(services: Services) -> Dispatcher:
     """A dispatcher whose handlers receive the services by name (``admission``,
-    ``chat_settings``, ``memory``, ``ledger``, ``permissions``, ``catalogue``, ``settings``)."""
+    ``settings_store``, ``memory``, ``ledger``, ``permissions``, ``catalogue``, ``settings``)."""
     settings = services.settings
     workflow: dict[str, Any] = {
         "settings": settings,
         "catalogue": services.catalogue,
-        "chat_settings": services.chat_settings,
+        "settings_store": services.settings_store,
         "chat_status": services.chat_status,
         "memory": services.memory,
         "ledger": services.ledger,
@@ -48,7 +48,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
     }
     dp = Dispatcher(**workflow)
     context = ChatContextMiddleware(
-        services.chat_settings,
+        services.settings_store,
         services.chat_status,
         services.catalogue,
         allowed_users=settings.allowed_user_ids,

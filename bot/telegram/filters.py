@@ -43,7 +43,9 @@ class ForTheBot(Filter):
     def __init__(self, *, voice: bool) -> None:
         self.voice = voice
 
-    async def __call__(self, message: Message, bot: Bot, chat: ChatSettings | None) -> bool:
+    async def __call__(
+        self, message: Message, bot: Bot, chat_settings: ChatSettings | None
+    ) -> bool:
         if message.from_user is not None and message.from_user.is_bot:
             return False
         if message.chat.type == "private":
@@ -54,7 +56,7 @@ class ForTheBot(Filter):
             return True
         if mentions(message, me):
             return True
-        return self.voice and chat is not None and chat.mode == "all"
+        return self.voice and chat_settings is not None and chat_settings.mode == "all"
 
 
 class IsChatAdmin(Filter):

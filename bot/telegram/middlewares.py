@@ -26,14 +26,14 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class ChatContextMiddleware(BaseMiddleware):
-    """Gives handlers ``lang``, ``texts`` (the catalogue in that language) and ``chat`` (the
-    chat's settings, or None where no handler needs them: a private chat's voice notes and
+    """Gives handlers ``lang``, ``texts`` (the catalogue in that language) and ``chat_settings``
+    (what the chat chose, or None where no handler needs them: a private chat's voice notes and
     texts); drops updates from people and chats outside the allowlists, telling such a chat so
     at most once an hour."""
 
     def __init__(
         self,
-        chat_settings: ChatSettingsStore,
+        settings_store: ChatSettingsStore,
         chat_status: ChatStatus,
         catalogue: Catalogue,
         *,
@@ -41,7 +41,7 @@ class ChatContextMiddleware(BaseMiddleware):
         allowed_chats: frozenset[int],
         owners: frozenset[int],
     ) -> None:
-        self.chat_settings = chat_settings
+        self.settings_store = settings_store
         self.chat_status = chat_status
         self.catalogue = catalogue
         self.allowed_users = allowed_users
@@ -54,7 +54,7 @@ class ChatContextMiddleware(BaseMiddleware):
         lang = pick_language(user.language_code if user else None)
         data["lang"] = lang
         data["texts"] = Texts(self.catalogue, lang)
-        data["chat"] = None
+        data["chat_settings"] = None
         if chat is None:
             return await handler(event, data)
         if not self._allowed(user, chat):
@@ -62,7 +62,7 @@ class ChatContextMiddleware(BaseMiddleware):
             return None
         if _needs_settings(event):
             # Waiting keeps the update unconfirmed while Redis is away: nothing accepted is lost.
-            data["chat"] = await retrying(self.chat_settings.get, chat.id)
+            data["chat_settings"] = await retrying(self.settings_store.get, chat.id)
         return await handler(event, data)
 
     def _allowed(self, user: User | None, chat: Chat) -> bool:

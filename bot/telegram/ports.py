@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 from aiogram import Bot
@@ -116,17 +116,8 @@ class TelegramReplies:
                 self._parts_sent += 1
 
     async def _send_voice(self, reply: Reply, caption: str | None) -> Message | None:
-        duration = max(1, round(reply.voice_seconds))
         try:
-            return await self.bot.send_voice(
-                chat_id=self.job.chat_id,
-                voice=BufferedInputFile(reply.voice, filename="answer.ogg"),
-                duration=duration,
-                caption=caption or None,
-                parse_mode=None,
-                message_thread_id=self.job.thread_id,
-                reply_parameters=_reply_to(self.job.message_id),
-            )
+            return await self._upload(self.bot.send_voice, "voice", reply, caption)
         except TelegramBadRequest as exc:
             if VOICE_FORBIDDEN not in exc.message:
                 raise
@@ -135,19 +126,24 @@ class TelegramReplies:
         log.info("voice messages forbidden by the user's privacy settings; sending audio")
         await self.send_notice(render(self.catalogue, self.job.lang, VoiceForbidden()))
         try:
-            return await self.bot.send_audio(
-                chat_id=self.job.chat_id,
-                audio=BufferedInputFile(reply.voice, filename="answer.ogg"),
-                duration=duration,
-                caption=caption or None,
-                parse_mode=None,
-                message_thread_id=self.job.thread_id,
-                reply_parameters=_reply_to(self.job.message_id),
-            )
+            return await self._upload(self.bot.send_audio, "audio", reply, caption)
         except TelegramBadRequest as exc:
             log.info("audio refused too (%s); sending text only", exc.message)
             self._text_only = True
             return None
+
+    async def _upload(
+        self, send: Callable[..., Awaitable[Message]], field: str, reply: Reply, caption: str | None
+    ) -> Message:
+        return await send(
+            chat_id=self.job.chat_id,
+            duration=max(1, round(reply.voice_seconds)),
+            caption=caption or None,
+            parse_mode=None,
+            message_thread_id=self.job.thread_id,
+            reply_parameters=_reply_to(self.job.message_id),
+            **{field: BufferedInputFile(reply.voice, filename="answer.ogg")},
+        )
 
 
 def turn_handlers(

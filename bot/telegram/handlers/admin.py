@@ -43,9 +43,9 @@ async def on_voice(
     message: Message,
     command: CommandObject,
     bot: Bot,
-    chat: ChatSettings,
+    chat_settings: ChatSettings,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
     settings: Settings,
 ) -> None:
     provider = settings.realtime_provider
@@ -53,15 +53,15 @@ async def on_voice(
     if not name:
         await bot.send_message(
             chat_id=message.chat.id,
-            text=texts("voice-pick", voice=chat.voice),
-            reply_markup=voice_keyboard(provider, chat.voice),
+            text=texts("voice-pick", voice=chat_settings.voice),
+            reply_markup=voice_keyboard(provider, chat_settings.voice),
             message_thread_id=thread_of(message),
         )
     elif name not in voices_for(provider):
         voices = ", ".join(voices_for(provider))
         await tell(bot, message, texts("voice-unknown", voice=name, voices=voices))
     else:
-        await chat_settings.set(message.chat.id, voice=name)
+        await settings_store.set(message.chat.id, voice=name)
         await tell(bot, message, texts("voice-set", voice=name))
 
 
@@ -69,7 +69,7 @@ async def on_voice_picked(
     query: CallbackQuery,
     bot: Bot,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
     settings: Settings,
 ) -> None:
     message = query.message
@@ -77,7 +77,7 @@ async def on_voice_picked(
     if not isinstance(message, Message) or name not in voices_for(settings.realtime_provider):
         await query.answer()
         return
-    await chat_settings.set(message.chat.id, voice=name)
+    await settings_store.set(message.chat.id, voice=name)
     await query.answer(texts("voice-set", voice=name))
     await bot.edit_message_text(
         chat_id=message.chat.id,
@@ -92,14 +92,14 @@ async def on_instructions(
     text: str,
     bot: Bot,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
     settings: Settings,
 ) -> None:
     limit = settings.max_instructions_chars
     if len(text) > limit:
         await tell(bot, message, texts("instructions-too-long", length=len(text), limit=limit))
         return
-    await chat_settings.set(message.chat.id, instructions=text)
+    await settings_store.set(message.chat.id, instructions=text)
     await tell(bot, message, texts("instructions-set"))
 
 
@@ -107,17 +107,17 @@ async def on_mode(
     message: Message,
     command: CommandObject,
     bot: Bot,
-    chat: ChatSettings,
+    chat_settings: ChatSettings,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
 ) -> None:
     mode = (command.args or "").strip().lower()
     if message.chat.type == "private":
         await tell(bot, message, texts("mode-private"))
     elif mode not in ("all", "replies"):
-        await tell(bot, message, texts("mode-usage", mode=texts(f"mode-{chat.mode}")))
+        await tell(bot, message, texts("mode-usage", mode=texts(f"mode-{chat_settings.mode}")))
     else:
-        await chat_settings.set(message.chat.id, mode=mode)
+        await settings_store.set(message.chat.id, mode=mode)
         await tell(bot, message, texts("mode-set", mode=texts(f"mode-{mode}")))
 
 
@@ -125,10 +125,10 @@ async def on_reset(
     message: Message,
     bot: Bot,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
     memory: ConversationMemory,
 ) -> None:
-    await chat_settings.reset(message.chat.id)
+    await settings_store.reset(message.chat.id)
     await memory.forget(message.chat.id)
     await tell(bot, message, texts("reset-done"))
 
@@ -143,19 +143,19 @@ async def on_memory(
     state: str,
     bot: Bot,
     texts: Texts,
-    chat_settings: ChatSettingsStore,
+    settings_store: ChatSettingsStore,
     memory: ConversationMemory,
 ) -> None:
-    await chat_settings.set(message.chat.id, memory=state)
+    await settings_store.set(message.chat.id, memory=state)
     if state == "off":
         await memory.forget(message.chat.id)
     await tell(bot, message, texts("memory-set", state=texts(f"state-{state}")))
 
 
 async def on_transcript(
-    message: Message, state: str, bot: Bot, texts: Texts, chat_settings: ChatSettingsStore
+    message: Message, state: str, bot: Bot, texts: Texts, settings_store: ChatSettingsStore
 ) -> None:
-    await chat_settings.set(message.chat.id, transcript=state)
+    await settings_store.set(message.chat.id, transcript=state)
     await tell(bot, message, texts("transcript-set", state=texts(f"state-{state}")))
 
 

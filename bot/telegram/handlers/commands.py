@@ -21,45 +21,51 @@ from bot.telegram.ports import tell
 INSTRUCTIONS_PREVIEW = 300
 
 
-async def on_start(message: Message, bot: Bot, chat: ChatSettings, texts: Texts) -> None:
-    await tell(bot, message, texts("start", voice=chat.voice))
+async def on_start(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
+    await tell(bot, message, texts("start", voice=chat_settings.voice))
 
 
-async def on_help(message: Message, bot: Bot, chat: ChatSettings, texts: Texts) -> None:
+async def on_help(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
     me = await bot.me()
-    text = texts("help", voice=html.escape(chat.voice), bot=me.username or "bot")
+    text = texts("help", voice=html.escape(chat_settings.voice), bot=me.username or "bot")
     await tell(bot, message, text, html_text=True)
 
 
-async def on_settings(message: Message, bot: Bot, chat: ChatSettings, texts: Texts) -> None:
-    instructions = chat.instructions
+async def on_settings(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts
+) -> None:
+    instructions = chat_settings.instructions
     if len(instructions) > INSTRUCTIONS_PREVIEW:
         instructions = instructions[:INSTRUCTIONS_PREVIEW].rstrip() + "…"
     text = texts(
         "settings",
-        voice=html.escape(chat.voice),
-        mode=texts(f"mode-{chat.mode}"),
+        voice=html.escape(chat_settings.voice),
+        mode=texts(f"mode-{chat_settings.mode}"),
         instructions=html.escape(instructions),
     )
     await tell(bot, message, text, html_text=True)
 
 
 async def on_instructions(
-    message: Message, bot: Bot, chat: ChatSettings, texts: Texts, settings: Settings
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, settings: Settings
 ) -> None:
     limit = settings.max_instructions_chars
     await tell(
-        bot, message, texts("instructions-show", instructions=chat.instructions, limit=limit)
+        bot,
+        message,
+        texts("instructions-show", instructions=chat_settings.instructions, limit=limit),
     )
 
 
-async def on_memory(message: Message, bot: Bot, chat: ChatSettings, texts: Texts) -> None:
-    state = texts("state-on" if chat.memory else "state-off")
+async def on_memory(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
+    state = texts("state-on" if chat_settings.memory else "state-off")
     await tell(bot, message, texts("memory-usage", state=state))
 
 
-async def on_transcript(message: Message, bot: Bot, chat: ChatSettings, texts: Texts) -> None:
-    shown = chat.shows_transcript(message.chat.type)
+async def on_transcript(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts
+) -> None:
+    shown = chat_settings.shows_transcript(message.chat.type)
     await tell(
         bot, message, texts("transcript-usage", state=texts(f"state-{'on' if shown else 'off'}"))
     )

@@ -22,11 +22,11 @@ async def on_my_membership(update: ChatMemberUpdated, chat_status: ChatStatus) -
         await chat_status.mark_reachable(update.chat.id)
 
 
-async def on_migrated(message: Message, chat_settings: ChatSettingsStore) -> None:
+async def on_migrated(message: Message, settings_store: ChatSettingsStore) -> None:
     """A group became a supergroup with a new id: its settings go along."""
     new_id = message.migrate_to_chat_id
     assert new_id is not None  # the filter asked for it
-    await chat_settings.migrate(message.chat.id, new_id)
+    await settings_store.migrate(message.chat.id, new_id)
     log.info("chat %s became supergroup %s; settings moved", message.chat.id, new_id)
 
 
