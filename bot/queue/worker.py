@@ -102,6 +102,7 @@ class TurnWorker:
                         continue
                 entries = await self._queue.read(self.options.name, room, own=own, block_ms=500)
             except (RedisError, OSError) as exc:
+                # Not ``retrying``: this loop must see ``stop`` while Redis is away.
                 log.warning("queue: Redis unavailable (%s); retrying", exc)
                 await asyncio.sleep(1.0)
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):

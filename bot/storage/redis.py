@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from bot.errors import StorageError
+from bot.storage.retry import retrying
 
 __all__ = ["EmbeddedRedis", "open_redis", "redis_client", "redis_server_binary"]
 
@@ -143,21 +144,13 @@ async def open_redis(url: str, data_dir: Path, *, wait: bool = False) -> AsyncIt
         await embedded.start()
         url = embedded.url
     client = redis_client(url)
-    delay = 1.0
-    while True:
-        try:
-            await client.ping()
-            break
-        except (RedisError, OSError) as exc:
-            problem = f"Redis is not reachable: {exc.__class__.__name__}: {exc}"
-            if not wait:
-                await client.aclose()
-                if embedded:
-                    await embedded.stop()
-                raise StorageError(problem) from None
-            log.warning("%s; trying again in %.0f s", problem, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+    try:
+        await (retrying(client.ping) if wait else client.ping())
+    except (RedisError, OSError) as exc:
+        await client.aclose()
+        if embedded:
+            await embedded.stop()
+        raise StorageError(f"Redis is not reachable: {exc.__class__.__name__}: {exc}") from None
     try:
         yield client
     finally:
