@@ -33,14 +33,21 @@ from stand_ins.redis import RedisServer
 
 __all__ = [
     "API_KEY",
+    "START_TIMEOUT",
+    "BenchError",
     "BotRun",
     "Case",
     "Model",
     "Plan",
+    "Polls",
     "Stage",
     "Turn",
     "TurnBatch",
+    "base_env",
+    "push_voice",
+    "reply_to",
     "run_bot",
+    "stop_process",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -289,7 +296,7 @@ class BotRun:
         }
 
 
-class _Polls:
+class Polls:
     """Whether the bot has a getUpdates long poll waiting at the Bot API stand-in.
 
     The stand-in counts polls as they arrive (``_poll_generation``) and records them when
@@ -361,12 +368,14 @@ class _FiguresFile:
             await asyncio.sleep(0.005)
 
 
-def bot_env(stage: Stage, plan: Plan, figures: Path, instructions: str) -> dict[str, str]:
+def base_env(stage: Stage) -> dict[str, str]:
+    """The environment that points a bot process at the stage (the Yandex provider on the
+    realtime stand-in, the Bot API stand-in, the stage's Redis), and nothing else of the
+    caller's but PATH and HOME."""
     return {
         "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/tmp"),
         "LANG": "C.UTF-8",
-        "PYTHONPATH": str(ROOT),
         "BOT_TOKEN": stage.api.token,
         "TELEGRAM_API_URL": stage.api.url,
         "REALTIME_PROVIDER": "yandex",
@@ -375,6 +384,13 @@ def bot_env(stage: Stage, plan: Plan, figures: Path, instructions: str) -> dict[
         "YANDEX_FOLDER_ID": "bench",
         "REDIS_URL": stage.redis.url,
         "LOG_LEVEL": "WARNING",
+    }
+
+
+def bot_env(stage: Stage, plan: Plan, figures: Path, instructions: str) -> dict[str, str]:
+    return {
+        **base_env(stage),
+        "PYTHONPATH": str(ROOT),
         "OUTPUT_SAMPLE_RATE": "44100",
         "MAX_CONCURRENT_TURNS": str(plan.max_concurrent_turns),
         "WORKER_PREFETCH": str(plan.worker_prefetch),
@@ -383,10 +399,26 @@ def bot_env(stage: Stage, plan: Plan, figures: Path, instructions: str) -> dict[
     }
 
 
+def push_voice(stage: Stage, polls: Polls, chat: int, note: bytes, seconds: float) -> float:
+    """Queue a voice note from user ``chat`` in its private chat; returns
+    ``time.perf_counter()`` at the push. Delivered at once when the bot has a long poll waiting
+    (`Polls.wait` first)."""
+    t_push = time.perf_counter()
+    stage.api.push_message("voice", chat_id=chat, user_id=chat, data=note, duration=round(seconds))
+    polls.pushed()
+    return t_push
+
+
 async def _wait_replies(
-    stage: Stage, chats: list[int], process: asyncio.subprocess.Process, timeout: float
+    stage: Stage,
+    chats: list[int],
+    process: asyncio.subprocess.Process,
+    timeout: float,
+    *,
+    since: float,
 ) -> dict[int, Call]:
-    """The sendVoice of each chat, as they come; stops at ``timeout`` with what it has.
+    """The sendVoice of each chat that reached the stand-in at or after ``since``
+    (``time.perf_counter()``), as they come; stops at ``timeout`` with what it has.
 
     Raises BenchError when the bot answers a chat with a text (its error message) or exits.
     """
@@ -394,15 +426,16 @@ async def _wait_replies(
     wanted = set(chats)
     deadline = time.perf_counter() + timeout
     while True:
+        # Only calls since the push: a chat that had turns before has replies from them.
         voices = {
             chat: call
             for call in api.calls_of("sendVoice")
-            if (chat := call.int_param("chat_id")) in wanted and call.ok
+            if (chat := call.int_param("chat_id")) in wanted and call.ok and call.t >= since
         }
         if len(voices) == len(wanted):
             return voices
         for call in api.calls_of("sendMessage"):
-            if call.int_param("chat_id") in wanted:
+            if call.int_param("chat_id") in wanted and call.t >= since:
                 raise BenchError(f"chat {call.params.get('chat_id')}: {call.params.get('text')!r}")
         if process.returncode is not None:
             raise BenchError(f"the bot exited with code {process.returncode}")
@@ -413,6 +446,23 @@ async def _wait_replies(
             await api.wait_for(
                 "sendVoice", count=len(api.calls_of("sendVoice")) + 1, timeout=min(remaining, 0.5)
             )
+
+
+async def reply_to(
+    stage: Stage, chat: int, process: asyncio.subprocess.Process, timeout: float, *, since: float
+) -> tuple[RecordedSession, Call]:
+    """The turn of ``chat`` pushed at ``since`` (``time.perf_counter()``): the realtime session
+    that answered it and the bot's sendVoice. Raises BenchError when the chat gets a text, the
+    bot exits, no voice comes within ``timeout``, or not exactly one session was answered."""
+    replies = await _wait_replies(stage, [chat], process, timeout, since=since)
+    if chat not in replies:
+        raise BenchError(f"no voice reply for chat {chat} within {timeout:g} s")
+    answered = [
+        s for s in stage.realtime.sessions if s.t_connected >= since and s.t_response_done_sent
+    ]
+    if len(answered) != 1:
+        raise BenchError(f"chat {chat}: {len(answered)} answered realtime sessions for one turn")
+    return answered[0], replies[chat]
 
 
 def _turn(
@@ -463,7 +513,7 @@ class _BotUnderTest:
         process: asyncio.subprocess.Process,
         figures: _FiguresFile,
         sampler: MemorySampler,
-        polls: _Polls,
+        polls: Polls,
     ) -> None:
         self.stage = stage
         self.plan = plan
@@ -486,19 +536,12 @@ class _BotUnderTest:
             chat = stage.next_chat()
             await asyncio.sleep(SETTLE_SECONDS)
             await self.polls.wait(self.process)
-            first = len(stage.realtime.sessions)
-            t_push = time.perf_counter()
-            stage.api.push_message(
-                "voice", chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
-            )
-            self.polls.pushed()
-            replies = await _wait_replies(stage, [chat], self.process, timeout)
-            if chat not in replies:
-                raise BenchError(f"{name}: no voice reply for chat {chat} within {timeout:g} s")
-            answered = [s for s in stage.realtime.sessions[first:] if s.t_response_done_sent]
-            if len(answered) != 1:
-                raise BenchError(f"{name}: {len(answered)} answered sessions for one turn")
-            pending.append((chat, t_push, answered[0], replies[chat]))
+            t_push = push_voice(stage, self.polls, chat, note, case.note_seconds)
+            try:
+                session, call = await reply_to(stage, chat, self.process, timeout, since=t_push)
+            except BenchError as exc:
+                raise BenchError(f"{name}: {exc}") from exc
+            pending.append((chat, t_push, session, call))
         t1, cpu1 = time.perf_counter(), cpu_seconds(self.psutil)
         after = await self.figures.take()
         turns = [
@@ -541,15 +584,12 @@ class _BotUnderTest:
         before = await self.figures.take()
         cpu0, rss0, t0 = cpu_seconds(self.psutil), self.sampler.rss(), time.perf_counter()
         first = len(stage.realtime.sessions)
-        pushed: dict[int, float] = {}
-        for chat, (_, note) in zip(chats, tagged, strict=True):
-            pushed[chat] = time.perf_counter()
-            stage.api.push_message(
-                "voice", chat_id=chat, user_id=chat, data=note, duration=round(case.note_seconds)
-            )
-        self.polls.pushed()
+        pushed = {
+            chat: push_voice(stage, self.polls, chat, note, case.note_seconds)
+            for chat, (_, note) in zip(chats, tagged, strict=True)
+        }
         timeout = case.note_seconds + plan.model.seconds(case.reply_seconds) * 3 + 90
-        replies = await _wait_replies(stage, chats, self.process, timeout)
+        replies = await _wait_replies(stage, chats, self.process, timeout, since=t0)
         t1, cpu1 = time.perf_counter(), cpu_seconds(self.psutil)
         after = await self.figures.take()
         sessions = _sessions_by_chat(
@@ -606,7 +646,7 @@ async def run_bot(
         folder = Path(tmp)
         figures_path, log_path = folder / "figures.json", folder / "bot.log"
         env = bot_env(stage, plan, figures_path, instructions)
-        polls = _Polls(stage.api)
+        polls = Polls(stage.api)
         sessions_before = len(stage.realtime.sessions)
         t_start = time.perf_counter()
         with log_path.open("wb") as log:
@@ -641,7 +681,7 @@ async def run_bot(
         except BenchError as exc:
             failure = exc
         finally:
-            result.exit_code = await _stop(process)
+            result.exit_code = await stop_process(process)
             sampler.stop()
             result.memory = sampler.window(t_start, time.perf_counter())
             final = figures.read()
@@ -683,7 +723,8 @@ def _check_voice(stage: Stage, batch: TurnBatch) -> dict[str, Any]:
     }
 
 
-async def _stop(process: asyncio.subprocess.Process) -> int | None:
+async def stop_process(process: asyncio.subprocess.Process) -> int | None:
+    """SIGTERM, then SIGKILL after STOP_TIMEOUT; the exit code (None when it had to be killed)."""
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
     try:

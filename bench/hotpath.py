@@ -3,9 +3,21 @@
 Measures a private-chat voice turn (a 5 s OGG/Opus voice note; the model stand-in answers with
 3 s of audio, first audio after 0.3 s, delivered at 4× real time) for two source trees: a
 baseline revision (``--baseline REV``, default ``6dd39e9``, checked out with ``git worktree add``
-into a temporary folder and removed at the end) and the current working tree. Turns run one
-after another, each in a chat of its own (a fresh user, so no rate limit is reached), after two
-warm-up turns that are not counted. Printed side by side, per tree:
+into a temporary folder and removed at the end) and the current working tree. Each tree's bot
+gets two warm-up turns that are not counted, then two kinds of turns, one after another:
+
+- **new user** (``--turns``, default 20): each in a private chat of its own, so each is a user's
+  first turn in a rate-limit window, which creates the user's rate counter;
+- **returning user** (``--returning``, default 8): all from one user in one private chat, after
+  a first turn of that user that is not counted, so each finds the counter there.
+
+The bot runs with RATE_LIMIT_TURNS=20 and RATE_LIMIT_WINDOW=60 (both trees' defaults, set
+explicitly), so the returning user's turns stay under the limit. Both trees number the windows
+by the clock (Unix time // 60); the returning user's turns start in a window with time enough
+left for all of them (waiting for the next one if need be), and the report says if they still
+crossed into another.
+
+Printed side by side, per tree and kind of turn:
 
 - **Redis commands before the model connection**: from the update being pushed to the moment
   the realtime stand-in receives the WebSocket handshake (window *a*);
@@ -13,7 +25,8 @@ warm-up turns that are not counted. Printed side by side, per tree:
   stand-in plus 0.3 s for the bookkeeping written after sending (window *b*);
 - **Redis round trips** in the same two windows;
 - **pre-model latency**: push → handshake, push → ``response.create`` (p50 and p90);
-- the commands before the connection by name, and what each round trip there carried.
+- by name: the commands before the connection, what each round trip there carried, and the
+  commands of the whole turn.
 
 Counts are medians over the turns, after subtracting the background the bot issues while idle
 (its worker polls the queue with a blocking XREADGROUP every 0.5 s, and claims abandoned entries
@@ -45,9 +58,10 @@ How each figure is taken:
   read at the push. Latencies are differences of ``time.perf_counter()`` values alone.
 
 Each tree gets a fresh redis-server (`stand_ins.redis.RedisServer`), fresh stand-ins and a fresh
-data folder; the bot is configured through the environment as in ``bench.driver`` (Yandex
-provider, ``REALTIME_URL`` of the realtime stand-in). The table goes to stdout, progress to
-stderr, and everything measured to ``bench/results/hotpath.json``.
+data folder; the bot is pointed at them through the environment by `bench.driver.base_env`, and
+driven with the bench's own turn pieces (`bench.driver.push_voice`, `bench.driver.reply_to`).
+The table goes to stdout, progress to stderr, and everything measured to
+``bench/results/hotpath.json``.
 """
 
 from __future__ import annotations
@@ -56,30 +70,44 @@ import argparse
 import asyncio
 import bisect
 import contextlib
+import dataclasses
 import datetime
 import json
+import operator
 import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
+from bench.driver import (
+    API_KEY,
+    START_TIMEOUT,
+    BenchError,
+    Model,
+    Polls,
+    Stage,
+    base_env,
+    push_voice,
+    reply_to,
+    stop_process,
+)
 from bench.notes import make_note
 from bench.redis_probe import PROBE_ENV, ProbeLog, RoundTrip, command_name, read_log, write_loader
-from stand_ins.bot_api import BotAPIStandIn, Call
-from stand_ins.realtime import RealtimeStandIn, RecordedSession, Scenario
+from bench.report import grid, percentile
+from stand_ins.bot_api import BotAPIStandIn
+from stand_ins.realtime import RealtimeStandIn
 from stand_ins.redis import RedisServer
 
 __all__ = ["main"]
@@ -87,35 +115,26 @@ __all__ = ["main"]
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_BASELINE = "6dd39e9"
-API_KEY = "bench-key"
-MODEL_QUERY = "?model=gpt://bench/speech-realtime-250923"
 NOTE_SECONDS = 5.0
 REPLY_SECONDS = 3.0
+MODEL = Model(time_to_first_audio=0.3, realtime_factor=4.0)
 WARMUP_TURNS = 2
+RATE_LIMIT_TURNS = 20
+RATE_LIMIT_WINDOW = 60
 SETTLE_AFTER_SEND = 0.3  # window b ends this long after sendVoice: the marks written after it
-GAP_SECONDS = 0.2  # between the end of one turn's window and the next push
+GAP_SECONDS = 0.2  # before each push, after the previous turn's window
 QUIET_BEFORE_IDLE = 1.0  # after the warm-up, so its last writes stay out of the idle window
 TURN_TIMEOUT = 60.0
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
 MONITOR_DRAIN = 0.3  # after the bot stops, for the last MONITOR lines to arrive
-SCENARIO = Scenario(
-    reply_hz=180.0,
-    reply_seconds=REPLY_SECONDS,
-    reply_text="Your order number four two seven is confirmed for seat twelve A.",
-    text_kind="output_text",
-    time_to_first_audio=0.3,
-    realtime_factor=4.0,
-)
+KINDS = {
+    "new": "new users (each a first turn in a rate-limit window)",
+    "returning": "a returning user (later turns in the same window)",
+}
 # 1700000000.123456 [0 127.0.0.1:5555] "XREADGROUP" "GROUP" ... (the client is "lua" for the
 # commands a script runs, "unix:/path" for a Unix socket).
 _MONITOR_LINE = re.compile(
     rb'^\+?(\d+\.\d+) \[\d+ ([^\]]*)\] "((?:[^"\\]|\\.)*)"(?: "((?:[^"\\]|\\.)*)")?'
 )
-
-
-class HotpathError(RuntimeError):
-    """A bot did not do what the benchmark asked of it (no reply, an error reply, a crash)."""
 
 
 def _progress(message: str) -> None:
@@ -142,25 +161,25 @@ class Seen:
 
 class MonitorLog:
     """Every command redis-server runs from the moment `start` returns, read from ``MONITOR``
-    on a connection of its own, in the order the server ran them."""
+    on a connection of its own, in the order the server ran them; those of the connection
+    ``ignore`` (``ip:port``) are left out."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, ignore: str) -> None:
         self.port = port
+        self.ignore = ignore
         self.seen: list[Seen] = []
-        self.ignored_clients: set[str] = set()
         self._writer: asyncio.StreamWriter | None = None
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Large limit: a line holds every argument, and a queued turn is a few hundred bytes.
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 24)
+        self._writer = writer
         writer.write(b"MONITOR\r\n")
         await writer.drain()
         answer = await reader.readline()
         if not answer.startswith(b"+OK"):
-            writer.close()
-            raise HotpathError(f"MONITOR refused: {answer!r}")
-        self._writer = writer
+            raise BenchError(f"MONITOR refused: {answer!r}")
         self._task = asyncio.create_task(self._read(reader), name="hotpath-monitor")
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
@@ -170,9 +189,8 @@ class MonitorLog:
                 continue
             stamp, client, name, sub = match.groups()
             client_text = client.decode("utf-8", "replace")
-            if client_text in self.ignored_clients:
-                continue
-            self.seen.append(Seen(float(stamp), client_text, command_name(name, sub)))
+            if client_text != self.ignore:
+                self.seen.append(Seen(float(stamp), client_text, command_name(name, sub)))
 
     async def stop(self) -> None:
         """Stop reading; `seen` keeps what was read."""
@@ -221,9 +239,8 @@ class CommandStats:
             for key, value in info.items()
             if key.startswith("cmdstat_")
         }
-        snapshot = Snapshot(t, self._seq, calls)
         self._seq += 1
-        return snapshot
+        return Snapshot(t, self._seq - 1, calls)
 
     @staticmethod
     def delta(before: Snapshot, after: Snapshot) -> Counter[str]:
@@ -245,16 +262,13 @@ class CommandStats:
         await self._client.aclose()
 
 
-def _seen_between(seen: list[Seen], t0: float, t1: float) -> list[Seen]:
-    """Commands run at t0 ≤ t < t1 (wall clock; ``seen`` sorted by time)."""
-    times = [item.t for item in seen]
-    return seen[bisect.bisect_left(times, t0) : bisect.bisect_left(times, t1)]
+_Stamped = TypeVar("_Stamped", Seen, RoundTrip)
 
 
-def _trips_between(trips: list[RoundTrip], t0: float, t1: float) -> list[RoundTrip]:
-    """Round trips whose request was started at t0 ≤ t < t1 (``trips`` sorted by time)."""
-    times = [trip.t for trip in trips]
-    return trips[bisect.bisect_left(times, t0) : bisect.bisect_left(times, t1)]
+def _between(items: list[_Stamped], t0: float, t1: float) -> list[_Stamped]:
+    """The items stamped t0 ≤ t < t1 (wall clock; ``items`` sorted by their ``t``)."""
+    key = operator.attrgetter("t")
+    return items[bisect.bisect_left(items, t0, key=key) : bisect.bisect_left(items, t1, key=key)]
 
 
 # ----------------------------------------------------------------------------- one bot process
@@ -268,6 +282,18 @@ class Tree:
     path: Path
     revision: str
     """What the tree holds, for the report: a commit, and whether bot/ has local changes."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to measure of each tree."""
+
+    turns: int
+    """New-user turns."""
+    returning: int
+    """Turns of the returning user, after its first."""
+    idle: float
+    """Seconds of idle background to measure."""
 
 
 @dataclass(frozen=True)
@@ -316,154 +342,51 @@ class TreeRun:
 
     tree: Tree
     idle: Idle
-    turns: list[TurnTimes]
+    turns: dict[str, list[TurnTimes]]
+    """Measured turns by kind (a key of KINDS)."""
+    rate_window_crossed: bool
+    """Whether the returning user's turns spanned two rate-limit windows."""
     monitor: list[Seen]
     probe: ProbeLog
     exit_code: int | None
     redis_version: str
-    log_tail: str = ""
 
 
-class _Polls:
-    """Whether the bot has a getUpdates long poll waiting at the Bot API stand-in, so a pushed
-    update is delivered at once. The stand-in counts polls as they arrive (a private counter,
-    read when present) and records them when answered."""
-
-    def __init__(self, api: BotAPIStandIn) -> None:
-        self.api = api
-        self.answered = 0
-
-    async def wait(self, process: asyncio.subprocess.Process, timeout: float) -> None:
-        deadline = time.perf_counter() + timeout
-        while True:
-            answered = len(self.api.calls_of("getUpdates"))
-            arrived = getattr(self.api, "_poll_generation", None)
-            if arrived is not None and int(arrived) > answered:
-                return
-            if arrived is None and answered > self.answered:
-                await asyncio.sleep(0.05)  # a poll was answered; the next one follows at once
-                return
-            if process.returncode is not None:
-                raise HotpathError(f"the bot exited with code {process.returncode}")
-            if time.perf_counter() > deadline:
-                raise HotpathError(f"no getUpdates long poll within {timeout:g} s")
-            await asyncio.sleep(0.002)
-
-    def pushed(self) -> None:
-        self.answered = len(self.api.calls_of("getUpdates"))
-
-
-def _push_voice(api: BotAPIStandIn, chat: int, note: bytes) -> None:
-    """Queue a private-chat voice note from user ``chat``, with whichever push method the
-    stand-in has (``push_voice``, or ``push_message(kind="voice", ...)``)."""
-    fields: dict[str, Any] = {
-        "chat_id": chat,
-        "user_id": chat,
-        "data": note,
-        "duration": round(NOTE_SECONDS),
-    }
-    push_voice = getattr(api, "push_voice", None)
-    if push_voice is not None:
-        push_voice(**fields)
-        return
-    push_message = getattr(api, "push_message", None)
-    if push_message is None:
-        raise HotpathError("the Bot API stand-in has neither push_voice nor push_message")
-    push_message(kind="voice", **fields)
-
-
-async def _wait_voice(
-    api: BotAPIStandIn, chat: int, process: asyncio.subprocess.Process, timeout: float
-) -> Call:
-    """The bot's sendVoice to ``chat``. Raises HotpathError when it answers with a text (its
-    error message), exits, or sends nothing within ``timeout``."""
-    deadline = time.perf_counter() + timeout
-    while True:
-        for call in api.calls_of("sendVoice"):
-            if call.int_param("chat_id") == chat and call.ok:
-                return call
-        for call in api.calls_of("sendMessage"):
-            if call.int_param("chat_id") == chat:
-                raise HotpathError(f"chat {chat} got a text instead: {call.params.get('text')!r}")
-        if process.returncode is not None:
-            raise HotpathError(f"the bot exited with code {process.returncode}")
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            raise HotpathError(f"no voice reply for chat {chat} within {timeout:g} s")
-        with contextlib.suppress(TimeoutError):
-            await api.wait_for(
-                "sendVoice", count=len(api.calls_of("sendVoice")) + 1, timeout=min(remaining, 0.5)
-            )
-
-
-def _bot_env(
-    tree: Tree,
-    api: BotAPIStandIn,
-    realtime: RealtimeStandIn,
-    redis_url: str,
-    work: Path,
-    loader_dir: Path,
-) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        # The tree first, so `bot` comes from it; then the folder whose sitecustomize loads the
-        # round-trip probe.
-        "PYTHONPATH": f"{tree.path}{os.pathsep}{loader_dir}",
-        "BOT_TOKEN": api.token,
-        "TELEGRAM_API_URL": api.url,
-        "REALTIME_PROVIDER": "yandex",
-        "REALTIME_API_KEY": API_KEY,
-        "REALTIME_URL": realtime.url + MODEL_QUERY,
-        "YANDEX_FOLDER_ID": "bench",
-        "REDIS_URL": redis_url,
-        "DATA_DIR": str(work / "data"),
-        "WORKER_NAME": f"hotpath-{tree.label}",
-        "LOG_LEVEL": "WARNING",
-        PROBE_ENV: str(work / "round-trips.jsonl"),
-    }
-
-
-class _Session:
-    """One bot process of one tree against its own stand-ins and redis-server."""
+class _Bot:
+    """One bot process of one tree, driven one voice turn at a time."""
 
     def __init__(
         self,
-        api: BotAPIStandIn,
-        realtime: RealtimeStandIn,
+        stage: Stage,
         stats: CommandStats,
         process: asyncio.subprocess.Process,
         note: bytes,
     ) -> None:
-        self.api = api
-        self.realtime = realtime
+        self.stage = stage
         self.stats = stats
         self.process = process
         self.note = note
-        self.polls = _Polls(api)
-        self._chat = 700_000
+        self.polls = Polls(stage.api)
 
-    async def turn(self) -> TurnTimes:
-        """One voice turn in a new private chat; returns once window b has ended."""
-        self._chat += 1
-        chat = self._chat
+    async def turn(self, chat: int) -> TurnTimes:
+        """One voice turn from user ``chat`` in its private chat; returns once window b has
+        ended. Raises BenchError when the turn is not answered with a voice."""
+        await asyncio.sleep(GAP_SECONDS)
         await self.polls.wait(self.process, TURN_TIMEOUT)
-        first = len(self.realtime.sessions)
         before = await self.stats.take()
-        push_wall, push = time.time(), time.perf_counter()
-        _push_voice(self.api, chat, self.note)
-        self.polls.pushed()
-        call = await _wait_voice(self.api, chat, self.process, TURN_TIMEOUT)
+        push_wall = time.time()
+        push = push_voice(self.stage, self.polls, chat, self.note, NOTE_SECONDS)
+        session, call = await reply_to(self.stage, chat, self.process, TURN_TIMEOUT, since=push)
         await asyncio.sleep(max(0.0, call.t + SETTLE_AFTER_SEND - time.perf_counter()))
         after = await self.stats.take()
-        connected, response_create = _model_times(self.realtime.sessions[first:], chat)
+        if session.t_response_create is None:
+            raise BenchError(f"chat {chat}: its realtime session has no response.create")
         return TurnTimes(
             chat=chat,
             push_wall=push_wall,
             push=push,
-            connected=connected,
-            response_create=response_create,
+            connected=session.t_connected,
+            response_create=session.t_response_create,
             sent=call.t,
             before=before,
             after=after,
@@ -478,430 +401,360 @@ class _Session:
         after = await self.stats.take()
         return Idle(start, end, CommandStats.delta(before, after), after.t - before.t)
 
-
-def _model_times(sessions: list[RecordedSession], chat: int) -> tuple[float, float]:
-    """(handshake, response.create) of the turn's realtime session, on ``time.perf_counter()``;
-    HotpathError unless exactly one session of the turn got a response."""
-    answered = [
-        (s.t_connected, s.t_response_create) for s in sessions if s.t_response_create is not None
-    ]
-    if len(answered) != 1:
-        raise HotpathError(f"chat {chat}: {len(answered)} realtime sessions with a response")
-    return answered[0]
-
-
-async def _stop(process: asyncio.subprocess.Process) -> int | None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return await asyncio.wait_for(process.wait(), STOP_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        return None
+    async def returning_user(self, turns: int, seconds_per_turn: float) -> list[TurnTimes]:
+        """``turns`` + 1 turns of a user new to the bot, in its private chat; all in one rate-limit
+        window when ``seconds_per_turn`` bounds a turn (it waits for the next window when this
+        one has too little time left, unless they cannot fit in any)."""
+        needed = (turns + 1) * seconds_per_turn
+        left = RATE_LIMIT_WINDOW - time.time() % RATE_LIMIT_WINDOW
+        if left < needed < RATE_LIMIT_WINDOW:
+            await asyncio.sleep(left)
+        user = self.stage.next_chat()
+        return [await self.turn(user) for _ in range(turns + 1)]
 
 
-async def run_tree(tree: Tree, note: bytes, turns: int, idle_seconds: float) -> TreeRun:
+async def run_tree(tree: Tree, note: bytes, plan: Plan) -> TreeRun:
     """Start ``tree``'s bot on fresh stand-ins and Redis, warm it up, measure its idle
-    background and ``turns`` voice turns, stop it, and return everything recorded."""
-    redis_server = RedisServer()
-    redis_server.start()
-    try:
-        async with (
-            BotAPIStandIn() as api,
-            RealtimeStandIn(api_key=API_KEY, scenario=SCENARIO) as realtime,
-        ):
-            stats = CommandStats(redis_server.url)
-            monitor = MonitorLog(redis_server.port)
-            try:
-                # The stats connection is opened (and its set-up commands run) before anything
-                # is watched; MONITOR then leaves its INFO calls out by address.
-                monitor.ignored_clients.add(await stats.address())
-                await monitor.start()
-                with tempfile.TemporaryDirectory(prefix=f"hotpath-{tree.label}-") as tmp:
-                    return await _run_process(
-                        tree, api, realtime, redis_server.url, stats, monitor, Path(tmp),
-                        note=note, turns=turns, idle_seconds=idle_seconds,
-                    )  # fmt: skip
-            finally:
-                await monitor.stop()
-                await stats.aclose()
-    finally:
-        redis_server.stop()
-
-
-async def _run_process(
-    tree: Tree,
-    api: BotAPIStandIn,
-    realtime: RealtimeStandIn,
-    redis_url: str,
-    stats: CommandStats,
-    monitor: MonitorLog,
-    work: Path,
-    *,
-    note: bytes,
-    turns: int,
-    idle_seconds: float,
-) -> TreeRun:
-    loader_dir = work / "probe"
-    write_loader(loader_dir)
-    env = _bot_env(tree, api, realtime, redis_url, work, loader_dir)
-    log_path = work / "bot.log"
-    with log_path.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot",
-            cwd=tree.path, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
-        )  # fmt: skip
-    session = _Session(api, realtime, stats, process, note)
-    measured: list[TurnTimes] = []
-    failure: HotpathError | None = None
-    exit_code: int | None = None
-    try:
-        await session.polls.wait(process, START_TIMEOUT)
-        for _ in range(WARMUP_TURNS):
-            await session.turn()
-            await asyncio.sleep(GAP_SECONDS)
-        await asyncio.sleep(QUIET_BEFORE_IDLE)
-        _progress(f"{tree.label}: idle for {idle_seconds:g} s")
-        idle = await session.idle(idle_seconds)
-        _progress(f"{tree.label}: {turns} turn(s)")
-        for _ in range(turns):
-            await asyncio.sleep(GAP_SECONDS)
-            measured.append(await session.turn())
-    except HotpathError as exc:
-        failure = exc
-    finally:
-        exit_code = await _stop(process)
-        await asyncio.sleep(MONITOR_DRAIN)
-    log_tail = log_path.read_text(errors="replace")[-3000:]
-    if failure is not None:
-        raise HotpathError(f"{tree.label}: {failure}\n--- the bot's log ---\n{log_tail or '-'}")
-    try:
-        probe = read_log(Path(env[PROBE_ENV]))
-    except (OSError, ValueError) as exc:
-        raise HotpathError(
-            f"{tree.label}: no round-trip log from the bot (exit code {exit_code}): {exc}\n"
-            f"--- the bot's log ---\n{log_tail or '-'}"
-        ) from exc
-    trips = sorted(probe.round_trips, key=lambda trip: trip.t)
-    return TreeRun(
-        tree=tree,
-        idle=idle,
-        turns=measured,
-        monitor=sorted(monitor.seen, key=lambda seen: seen.t),
-        probe=ProbeLog(pid=probe.pid, bot=probe.bot, round_trips=trips),
-        exit_code=exit_code,
-        redis_version=await stats.version(),
-        log_tail=log_tail,
-    )
+    background and both kinds of turns, stop it, and return everything recorded. Raises
+    BenchError when the bot fails."""
+    async with contextlib.AsyncExitStack() as stack:
+        redis_server = RedisServer()
+        redis_server.start()
+        stack.callback(redis_server.stop)
+        api = await stack.enter_async_context(BotAPIStandIn())
+        realtime = await stack.enter_async_context(
+            RealtimeStandIn(api_key=API_KEY, scenario=MODEL.scenario(REPLY_SECONDS))
+        )
+        stage = Stage(api=api, realtime=realtime, redis=redis_server)
+        stats = CommandStats(redis_server.url)
+        stack.push_async_callback(stats.aclose)
+        # The stats connection is opened (and its set-up commands run) before anything is
+        # watched; MONITOR then leaves its INFO calls out by address.
+        monitor = MonitorLog(redis_server.port, ignore=await stats.address())
+        stack.push_async_callback(monitor.stop)
+        await monitor.start()
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotpath-")))
+        loader_dir, probe_path, log_path = work / "probe", work / "trips.jsonl", work / "bot.log"
+        write_loader(loader_dir)
+        env = {
+            **base_env(stage),
+            # The tree first, so `bot` comes from it; then the folder whose sitecustomize loads
+            # the round-trip probe.
+            "PYTHONPATH": f"{tree.path}{os.pathsep}{loader_dir}",
+            "DATA_DIR": str(work / "data"),
+            "RATE_LIMIT_TURNS": str(RATE_LIMIT_TURNS),
+            "RATE_LIMIT_WINDOW": str(RATE_LIMIT_WINDOW),
+            PROBE_ENV: str(probe_path),
+        }
+        with log_path.open("wb") as log_file:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot",
+                cwd=tree.path, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=log_file,
+            )  # fmt: skip
+        bot = _Bot(stage, stats, process, note)
+        failure: BenchError | None = None
+        try:
+            await bot.polls.wait(process, START_TIMEOUT)
+            for _ in range(WARMUP_TURNS):
+                await bot.turn(stage.next_chat())
+            await asyncio.sleep(QUIET_BEFORE_IDLE)
+            _progress(f"{tree.label}: idle for {plan.idle:g} s")
+            idle = await bot.idle(plan.idle)
+            _progress(f"{tree.label}: {plan.turns} new users, then a returning user")
+            new = [await bot.turn(stage.next_chat()) for _ in range(plan.turns)]
+            # A generous bound on a turn: the slowest so far, from the poll wait to its last INFO.
+            per_turn = 1.5 * (max(t.after.t - t.push_wall for t in new) + GAP_SECONDS + 0.2)
+            first, *returning = await bot.returning_user(plan.returning, per_turn)
+        except BenchError as exc:
+            failure = exc
+        finally:
+            exit_code = await stop_process(process)
+            await asyncio.sleep(MONITOR_DRAIN)
+        log_tail = log_path.read_text(errors="replace")[-3000:] or "-"
+        if failure is not None:
+            raise BenchError(f"{tree.label}: {failure}\n--- the bot's log ---\n{log_tail}")
+        try:
+            probe = read_log(probe_path)
+        except (OSError, ValueError) as exc:
+            raise BenchError(
+                f"{tree.label}: no round-trip log from the bot (exit code {exit_code}): {exc}\n"
+                f"--- the bot's log ---\n{log_tail}"
+            ) from exc
+        # Each turn is admitted (and counted) between its push and its realtime handshake.
+        last = returning[-1]
+        windows = {
+            int(t // RATE_LIMIT_WINDOW) for t in (first.push_wall, last.wall(last.connected))
+        }
+        return TreeRun(
+            tree=tree,
+            idle=idle,
+            turns={"new": new, "returning": returning},
+            rate_window_crossed=len(windows) > 1,
+            monitor=sorted(monitor.seen, key=operator.attrgetter("t")),
+            probe=dataclasses.replace(
+                probe, round_trips=sorted(probe.round_trips, key=operator.attrgetter("t"))
+            ),
+            exit_code=exit_code,
+            redis_version=await stats.version(),
+        )
 
 
 # ----------------------------------------------------------------------------- figures
 
+COUNTS = {
+    "commands_before_connection": "Redis commands before the model connection",
+    "commands_whole_turn": "Redis commands per whole turn (INFO commandstats)",
+    "commands_whole_turn_monitor": "  the same window, counted by MONITOR",
+    "round_trips_before_connection": "Redis round trips before the model connection",
+    "round_trips_whole_turn": "Redis round trips per whole turn",
+}
+LATENCIES = {
+    "push_to_handshake": "update pushed → realtime handshake",
+    "push_to_response_create": "update pushed → response.create",
+}
+
 
 @dataclass(frozen=True)
 class Background:
-    """What the bot issues per second while idle, by the three counts' own sources."""
+    """What the bot issues per second while idle, by each count's own source and naming."""
 
     seconds: float
     monitor: dict[str, float]
     """Commands by `Seen.label`, from MONITOR."""
     stats: dict[str, float]
     """Commands by name, from INFO commandstats."""
-    round_trips: float
+    trips: dict[str, float]
+    """Round trips by `RoundTrip.shape`."""
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "seconds": self.seconds,
-            "monitor_per_s": self.monitor,
-            "commandstats_per_s": self.stats,
-            "round_trips_per_s": self.round_trips,
-        }
+    @classmethod
+    def of(cls, run: TreeRun) -> Background:
+        idle = run.idle
+        span = idle.end - idle.start
+        seen = _commands(run, idle.start, idle.end)
+        trips = _trips(run, idle.start, idle.end)
+        return cls(
+            seconds=span,
+            monitor={name: count / span for name, count in seen.items()},
+            stats={name: count / idle.stats_seconds for name, count in idle.stats.items()},
+            trips={shape: count / span for shape, count in trips.items()},
+        )
 
 
-def _net(raw: Counter[str], rates: dict[str, float], seconds: float) -> dict[str, float]:
-    """``raw`` less the background expected in ``seconds``, for every name in either."""
-    return {name: raw.get(name, 0) - rates.get(name, 0.0) * seconds for name in {*raw, *rates}}
+def _commands(run: TreeRun, t0: float, t1: float) -> Counter[str]:
+    """The commands MONITOR saw at t0 ≤ t < t1, by `Seen.label`."""
+    return Counter(seen.label for seen in _between(run.monitor, t0, t1))
+
+
+def _trips(run: TreeRun, t0: float, t1: float) -> Counter[str]:
+    """The round trips started at t0 ≤ t < t1, by `RoundTrip.shape`."""
+    return Counter(trip.shape for trip in _between(run.probe.round_trips, t0, t1))
+
+
+@dataclass(frozen=True)
+class Count:
+    """One count of one turn's window, by name: as seen, and net of the idle background."""
+
+    seen: dict[str, int]
+    net: dict[str, float]
+    """``seen`` less the background expected in the window, for every name in either."""
+
+    @classmethod
+    def of(cls, seen: Counter[str], rates: dict[str, float], seconds: float) -> Count:
+        net = {name: seen[name] - rates.get(name, 0.0) * seconds for name in {*seen, *rates}}
+        return cls(dict(seen), net)
 
 
 @dataclass(frozen=True)
 class TurnFigures:
-    """One measured turn: latencies, and counts both as seen and net of the background."""
+    """One measured turn: latencies (ms), window lengths (ms) and counts (keys of COUNTS)."""
 
     chat: int
-    to_handshake_ms: float
-    to_create_ms: float
-    window_a_ms: float
-    window_b_ms: float
-    before_raw: Counter[str]
-    before: dict[str, float]
-    whole_raw: Counter[str]
-    whole: dict[str, float]
-    whole_monitor_raw: int
-    whole_monitor: float
-    trips_before_raw: int
-    trips_before: float
-    trips_whole_raw: int
-    trips_whole: float
-    shapes_before: Counter[str]
+    latency_ms: dict[str, float]
+    window_ms: dict[str, float]
+    counts: dict[str, Count]
+
+    @classmethod
+    def of(cls, turn: TurnTimes, run: TreeRun, background: Background) -> TurnFigures:
+        (a0, a1), (b0, b1) = turn.window_a, turn.window_b
+        whole = CommandStats.delta(turn.before, turn.after)
+        monitor, trips = background.monitor, background.trips
+        return cls(
+            chat=turn.chat,
+            latency_ms={
+                "push_to_handshake": (turn.connected - turn.push) * 1000,
+                "push_to_response_create": (turn.response_create - turn.push) * 1000,
+            },
+            window_ms={"before_connection": (a1 - a0) * 1000, "whole_turn": (b1 - b0) * 1000},
+            counts={
+                "commands_before_connection": Count.of(_commands(run, a0, a1), monitor, a1 - a0),
+                "commands_whole_turn": Count.of(
+                    whole, background.stats, turn.after.t - turn.before.t
+                ),
+                "commands_whole_turn_monitor": Count.of(_commands(run, b0, b1), monitor, b1 - b0),
+                "round_trips_before_connection": Count.of(_trips(run, a0, a1), trips, a1 - a0),
+                "round_trips_whole_turn": Count.of(_trips(run, b0, b1), trips, b1 - b0),
+            },
+        )
+
+
+@dataclass(frozen=True)
+class Group:
+    """The measured turns of one kind (a key of KINDS) in one tree."""
+
+    turns: list[TurnFigures]
+
+    def summary(self) -> dict[str, float]:
+        """Per count, the median over the turns of its total net of the background; per
+        latency, p50 and p90; per window, its p50 length."""
+        out = {
+            key: float(statistics.median(sum(t.counts[key].net.values()) for t in self.turns))
+            for key in COUNTS
+        }
+        for key in LATENCIES:
+            values = [t.latency_ms[key] for t in self.turns]
+            out[f"{key}_p50_ms"] = percentile(values, 50)
+            out[f"{key}_p90_ms"] = percentile(values, 90)
+        for key in ("before_connection", "whole_turn"):
+            out[f"window_{key}_p50_ms"] = percentile([t.window_ms[key] for t in self.turns], 50)
+        return out
+
+    def by_name(self, key: str) -> dict[str, tuple[float, float]]:
+        """(median, mean) over the turns of each name's net count in ``key`` (of COUNTS), for
+        the names some turn's window saw (the background alone brings in none)."""
+        counts = [t.counts[key] for t in self.turns]
+        out: dict[str, tuple[float, float]] = {}
+        for name in set().union(*(count.seen for count in counts)):
+            values = [count.net.get(name, 0.0) for count in counts]
+            out[name] = (float(statistics.median(values)), statistics.fmean(values))
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "chat": self.chat,
-            "push_to_handshake_ms": self.to_handshake_ms,
-            "push_to_response_create_ms": self.to_create_ms,
-            "window_before_connection_ms": self.window_a_ms,
-            "window_whole_turn_ms": self.window_b_ms,
-            "commands_before_connection": dict(self.before_raw),
-            "commands_before_connection_net": _rounded(self.before),
-            "commands_whole_turn": dict(self.whole_raw),
-            "commands_whole_turn_net": _rounded(self.whole),
-            "commands_whole_turn_monitor": self.whole_monitor_raw,
-            "commands_whole_turn_monitor_net": self.whole_monitor,
-            "round_trips_before_connection": self.trips_before_raw,
-            "round_trips_before_connection_net": self.trips_before,
-            "round_trips_whole_turn": self.trips_whole_raw,
-            "round_trips_whole_turn_net": self.trips_whole,
-            "round_trips_before_connection_by_shape": dict(self.shapes_before),
+            "summary": self.summary(),
+            "by_name": {
+                key: {
+                    name: {"median": m, "mean": mean}
+                    for name, (m, mean) in self.by_name(key).items()
+                }
+                for key in COUNTS
+            },
+            "turns": [dataclasses.asdict(turn) for turn in self.turns],
         }
 
 
-def _rounded(values: dict[str, float]) -> dict[str, float]:
-    return {name: round(value, 4) for name, value in sorted(values.items())}
-
-
-def _background(run: TreeRun) -> Background:
-    idle = run.idle
-    span = idle.end - idle.start
-    monitor = Counter(seen.label for seen in _seen_between(run.monitor, idle.start, idle.end))
-    trips = _trips_between(run.probe.round_trips, idle.start, idle.end)
-    return Background(
-        seconds=span,
-        monitor={name: count / span for name, count in monitor.items()},
-        stats={name: count / idle.stats_seconds for name, count in idle.stats.items()},
-        round_trips=len(trips) / span,
-    )
-
-
-def _turn_figures(turn: TurnTimes, run: TreeRun, background: Background) -> TurnFigures:
-    a0, a1 = turn.window_a
-    b0, b1 = turn.window_b
-    before_raw = Counter(seen.label for seen in _seen_between(run.monitor, a0, a1))
-    whole_monitor_raw = len(_seen_between(run.monitor, b0, b1))
-    whole_raw = CommandStats.delta(turn.before, turn.after)
-    stats_span = turn.after.t - turn.before.t
-    trips_a = _trips_between(run.probe.round_trips, a0, a1)
-    trips_b = _trips_between(run.probe.round_trips, b0, b1)
-    monitor_rate = sum(background.monitor.values())
-    return TurnFigures(
-        chat=turn.chat,
-        to_handshake_ms=(turn.connected - turn.push) * 1000,
-        to_create_ms=(turn.response_create - turn.push) * 1000,
-        window_a_ms=(a1 - a0) * 1000,
-        window_b_ms=(b1 - b0) * 1000,
-        before_raw=before_raw,
-        before=_net(before_raw, background.monitor, a1 - a0),
-        whole_raw=whole_raw,
-        whole=_net(whole_raw, background.stats, stats_span),
-        whole_monitor_raw=whole_monitor_raw,
-        whole_monitor=whole_monitor_raw - monitor_rate * (b1 - b0),
-        trips_before_raw=len(trips_a),
-        trips_before=len(trips_a) - background.round_trips * (a1 - a0),
-        trips_whole_raw=len(trips_b),
-        trips_whole=len(trips_b) - background.round_trips * (b1 - b0),
-        shapes_before=Counter(trip.shape for trip in trips_a),
-    )
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), linear between closest ranks."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-@dataclass
+@dataclass(frozen=True)
 class TreeFigures:
-    """The figures of one tree: per turn, and summed up over the turns."""
+    """The figures of one tree: its background, and its turns of each kind."""
 
     tree: Tree
     bot_file: str | None
     background: Background
-    turns: list[TurnFigures]
+    groups: dict[str, Group]
+    rate_window_crossed: bool
     exit_code: int | None
-    summary: dict[str, float] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        turns = self.turns
-
-        def median(values: Iterable[float]) -> float:
-            return float(statistics.median(list(values)))
-
-        handshake = [t.to_handshake_ms for t in turns]
-        create = [t.to_create_ms for t in turns]
-        self.summary = {
-            "commands_before_connection": median(sum(t.before.values()) for t in turns),
-            "commands_whole_turn": median(sum(t.whole.values()) for t in turns),
-            "commands_whole_turn_monitor": median(t.whole_monitor for t in turns),
-            "round_trips_before_connection": median(t.trips_before for t in turns),
-            "round_trips_whole_turn": median(t.trips_whole for t in turns),
-            "push_to_handshake_p50_ms": percentile(handshake, 50),
-            "push_to_handshake_p90_ms": percentile(handshake, 90),
-            "push_to_response_create_p50_ms": percentile(create, 50),
-            "push_to_response_create_p90_ms": percentile(create, 90),
-            "raw_commands_before_connection": median(t.before_raw.total() for t in turns),
-            "raw_commands_whole_turn": median(t.whole_raw.total() for t in turns),
-            "raw_round_trips_before_connection": median(t.trips_before_raw for t in turns),
-            "raw_round_trips_whole_turn": median(t.trips_whole_raw for t in turns),
-            "window_before_connection_p50_ms": percentile([t.window_a_ms for t in turns], 50),
-            "window_whole_turn_p50_ms": percentile([t.window_b_ms for t in turns], 50),
-        }
-
-    def before_by_name(self) -> dict[str, tuple[float, float]]:
-        """Each command before the connection: (median, mean) per turn, net of the background;
-        only commands seen in some turn's window."""
-        return _by_name([(t.before_raw, t.before) for t in self.turns])
-
-    def whole_by_name(self) -> dict[str, tuple[float, float]]:
-        """The same for the whole turn (from INFO commandstats)."""
-        return _by_name([(t.whole_raw, t.whole) for t in self.turns])
-
-    def shapes_before(self) -> dict[str, float]:
-        """What the round trips before the connection carried: mean count per turn, as seen."""
-        total: Counter[str] = Counter()
-        for t in self.turns:
-            total.update(t.shapes_before)
-        return {shape: count / len(self.turns) for shape, count in total.items()}
+    @classmethod
+    def of(cls, run: TreeRun) -> TreeFigures:
+        background = Background.of(run)
+        return cls(
+            tree=run.tree,
+            bot_file=run.probe.bot,
+            background=background,
+            groups={
+                kind: Group([TurnFigures.of(turn, run, background) for turn in turns])
+                for kind, turns in run.turns.items()
+            },
+            rate_window_crossed=run.rate_window_crossed,
+            exit_code=run.exit_code,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "tree": {
-                "label": self.tree.label,
-                "path": str(self.tree.path),
-                "revision": self.tree.revision,
-            },
+            "tree": {key: str(value) for key, value in dataclasses.asdict(self.tree).items()},
             "bot_imported_from": self.bot_file,
             "exit_code": self.exit_code,
-            "summary": self.summary,
-            "background": self.background.as_dict(),
-            "commands_before_connection_by_name": {
-                name: {"median": median, "mean": mean}
-                for name, (median, mean) in sorted(self.before_by_name().items())
-            },
-            "commands_whole_turn_by_name": {
-                name: {"median": median, "mean": mean}
-                for name, (median, mean) in sorted(self.whole_by_name().items())
-            },
-            "round_trips_before_connection_by_shape": self.shapes_before(),
-            "turns": [t.as_dict() for t in self.turns],
+            "returning_user_crossed_a_rate_window": self.rate_window_crossed,
+            "background": dataclasses.asdict(self.background),
+            **{kind: group.as_dict() for kind, group in self.groups.items()},
         }
-
-
-def _by_name(
-    turns: list[tuple[Counter[str], dict[str, float]]],
-) -> dict[str, tuple[float, float]]:
-    """(median, mean) per turn of each command's net count, for the commands some turn saw."""
-    names = {name for raw, _ in turns for name in raw}
-    out: dict[str, tuple[float, float]] = {}
-    for name in names:
-        values = [net.get(name, 0.0) for _, net in turns]
-        out[name] = (float(statistics.median(values)), statistics.fmean(values))
-    return out
-
-
-def figures_of(run: TreeRun) -> TreeFigures:
-    background = _background(run)
-    return TreeFigures(
-        tree=run.tree,
-        bot_file=run.probe.bot,
-        background=background,
-        turns=[_turn_figures(turn, run, background) for turn in run.turns],
-        exit_code=run.exit_code,
-    )
 
 
 # ----------------------------------------------------------------------------- the report
 
-ROWS = (
-    ("Redis commands before the model connection", "commands_before_connection", "{:.1f}"),
-    ("Redis commands per whole turn (INFO commandstats)", "commands_whole_turn", "{:.1f}"),
-    ("  the same window, counted by MONITOR", "commands_whole_turn_monitor", "{:.1f}"),
-    ("Redis round trips before the model connection", "round_trips_before_connection", "{:.1f}"),
-    ("Redis round trips per whole turn", "round_trips_whole_turn", "{:.1f}"),
-    ("update pushed → realtime handshake, p50, ms", "push_to_handshake_p50_ms", "{:.1f}"),
-    ("update pushed → realtime handshake, p90, ms", "push_to_handshake_p90_ms", "{:.1f}"),
-    ("update pushed → response.create, p50, ms", "push_to_response_create_p50_ms", "{:.1f}"),
-    ("update pushed → response.create, p90, ms", "push_to_response_create_p90_ms", "{:.1f}"),
-)
+
+# The main table's rows: (name, key of a group's summary).
+ROWS = [
+    *((name, key) for key, name in COUNTS.items()),
+    *(
+        (f"{name}, {q}, ms", f"{key}_{q}_ms")
+        for key, name in LATENCIES.items()
+        for q in ("p50", "p90")
+    ),
+]
 
 
-def _grid(header: list[str], body: list[list[str]]) -> list[str]:
-    """Rows padded into columns: the first left-aligned, the rest right-aligned."""
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    return [line(header), line(["-" * w for w in widths]), *(line(row) for row in body)]
+def _largest_first(tables: list[dict[str, tuple[float, float]]]) -> list[str]:
+    """The names in all ``tables``, the one with the largest mean in any table first."""
+    names = {name for table in tables for name in table}
+    return sorted(names, key=lambda n: (-max(t.get(n, (0.0, 0.0))[1] for t in tables), n))
 
 
 def render(trees: list[TreeFigures]) -> Iterator[str]:
-    """The report's lines: the figures side by side, then the per-command and per-round-trip
-    breakdown before the model connection, then the idle background."""
+    """The report's lines: the figures side by side for each kind of turn; by tree and kind,
+    the commands and round trips before the model connection and the commands of the whole
+    turn; the idle background."""
     labels = [t.tree.label for t in trees]
     both = len(trees) == 2
     header = ["per voice turn (medians; counts net of the idle background)", *labels]
-    if both:
-        header.append(f"{labels[1]} − {labels[0]}")
-    body = []
-    for name, key, fmt in ROWS:
-        values = [t.summary[key] for t in trees]
-        row = [name, *(fmt.format(v) for v in values)]
-        if both:
-            row.append(f"{round(values[1] - values[0], 1) or 0.0:+.1f}")  # no "-0.0"
-        body.append(row)
-    yield from _grid(header, body)
-    yield ""
+    header += [f"{labels[1]} − {labels[0]}"] if both else []
+    body: list[list[str]] = []
+    for kind, title in KINDS.items():
+        turns = len(trees[0].groups[kind].turns)
+        body.append([f"{title}: {turns} turns", *[""] * (len(header) - 1)])
+        summaries = [t.groups[kind].summary() for t in trees]
+        for name, key in ROWS:
+            values = [summary[key] for summary in summaries]
+            row = [f"  {name}", *(f"{value:.1f}" for value in values)]
+            if both:
+                row.append(f"{round(values[1] - values[0], 1) or 0.0:+.1f}")  # no "-0.0"
+            body.append(row)
+    yield from grid(header, body)
 
-    by_name = [t.before_by_name() for t in trees]
-    names = sorted(
-        {n for b in by_name for n in b},
-        key=lambda n: (-max(b.get(n, (0, 0))[1] for b in by_name), n),
-    )
-    yield from _grid(
-        ["commands before the model connection: median / mean per turn", *labels],
-        [[name, *(_pair(b.get(name)) for b in by_name)] for name in names],
-    )
-    yield ""
-
-    shapes = [t.shapes_before() for t in trees]
-    kinds = sorted(
-        {k for s in shapes for k in s}, key=lambda k: (-max(s.get(k, 0.0) for s in shapes), k)
-    )
-    yield from _grid(
-        ["round trips before the model connection, by what they carried: per turn", *labels],
-        [[kind, *(f"{s.get(kind, 0.0):.2f}" for s in shapes)] for kind in kinds],
-    )
+    columns = [f"{t.tree.label} {kind}" for t in trees for kind in KINDS]
+    for key, title in (
+        ("commands_before_connection", "commands before the model connection"),
+        ("round_trips_before_connection", "round trips before it, by what they carried"),
+        ("commands_whole_turn", "commands per whole turn (INFO commandstats)"),
+    ):
+        tables = [t.groups[kind].by_name(key) for t in trees for kind in KINDS]
+        yield ""
+        yield from grid(
+            [f"{title}: median / mean per turn", *columns],
+            [
+                [name, *(_pair(table.get(name)) for table in tables)]
+                for name in _largest_first(tables)
+            ],
+        )
     yield ""
     for t in trees:
         bg = t.background
         rates = ", ".join(f"{name} {rate:.2f}" for name, rate in sorted(bg.stats.items()))
         yield (
             f"idle background of {t.tree.label} ({bg.seconds:.1f} s): {rates or 'nothing'} "
-            f"commands/s; {bg.round_trips:.2f} round trips/s"
+            f"commands/s; {sum(bg.trips.values()):.2f} round trips/s"
         )
     for t in trees:
-        yield (
-            f"{t.tree.label}: {t.tree.revision}; bot imported from {t.bot_file}; windows p50: "
-            f"before connection {t.summary['window_before_connection_p50_ms']:.1f} ms, whole "
-            f"turn {t.summary['window_whole_turn_p50_ms']:.0f} ms"
+        windows = [(kind, group.summary()) for kind, group in t.groups.items()]
+        yield f"{t.tree.label}: {t.tree.revision}; bot imported from {t.bot_file}; " + "; ".join(
+            f"windows p50, {kind}: {s['window_before_connection_p50_ms']:.1f} ms before "
+            f"connection, {s['window_whole_turn_p50_ms']:.0f} ms whole turn"
+            for kind, s in windows
         )
+        if t.rate_window_crossed:
+            yield (
+                f"{t.tree.label}: the returning user's turns spanned two rate-limit windows, so "
+                "one of them was its first turn in a window"
+            )
 
 
 def _pair(value: tuple[float, float] | None) -> str:
@@ -919,7 +772,7 @@ def _git(*args: str) -> str:
         ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise HotpathError(f"git {' '.join(args)}: {done.stderr.strip()}")
+        raise BenchError(f"git {' '.join(args)}: {done.stderr.strip()}")
     return done.stdout.strip()
 
 
@@ -941,10 +794,10 @@ def _worktree(rev: str) -> Iterator[Tree]:
         yield Tree("baseline", path, f"{rev} ({commit[:12]}), in a temporary worktree")
     finally:
         # --force: the bot's run leaves __pycache__ folders, which git counts as changes.
-        with contextlib.suppress(HotpathError):
+        with contextlib.suppress(BenchError):
             _git("worktree", "remove", "--force", str(path))
         shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(HotpathError):
+        with contextlib.suppress(BenchError):
             _git("worktree", "prune")
 
 
@@ -952,9 +805,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.hotpath",
         description="Redis commands, Redis round trips and pre-model latency of a private-chat "
-        "voice turn, for a baseline revision and the current working tree.",
+        "voice turn, of new users and of a returning user, for a baseline revision and the "
+        "current working tree.",
     )
-    parser.add_argument("--turns", type=int, default=20, help="measured turns per tree (20)")
+    parser.add_argument("--turns", type=int, default=20, help="new-user turns per tree (20)")
+    parser.add_argument(
+        "--returning",
+        type=int,
+        default=8,
+        help=f"turns of the returning user after its first, per tree (8; at most "
+        f"{RATE_LIMIT_TURNS - 1}, to stay under RATE_LIMIT_TURNS={RATE_LIMIT_TURNS})",
+    )
     parser.add_argument(
         "--baseline",
         default=DEFAULT_BASELINE,
@@ -972,7 +833,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _measure(
-    trees: list[Tree], note: bytes, turns: int, idle: float
+    trees: list[Tree], note: bytes, plan: Plan
 ) -> tuple[list[TreeRun], dict[str, str]]:
     """Each tree in turn; a tree whose bot fails (a tree in the middle of an edit may not even
     start) is reported by label with the reason, and the others are still measured."""
@@ -982,8 +843,8 @@ async def _measure(
         _progress(f"{tree.label}: starting the bot from {tree.path}")
         started = time.perf_counter()
         try:
-            runs.append(await run_tree(tree, note, turns, idle))
-        except HotpathError as exc:
+            runs.append(await run_tree(tree, note, plan))
+        except BenchError as exc:
             failures[tree.label] = str(exc)
             _progress(f"{tree.label}: failed")
             continue
@@ -992,11 +853,15 @@ async def _measure(
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.turns < 1:
-        _parser().error("--turns must be at least 1")
+        parser.error("--turns must be at least 1")
+    if not 1 <= args.returning < RATE_LIMIT_TURNS:
+        parser.error(f"--returning must be from 1 to {RATE_LIMIT_TURNS - 1}")
     if args.idle <= 0:
-        _parser().error("--idle must be positive")
+        parser.error("--idle must be positive")
+    plan = Plan(turns=args.turns, returning=args.returning, idle=args.idle)
     started = time.perf_counter()
     note = make_note(NOTE_SECONDS)
     try:
@@ -1006,23 +871,25 @@ def main(argv: list[str] | None = None) -> int:
                 trees.append(stack.enter_context(_worktree(args.baseline)))
             if args.only != "baseline":
                 trees.append(_current_tree())
-            runs, failures = asyncio.run(_measure(trees, note, args.turns, args.idle))
-    except HotpathError as exc:  # git could not provide the baseline tree
+            runs, failures = asyncio.run(_measure(trees, note, plan))
+    except BenchError as exc:  # git could not provide the baseline tree
         print(f"hotpath failed: {exc}", file=sys.stderr)
         return 1
     for label, reason in failures.items():
         print(f"hotpath: {label} failed: {reason}", file=sys.stderr)
     if not runs:
         return 1
-    results = [figures_of(run) for run in runs]
+    results = [TreeFigures.of(run) for run in runs]
     elapsed = time.perf_counter() - started
 
     redis_version = ", ".join(sorted({run.redis_version for run in runs}))
     print(
-        f"hotpath: {args.turns} turn(s) per tree after {WARMUP_TURNS} warm-up turns, each a "
-        f"{NOTE_SECONDS:g} s voice note in a new private chat; the model stand-in replies "
-        f"{REPLY_SECONDS:g} s (first audio after {SCENARIO.time_to_first_audio:g} s, "
-        f"{SCENARIO.realtime_factor:g}× real time); redis-server {redis_version}; "
+        f"hotpath: per tree, after {WARMUP_TURNS} warm-up turns, {plan.turns} turns each in a "
+        f"new private chat, then {plan.returning} turns of one user in one private chat after "
+        f"that user's first; each a {NOTE_SECONDS:g} s voice note; the model stand-in replies "
+        f"{REPLY_SECONDS:g} s (first audio after {MODEL.time_to_first_audio:g} s, "
+        f"{MODEL.realtime_factor:g}× real time); bot env RATE_LIMIT_TURNS={RATE_LIMIT_TURNS}, "
+        f"RATE_LIMIT_WINDOW={RATE_LIMIT_WINDOW}; redis-server {redis_version}; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
     print()
@@ -1040,20 +907,27 @@ def main(argv: list[str] | None = None) -> int:
             "redis_server": redis_version,
             "elapsed_s": elapsed,
             "plan": {
-                "turns": args.turns,
+                **dataclasses.asdict(plan),
                 "warmup_turns": WARMUP_TURNS,
-                "idle_s": args.idle,
+                "rate_limit_turns": RATE_LIMIT_TURNS,
+                "rate_limit_window_s": RATE_LIMIT_WINDOW,
                 "note_seconds": NOTE_SECONDS,
                 "reply_seconds": REPLY_SECONDS,
-                "time_to_first_audio_s": SCENARIO.time_to_first_audio,
-                "realtime_factor": SCENARIO.realtime_factor,
+                "time_to_first_audio_s": MODEL.time_to_first_audio,
+                "realtime_factor": MODEL.realtime_factor,
                 "settle_after_send_s": SETTLE_AFTER_SEND,
                 "gap_s": GAP_SECONDS,
             },
         },
         "figures": [
-            {"name": name, "key": key, **{t.tree.label: t.summary[key] for t in results}}
-            for name, key, _fmt in ROWS
+            {
+                "kind": kind,
+                "name": name.strip(),
+                "key": key,
+                **{t.tree.label: t.groups[kind].summary()[key] for t in results},
+            }
+            for kind in KINDS
+            for name, key in ROWS
         ],
         "trees": {t.tree.label: t.as_dict() for t in results},
         "failed": failures,

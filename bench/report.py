@@ -9,7 +9,7 @@ from typing import Any
 
 from bench.driver import BotRun, Case, Turn, TurnBatch
 
-__all__ = ["Row", "codec_table", "figures", "percentile", "render", "stage_table"]
+__all__ = ["Row", "codec_table", "figures", "grid", "percentile", "render", "stage_table"]
 
 MiB = 1024 * 1024
 
@@ -426,7 +426,7 @@ def render(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def _grid(header: list[str], body: list[list[str]]) -> list[str]:
+def grid(header: list[str], body: list[list[str]]) -> list[str]:
     """Rows as fixed-width lines: the first column left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
     lines = []
@@ -470,7 +470,7 @@ def codec_table(micro: dict[str, dict[str, dict[str, Any]]]) -> str:
                         *([""] * (len(paths) - 1)),
                     ]
                 )
-        lines.extend(_grid(header, body))
+        lines.extend(grid(header, body))
         lines.append("")
     cpu_lines = []
     for kind in ("decode", "encode"):
@@ -549,4 +549,4 @@ def stage_table(run: BotRun) -> str:
         [name, *(f"{percentile([s[name] * 1000 for s in c[1]], c[2]):.1f}" for c in columns)]
         for name in names
     ]
-    return "\n".join(_grid(header, body))
+    return "\n".join(grid(header, body))
