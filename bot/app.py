@@ -97,6 +97,9 @@ def build_answering(
         defaults=defaults_from(settings),
         stores=stores,
         retries=settings.turn_retries,
+        deadline=settings.turn_deadline,
+        # A hung model is noticed after EVENT_TIMEOUT of silence: the user hears of it then.
+        slow_after=settings.event_timeout + 3,
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -115,6 +116,14 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if outcome == "answered" else 1
 
 
+def default_worker_name(settings: Settings, command: str) -> str:
+    """``WORKER_NAME``, else the host name and the kind of process ("bot" or "worker"): a bot and
+    a worker on one host never share a consumer name (a restarted process takes back what its
+    predecessor of the same name held, so two live processes must not share one)."""
+    kind = "worker" if command == "worker" else "bot"
+    return settings.worker_name or f"{socket.gethostname()}-{kind}"
+
+
 async def _run(settings: Settings, command: str) -> int:
     from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
 
@@ -123,6 +132,7 @@ async def _run(settings: Settings, command: str) -> int:
     from bot.storage.redis import open_redis
 
     settings.require_telegram()
+    settings = settings.model_copy(update={"worker_name": default_worker_name(settings, command)})
     settings.require_realtime()
     async with open_redis(settings.redis_url, settings.data_dir, wait=True) as redis:
         try:
@@ -156,7 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
+    setup_logging(
+        settings.log_level,
+        settings.log_format,
+        secrets=[
+            secret.get_secret_value()
+            for secret in (
+                settings.bot_token,
+                settings.realtime_api_key,
+                settings.yandex_iam_token,
+                settings.webhook_secret,
+            )
+            if secret is not None
+        ],
+    )
     # The ~220k objects the imports made live as long as the process; a full collection walking
     # them took ~125 ms on a 2-core machine: an event-loop stall at a random moment of some turn.
     # Frozen, they are never walked again.

@@ -5,7 +5,8 @@ Variable names are a contract (design.md section 3); ``.env.example`` documents 
 
 from __future__ import annotations
 
-import socket
+import hashlib
+import hmac
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -59,6 +60,7 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(10.0, gt=0)
     event_timeout: float = Field(30.0, gt=0)
     turn_timeout: float = Field(120.0, gt=0)
+    turn_deadline: float = Field(150.0, gt=0)
     max_concurrent_turns: int = Field(8, ge=1)
 
     # Storage
@@ -103,7 +105,7 @@ class Settings(BaseSettings):
     chat_monthly_cost: float = Field(0.0, ge=0)
 
     # Queue and workers
-    worker_name: str = Field(default_factory=socket.gethostname)
+    worker_name: str = ""  # empty: the host name and the process kind (bot.cli)
     worker_prefetch: int = Field(32, ge=1)
     visibility_timeout: float = Field(60.0, gt=0)
     shutdown_grace: float = Field(30.0, ge=0)
@@ -156,6 +158,14 @@ class Settings(BaseSettings):
             )
         if not self.default_voice:
             self.default_voice = "marina" if self.realtime_provider == "yandex" else "marin"
+        if self.webhook_secret is None and self.bot_token is not None:
+            # A webhook is never open: without WEBHOOK_SECRET the secret is derived from the
+            # token (the same in every process and across restarts; the token cannot be
+            # recovered from it).
+            digest = hmac.new(
+                self.bot_token.get_secret_value().encode(), b"webhook-secret", hashlib.sha256
+            ).hexdigest()
+            self.webhook_secret = SecretStr(digest)
         if not self.input_transcription_model and self.realtime_provider == "openai":
             # OpenAI transcribes input only when asked; Yandex sends transcripts on its own.
             self.input_transcription_model = "gpt-4o-mini-transcribe"

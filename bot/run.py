@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiogram import Bot
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -23,6 +23,7 @@ from bot.telegram.dispatcher import build_dispatcher, set_commands
 from bot.telegram.polling import poll
 from bot.telegram.ports import turn_handlers
 from bot.telegram.session import make_bot
+from bot.telegram.webhook import WebhookHandler
 
 __all__ = ["run_polling", "run_webhook", "run_worker", "telegram_worker"]
 
@@ -116,17 +117,16 @@ async def run_worker(settings: Settings, redis: Redis) -> None:
 
 async def run_webhook(settings: Settings, redis: Redis) -> None:
     """Serve Telegram's webhook posts at WEBHOOK_URL's path, checking the secret-token header
-    (a wrong one is answered 401), and a worker, until SIGINT or SIGTERM. Telegram gets its 200
-    only after the turn is queued, so an update that could not be queued is sent again."""
+    (``WEBHOOK_SECRET``, or one derived from the bot token: a wrong or missing one is answered
+    401), and a worker, until SIGINT or SIGTERM. Telegram gets its 200 only after the turn is
+    queued, a 503 when it could not be within a few seconds, and then sends it again."""
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
     secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
     path = urlsplit(settings.webhook_url).path or "/"
     app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=dp, bot=bot, secret_token=secret, handle_in_background=False
-    ).register(app, path=path)
+    WebhookHandler(dispatcher=dp, bot=bot, secret_token=secret).register(app, path=path)
     setup_application(app, dp, bot=bot)
     async with _Running(services, bot, worker=True) as running:
         running.stop_on_signals()

@@ -14,7 +14,8 @@ getChatAdministrators. Within them the stand-in mimics the parts of Telegram's b
 most often trips over: HTML ``parse_mode`` validation (with Telegram's error texts),
 text/caption length limits, ``message is not modified`` on no-op edits, the 20 MB ``getFile``
 limit, 64-byte callback data, ``getUpdates`` conflicts, and injected failures
-(:meth:`BotAPIStandIn.fail_next`). The bot never sends Markdown, so ``Markdown`` and
+(:meth:`BotAPIStandIn.fail_next` for API calls, :meth:`~BotAPIStandIn.fail_next_download` for
+the file server). The bot never sends Markdown, so ``Markdown`` and
 ``MarkdownV2`` are refused rather than half-parsed.
 """
 
@@ -32,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import PurePosixPath
 from types import TracebackType
 from typing import Any, Literal, Self
@@ -581,6 +583,7 @@ class BotAPIStandIn:
         self._updates_signal = _Signal()
         self._calls_signal = _Signal()
         self._failures: dict[str, deque[_Failure]] = {}
+        self._download_failures: deque[int] = deque()
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, str] = {}
         self._file_counter = 0
@@ -934,6 +937,11 @@ class BotAPIStandIn:
         for _ in range(times):
             queue.append(_Failure(error_code, description, retry_after, migrate_to_chat_id))
 
+    def fail_next_download(self, *, status: int = 500, times: int = 1) -> None:
+        """Make the next ``times`` requests to the file server (``/file/bot{token}/...``, not
+        getFile) answer HTTP ``status`` instead of the file; they queue up behind earlier ones."""
+        self._download_failures.extend([status] * times)
+
     # ------------------------------------------------------------------------ HTTP layer
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -984,6 +992,9 @@ class BotAPIStandIn:
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
             return _error_response(401, "Unauthorized")
+        if self._download_failures:
+            status = self._download_failures.popleft()
+            return _error_response(status, HTTPStatus(status).phrase)
         file_id = self._paths.get(request.match_info["path"])
         if file_id is None:
             return _error_response(404, "Not Found")

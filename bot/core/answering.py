@@ -25,6 +25,7 @@ from bot.errors import (
     ChatUnreachable,
     InputError,
     RealtimeError,
+    RealtimeTimeout,
     SendFailed,
 )
 from bot.i18n import Catalogue, render
@@ -65,6 +66,8 @@ class Answering:
         stores: TurnStores | None = None,
         retries: int = 2,
         retry_delay: float = RETRY_BASE_DELAY,
+        deadline: float = 150.0,
+        slow_after: float = 33.0,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -72,6 +75,8 @@ class Answering:
         self.stores = stores
         self.retries = retries
         self.retry_delay = retry_delay
+        self.deadline = deadline
+        self.slow_after = slow_after
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
@@ -94,14 +99,30 @@ class Answering:
         # Downloaded once per turn, however many tries the model needs.
         fetch = fetch_once(source.fetch) if job.file_id else None
         turn = TurnInput(fetch=fetch, text=job.text, label=job.label)
+        told: list[asyncio.Task[None]] = []
+        slow = asyncio.get_running_loop().call_later(
+            self.slow_after, _tell_slow, self.catalogue, job, sink, told
+        )
         try:
-            result = await self._with_retries(
-                lambda: self._run_model(turn, sink, self._loader(job, chat))
-            )
+            try:
+                async with asyncio.timeout(self.deadline):
+                    result = await self._with_retries(
+                        lambda: self._run_model(turn, sink, self._loader(job, chat))
+                    )
+            except TimeoutError:
+                raise RealtimeTimeout(
+                    f"no answer within the turn's {self.deadline:.0f} s"
+                ) from None
+            finally:
+                slow.cancel()
+                for notice in told:
+                    await notice  # the slow notice is sent before the outcome edits it
             settings = chat[0]
             reply = Reply(result.voice, result.voice_seconds, self._text(job, settings, result))
             started = time.perf_counter()
             await self._with_retries(lambda: sink.send_reply(reply))
+            if told:
+                await sink.send_notice(self.catalogue.get(job.lang, "slow-model-done"))
         except ChatUnreachable as exc:
             log.info("skipping the turn: %s", exc)
             return "skipped"
@@ -210,6 +231,15 @@ def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[
         return data[0]
 
     return cached
+
+
+def _tell_slow(
+    catalogue: Catalogue, job: TurnJob, sink: ReplySink, told: list[asyncio.Task[None]]
+) -> None:
+    """The model has not answered after a while: say so now (the outcome edits this notice)."""
+    log.info("the model is slow; telling the user")
+    text = catalogue.get(job.lang, "slow-model")
+    told.append(asyncio.create_task(sink.send_notice(text), name="slow-notice"))
 
 
 def _observe(result: TurnResult, *, upload: float) -> None:

@@ -37,5 +37,6 @@ class ReplySink(Protocol):
         ...
 
     async def send_notice(self, text: str) -> None:
-        """Delivers a short text about the turn (an error, a hint). Never raises."""
+        """Delivers a short text about the turn (slow model, an error, a hint); a later notice
+        of the same turn replaces the earlier one (one message, edited). Never raises."""
         ...

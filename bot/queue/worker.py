@@ -65,6 +65,9 @@ class TurnWorker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._chat_events: dict[int, asyncio.Event] = {}
         self._held: dict[str, Taken] = {}  # entry id -> the lock and lease its turn holds
+        # Tokens of this process start with it: a restarted worker (same name) knows its dead
+        # predecessor's locks and leases and frees them at once.
+        self.incarnation = f"{options.name}:{uuid.uuid4().hex[:12]}:"
         self.running_turns = 0
 
     @property
@@ -74,6 +77,11 @@ class TurnWorker:
     async def run(self, stop: asyncio.Event) -> None:
         """Take turns until ``stop`` is set, then finish those running (up to the grace time)."""
         await retrying(self._queue.ensure_group)
+        freed = await retrying(
+            self._queue.free_dead_incarnation, f"{self.options.name}:", self.incarnation
+        )
+        if freed:
+            log.info("queue: freed %d session lease(s) of this worker's previous run", freed)
         heartbeat = asyncio.create_task(self._heartbeat(), name="queue-heartbeat")
         try:
             await self._take_entries(stop)
@@ -113,8 +121,9 @@ class TurnWorker:
                 entries = [e for e in entries if e[1]]  # deleted entries come back empty
                 if entries:
                     log.info("queue: resuming %d turn(s) of this worker", len(entries))
-            for entry_id, fields in entries:
-                self._start(entry_id, fields)
+            for entry_id, fields, deliveries in entries:
+                # A turn that keeps killing its worker is set aside, resumed or taken over.
+                self._start(entry_id, fields, give_up=deliveries > self.options.max_deliveries)
 
     async def _claim_abandoned(self, room: int) -> None:
         claimed = await self._queue.claim_abandoned(
@@ -146,8 +155,8 @@ class TurnWorker:
         try:
             await self._run(job, taken, give_up)
         except asyncio.CancelledError:
-            # Stopping mid-turn: the entry stays queued for the next start, the chat's lock and
-            # the session lease are freed for whoever takes it.
+            # Stopping mid-turn (or the turn was lost to another worker): the entry stays queued,
+            # the chat's lock and the session lease, if still this take's, are freed.
             self._held.pop(entry_id, None)
             if taken is not None:
                 with contextlib.suppress(RedisError, OSError):
@@ -177,13 +186,18 @@ class TurnWorker:
     async def _take(self, job: TurnJob, entry_id: str) -> Taken | None:
         """Wait until the turn is the chat's next, its lock and a session lease are free, and
         take them; None when the turn was already answered (a duplicate entry)."""
-        token = f"{self.options.name}:{entry_id}:{uuid.uuid4().hex[:8]}"
+        token = f"{self.incarnation}{entry_id}"
         lock_ms = int(self.options.visibility_timeout * 1000)
         loop = asyncio.get_running_loop()
         head_since: tuple[str, float] | None = None
         while True:
             taken = await retrying(
-                self._queue.take, job, lock_value=entry_id, token=token, lock_ms=lock_ms
+                self._queue.take,
+                job,
+                worker=f"{self.options.name}:",
+                incarnation=self.incarnation,
+                token=token,
+                lock_ms=lock_ms,
             )
             if taken.state == "go":
                 self._held[entry_id] = taken
@@ -217,19 +231,22 @@ class TurnWorker:
 
     async def _heartbeat(self) -> None:
         """Keep the entries, chat locks and session leases this worker holds from looking
-        abandoned."""
+        abandoned; stop a turn this worker lost (after a stall, another took it over)."""
         lock_ms = int(self.options.visibility_timeout * 1000)
-        lease_ms = self._queue.lease_ms
         while True:
-            await asyncio.sleep(min(lock_ms, lease_ms) / 3000)
-            ids = list(self._tasks)
-            if not ids:
-                continue
-            held = [item for taken in self._held.values() for item in taken.held(lock_ms, lease_ms)]
+            await asyncio.sleep(min(lock_ms, self._queue.lease_ms) / 3000)
+            held = {entry_id: self._held.get(entry_id) for entry_id in self._tasks}
             try:
-                await self._queue.keep_alive(self.options.name, ids, held)
+                lost = await self._queue.keep_alive(self.options.name, held, lock_ms)
             except (RedisError, OSError) as exc:
                 log.warning("queue: heartbeat failed: %s", exc)
+                continue
+            for entry_id in lost:
+                task = self._tasks.get(entry_id)
+                if task is not None and not task.done():
+                    log.warning("queue: turn %s was taken over by another worker; stopping it",
+                                entry_id)  # fmt: skip
+                    task.cancel()
 
     async def _drain(self) -> None:
         if not self._tasks:

@@ -127,6 +127,9 @@ def redis_client(url: str) -> Redis:
         decode_responses=True,
         health_check_interval=30,
         socket_connect_timeout=5,
+        # A black-holed connection fails a command instead of hanging the worker; the longest
+        # command the bot sends blocks for 0.5 s (the queue's XREADGROUP).
+        socket_timeout=10,
         retry_on_error=[RedisConnectionError],
     )
     return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too

@@ -17,6 +17,7 @@ from typing import ParamSpec, TypeVar
 from redis.exceptions import (
     BusyLoadingError,
     ConnectionError,
+    OutOfMemoryError,
     ReadOnlyError,
     RedisError,
     ResponseError,
@@ -40,7 +41,9 @@ def is_passing(exc: BaseException) -> bool:
     """True when trying the same command again later may succeed."""
     if isinstance(exc, StorageError):
         return True
-    if isinstance(exc, ConnectionError | TimeoutError | BusyLoadingError | ReadOnlyError | OSError):
+    if isinstance(exc, ConnectionError | TimeoutError | BusyLoadingError | OSError):
+        return True
+    if isinstance(exc, ReadOnlyError | OutOfMemoryError):  # a failover, a full memory: passing
         return True
     return isinstance(exc, ResponseError) and str(exc).startswith(("OOM", "READONLY", "LOADING"))
 

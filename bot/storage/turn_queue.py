@@ -73,7 +73,7 @@ return {'queued', 0}
 
 _TAKE = """
 local order, lock = KEYS[1], KEYS[2]
-local member, lock_value, token = ARGV[1], ARGV[2], ARGV[3]
+local member, token, worker, incarnation = ARGV[1], ARGV[2], ARGV[3], ARGV[7]
 local lock_ms, lease_ms, first = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local head = redis.call('ZRANGEBYSCORE', order, 0, '+inf', 'LIMIT', 0, 1)[1]
 if head ~= member then
@@ -96,12 +96,15 @@ if not redis.call('SET', lease, token, 'NX', 'PX', lease_ms) then
   end
   if not lease then return {'no_slot', ''} end
 end
-if not redis.call('SET', lock, lock_value, 'NX', 'PX', lock_ms) then
-  if redis.call('GET', lock) ~= lock_value then
+if not redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
+  -- Held by this worker's previous incarnation (it died; names are unique per process): ours.
+  local holder = redis.call('GET', lock) or ''
+  if string.sub(holder, 1, #worker) ~= worker
+      or string.sub(holder, 1, #incarnation) == incarnation then
     redis.call('DEL', lease)
     return {'locked', ''}
   end
-  redis.call('PEXPIRE', lock, lock_ms)
+  redis.call('SET', lock, token, 'PX', lock_ms)
 end
 return {'go', lease}
 """
@@ -109,23 +112,54 @@ return {'go', lease}
 _FINISH = """
 local order, lock, stream, lease = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local member, done_score, keep_above = ARGV[1], ARGV[2], ARGV[3]
-local entry, group, lock_value, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local entry, group, token = ARGV[4], ARGV[5], ARGV[6]
 redis.call('ZADD', order, 'XX', done_score, member)
 redis.call('ZREMRANGEBYSCORE', order, '-inf', '(' .. keep_above)
-redis.call('PEXPIRE', order, ARGV[8])
-if redis.call('GET', lock) == lock_value then redis.call('DEL', lock) end
+redis.call('PEXPIRE', order, ARGV[7])
+if redis.call('GET', lock) == token then redis.call('DEL', lock) end
 if lease ~= '' and redis.call('GET', lease) == token then redis.call('DEL', lease) end
 redis.call('XACK', stream, group, entry)
 redis.call('XDEL', stream, entry)
 return 1
 """
 
-# Each key lives ARGV[2i] ms longer while it still holds the value ARGV[2i-1].
-_RENEW = """
+# Heartbeat. KEYS: the stream, then each held turn's lock and lease ('' when not taken yet).
+# ARGV: group, consumer, lock and lease lifetimes, then each turn's entry id and token. A turn
+# stays this consumer's (XCLAIM resets its idle time) only while its entry is still pending for
+# this consumer and, once taken, its lock still holds its token; the others are returned: lost.
+_KEEP_ALIVE = """
+local stream, group, consumer = KEYS[1], ARGV[1], ARGV[2]
+local lock_ms, lease_ms = ARGV[3], ARGV[4]
+local mine = {}
+for _, pending in ipairs(redis.call('XPENDING', stream, group, '-', '+', 100000, consumer)) do
+  mine[pending[1]] = true
+end
+local keep, lost = {}, {}
+for i = 1, (#KEYS - 1) / 2 do
+  local lock, lease = KEYS[2 * i], KEYS[2 * i + 1]
+  local entry, token = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+  local ours = mine[entry] == true
+  if ours and lock ~= '' then
+    ours = redis.call('GET', lock) == token
+    if ours then
+      redis.call('PEXPIRE', lock, lock_ms)
+      if redis.call('GET', lease) == token then redis.call('PEXPIRE', lease, lease_ms) end
+    end
+  end
+  if ours then keep[#keep + 1] = entry else lost[#lost + 1] = entry end
+end
+if #keep > 0 then redis.call('XCLAIM', stream, group, consumer, 0, unpack(keep)) end
+return lost
+"""
+# Leases and locks of a worker's earlier incarnation (value prefixed ARGV[1], not ARGV[2]): it
+# died, so they are freed at once instead of filling the session cap until they expire.
+_FREE_DEAD = """
 local n = 0
 for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[2 * i - 1] then
-    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
+  local value = redis.call('GET', KEYS[i])
+  if value and string.sub(value, 1, #ARGV[1]) == ARGV[1]
+      and string.sub(value, 1, #ARGV[2]) ~= ARGV[2] then
+    redis.call('DEL', KEYS[i])
     n = n + 1
   end
 end
@@ -170,20 +204,15 @@ class Taken:
 
     state: str
     head: str = ""
-    lease: str = ""  # the lease key held
-    token: str = ""  # the value that proves the lease is this take's
     lock: str = ""  # the chat's lock key held
-    lock_value: str = ""
-
-    def held(self, lock_ms: int, lease_ms: int) -> list[tuple[str, str, int]]:
-        """(key, value, lifetime in ms) of what this take holds, for the heartbeat."""
-        return [(self.lock, self.lock_value, lock_ms), (self.lease, self.token, lease_ms)]
+    lease: str = ""  # the session lease key held
+    token: str = ""  # the value of both: this worker incarnation's, for this take
 
 
 class TurnQueue:
     """Every Redis command of the turn queue. Fails hard: callers wrap calls in ``retrying``."""
 
-    def __init__(self, redis: Redis, *, session_cap: int, lease_seconds: float = 30.0) -> None:
+    def __init__(self, redis: Redis, *, session_cap: int, lease_seconds: float = 10.0) -> None:
         self._redis = redis
         self.session_cap = session_cap
         self.lease_ms = int(lease_seconds * 1000)
@@ -191,7 +220,8 @@ class TurnQueue:
         self._admit = redis.register_script(_ADMIT)
         self._take = redis.register_script(_TAKE)
         self._finish = redis.register_script(_FINISH)
-        self._renew = redis.register_script(_RENEW)
+        self._keep_alive = redis.register_script(_KEEP_ALIVE)
+        self._free_dead = redis.register_script(_FREE_DEAD)
         self._release = redis.register_script(_RELEASE)
 
     # -- the receiver ----------------------------------------------------------------------
@@ -235,9 +265,10 @@ class TurnQueue:
 
     async def read(
         self, consumer: str, count: int, *, own: str | None, block_ms: int
-    ) -> list[tuple[str, dict[str, str]]]:
-        """Entries for ``consumer``: its own pending ones from ``own`` on (after a restart), or
-        new ones (``own`` None, waiting up to ``block_ms``)."""
+    ) -> list[tuple[str, dict[str, str], int]]:
+        """Entries for ``consumer``, each with how many times it was delivered: its own pending
+        ones after ``own`` (after a restart), or new ones (``own`` None, waiting up to
+        ``block_ms``)."""
         reply = await self._redis.xreadgroup(
             keys.TURNS_GROUP,
             consumer,
@@ -247,8 +278,15 @@ class TurnQueue:
         )
         if not reply:
             return []
-        streams = cast(list[list[Any]], reply)
-        return [(str(entry_id), dict(fields or {})) for entry_id, fields in streams[0][1]]
+        entries = cast(list[list[Any]], reply)[0][1]
+        times: dict[str, int] = {}
+        if own and entries:
+            pending = await self._redis.xpending_range(
+                keys.TURNS_STREAM, keys.TURNS_GROUP, min=entries[0][0], max=entries[-1][0],
+                count=len(entries), consumername=consumer,
+            )  # fmt: skip
+            times = {str(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        return [(str(e), dict(f or {}), times.get(str(e), 1)) for e, f in entries]
 
     async def claim_abandoned(
         self, consumer: str, count: int, min_idle_seconds: float
@@ -277,18 +315,34 @@ class TurnQueue:
             claimed.append((str(entry_id), dict(fields), times))
         return claimed
 
-    async def take(self, job: TurnJob, *, lock_value: str, token: str, lock_ms: int) -> Taken:
-        """The chat's order gate, its lock and a session lease in one atomic step."""
+    async def take(
+        self, job: TurnJob, *, worker: str, incarnation: str, token: str, lock_ms: int
+    ) -> Taken:
+        """The chat's order gate, its lock and a session lease in one atomic step. ``token``
+        (starting with ``incarnation``, which starts with ``worker``: this worker's name and a
+        colon) becomes the value of both; a lock held by an earlier incarnation of the same
+        worker (it died) is taken over."""
         script_keys = [keys.chat_order(job.chat_id), keys.chat_running(job.chat_id)]
         state, detail = await self._take(
             [*script_keys, *self._slots],
-            [job.message_id, lock_value, token, lock_ms, self.lease_ms, self._slot_for(job)],
+            [
+                job.message_id,
+                token,
+                worker,
+                lock_ms,
+                self.lease_ms,
+                self._slot_for(job),
+                incarnation,
+            ],
         )
         if state == "go":
-            return Taken(
-                "go", lease=str(detail), token=token, lock=script_keys[1], lock_value=lock_value
-            )
+            return Taken("go", lock=script_keys[1], lease=str(detail), token=token)
         return Taken(str(state), head=str(detail))
+
+    async def free_dead_incarnation(self, worker: str, incarnation: str) -> int:
+        """Free the session leases an earlier incarnation of ``worker`` (values starting with
+        ``worker``, not with ``incarnation``) still holds; how many."""
+        return int(await self._free_dead(self._slots, [worker, incarnation]))
 
     def _slot_for(self, job: TurnJob) -> int:
         """The slot a turn tries first: spread over the cap, so while few sessions run the lease
@@ -310,7 +364,6 @@ class TurnQueue:
                 job.message_id - DONE_KEEP - DONE_OFFSET,
                 entry_id,
                 keys.TURNS_GROUP,
-                taken.lock_value if taken else "",
                 taken.token if taken else "",
                 ORDER_TTL_MS,
             ],
@@ -318,7 +371,7 @@ class TurnQueue:
 
     async def release(self, taken: Taken) -> None:
         """Free a take's lock and lease, leaving its entry queued (a worker stopping mid-turn)."""
-        await self._release([taken.lock, taken.lease], [taken.lock_value, taken.token])
+        await self._release([taken.lock, taken.lease], [taken.token, taken.token])
 
     async def drop(self, entry_id: str) -> None:
         """Acknowledge and delete an entry that cannot be read."""
@@ -332,24 +385,20 @@ class TurnQueue:
         await self._redis.zrem(keys.chat_order(chat_id), member)
 
     async def keep_alive(
-        self, consumer: str, entry_ids: list[str], held: list[tuple[str, str, int]]
-    ) -> None:
-        """Heartbeat: the entries stay ``consumer``'s, and each (key, value, ms) held (locks,
-        leases) lives ``ms`` longer while it still holds its value."""
-        if entry_ids:
-            await self._redis.xclaim(
-                keys.TURNS_STREAM,
-                keys.TURNS_GROUP,
-                consumer,
-                min_idle_time=0,
-                message_ids=cast(list[Any], entry_ids),
-                justid=True,
-            )
-        if held:
-            args: list[Any] = []
-            for _, value, ms in held:
-                args += [value, ms]
-            await self._renew([key for key, _, _ in held], args)
+        self, consumer: str, held: dict[str, Taken | None], lock_ms: int
+    ) -> list[str]:
+        """Heartbeat for the entries ``consumer`` holds (entry id → its take, None while it
+        waits): they, their locks (for ``lock_ms`` more) and leases stay alive while still this
+        consumer's. Returns the entries it lost (taken over by another worker after a stall)."""
+        if not held:
+            return []
+        script_keys: list[str] = [keys.TURNS_STREAM]
+        args: list[Any] = [keys.TURNS_GROUP, consumer, lock_ms, self.lease_ms]
+        for entry_id, taken in held.items():
+            script_keys += [taken.lock, taken.lease] if taken else ["", ""]
+            args += [entry_id, taken.token if taken else ""]
+        lost = await self._keep_alive(script_keys, args)
+        return [str(entry_id) for entry_id in lost]
 
     async def sessions_in_use(self) -> int:
         values = await self._redis.mget(self._slots)

@@ -2,7 +2,8 @@
 getUpdates' offset) only after every update in it was handled, which for a turn means queued.
 
 Updates of one chat are handled one after another, in order; different chats at once, so a
-burst of fifty voice notes does not wait in single file behind one another.
+burst of fifty voice notes does not wait in single file behind one another. Replies sent while
+handling updates never wait for one chat's flood control (``session.intake``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.telegram.session import intake
+
 __all__ = ["poll"]
 
 log = logging.getLogger(__name__)
@@ -38,11 +41,12 @@ def _chat_of(update: Update) -> int | str:
 
 
 async def _handle(dp: Dispatcher, bot: Bot, updates: list[Update]) -> None:
-    for update in updates:
-        try:
-            await dp.feed_update(bot, update)
-        except Exception:
-            log.exception("update %s failed", update.update_id)
+    with intake():
+        for update in updates:
+            try:
+                await dp.feed_update(bot, update)
+            except Exception:
+                log.exception("update %s failed", update.update_id)
 
 
 async def poll(

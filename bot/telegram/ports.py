@@ -75,6 +75,7 @@ class TelegramReplies:
         self._voice_sent: Message | None = None
         self._parts_sent = 0
         self._text_only = False
+        self._notice: Message | None = None  # the turn's notice, edited by later ones
 
     @contextlib.asynccontextmanager
     async def progress(self) -> AsyncIterator[None]:
@@ -94,7 +95,24 @@ class TelegramReplies:
             raise SendFailed(f"{exc.__class__.__name__}: {exc.message}", transient=False) from None
 
     async def send_notice(self, text: str) -> None:
-        await _tell(self.bot, self.job.chat_id, self.job.message_id, self.job.thread_id, text)
+        try:
+            if self._notice is None:
+                self._notice = await self.bot.send_message(
+                    chat_id=self.job.chat_id,
+                    text=text,
+                    parse_mode=None,
+                    message_thread_id=self.job.thread_id,
+                    reply_parameters=_reply_to(self.job.message_id),
+                )
+            else:
+                await self.bot.edit_message_text(
+                    chat_id=self.job.chat_id,
+                    message_id=self._notice.message_id,
+                    text=text,
+                    parse_mode=None,
+                )
+        except TelegramAPIError as exc:
+            log.info("could not send a notice to chat %s: %s", self.job.chat_id, exc)
 
     async def _send(self, reply: Reply) -> None:
         caption = reply.text if len(reply.text) <= CAPTION_LIMIT else None

@@ -4,7 +4,10 @@ bot are recorded as soon as Telegram says so."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from aiogram import Bot
@@ -24,21 +27,43 @@ from aiogram.methods.base import TelegramType
 from bot.config import Settings
 from bot.storage.chat_status import ChatStatus
 
-__all__ = ["RetryRequests", "make_bot"]
+__all__ = ["RetryRequests", "intake", "make_bot"]
 
 log = logging.getLogger(__name__)
 
 # Flood control waits longer than this are not waited out inside one request.
 MAX_RETRY_AFTER = 60
 SERVER_ERROR_TRIES = 4
+# Intake (handling updates as they arrive) never waits long for one chat: one quick retry.
+INTAKE_SERVER_ERROR_TRIES = 2
+
+_intake: contextvars.ContextVar[bool] = contextvars.ContextVar("intake", default=False)
+
+
+@contextlib.contextmanager
+def intake() -> Iterator[None]:
+    """Marks the calls made inside as the intake's (replies to updates as they arrive): they are
+    never held up by one chat's flood control, so one chat cannot delay the others."""
+    token = _intake.set(True)
+    try:
+        yield
+    finally:
+        _intake.reset(token)
 
 
 class RetryRequests(BaseRequestMiddleware):
     """Waits out Telegram's flood control (``retry_after``) and retries its 5xx and network
-    errors with backoff, for every API call the bot makes; records chats that blocked the bot."""
+    errors with backoff, for every API call the bot makes; records chats that blocked the bot.
+
+    It remembers which chats are under flood control. A call to such a chat from the intake
+    fails at once (``TelegramRetryAfter``: the notice is dropped, the next update of any chat
+    is handled), and the intake waits for no 429 and retries a 5xx only once; the worker's
+    calls wait the flood out (up to a minute) and are retried with backoff.
+    """
 
     def __init__(self, chat_status: ChatStatus | None = None) -> None:
         self.chat_status = chat_status
+        self._flooded: dict[int, float] = {}  # chat id -> loop time its flood control ends
 
     async def __call__(
         self,
@@ -46,25 +71,30 @@ class RetryRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Any:
+        chat_id = getattr(method, "chat_id", None)
+        chat = chat_id if isinstance(chat_id, int) else None
+        in_intake = _intake.get() or isinstance(method, GetUpdates)
         attempt = 0
         while True:
             attempt += 1
+            await self._wait_for_flood(method, chat, in_intake)
             try:
                 return await make_request(bot, method)
             except TelegramForbiddenError as exc:
-                chat_id = getattr(method, "chat_id", None)
-                if self.chat_status is not None and isinstance(chat_id, int):
-                    await self.chat_status.mark_blocked(chat_id, exc.message)
+                if self.chat_status is not None and chat is not None:
+                    await self.chat_status.mark_blocked(chat, exc.message)
                 raise
             except TelegramRetryAfter as exc:
-                if exc.retry_after > MAX_RETRY_AFTER or isinstance(method, GetUpdates):
+                if chat is not None:
+                    self._flooded[chat] = _now() + exc.retry_after
+                if in_intake or exc.retry_after > MAX_RETRY_AFTER:
                     raise
                 log.warning(
                     "flood control on %s: waiting %s s", method.__api_method__, exc.retry_after
                 )
-                await asyncio.sleep(exc.retry_after)
             except (TelegramServerError, TelegramNetworkError) as exc:
-                if attempt >= SERVER_ERROR_TRIES or isinstance(method, GetUpdates):
+                tries = INTAKE_SERVER_ERROR_TRIES if in_intake else SERVER_ERROR_TRIES
+                if attempt >= tries or isinstance(method, GetUpdates):
                     raise
                 delay = 0.5 * 2 ** (attempt - 1)
                 log.warning(
@@ -74,6 +104,27 @@ class RetryRequests(BaseRequestMiddleware):
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+    async def _wait_for_flood(
+        self, method: TelegramMethod[Any], chat: int | None, in_intake: bool
+    ) -> None:
+        if chat is None or chat not in self._flooded:
+            return
+        left = self._flooded[chat] - _now()
+        if left <= 0:
+            del self._flooded[chat]
+            return
+        if in_intake:
+            raise TelegramRetryAfter(
+                method=method,
+                message=f"chat {chat} is under flood control for {left:.0f} s more",
+                retry_after=max(1, round(left)),
+            )
+        await asyncio.sleep(left)
+
+
+def _now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def make_bot(settings: Settings, chat_status: ChatStatus | None = None) -> Bot:

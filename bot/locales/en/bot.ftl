@@ -106,3 +106,5 @@ menu-memory = Conversation memory: on or off
 menu-transcript = Show what was heard: on or off
 menu-usage = Your and this chat's usage
 menu-stats = Owners: totals, top chats and users, chart
+slow-model = The speech model is slow to answer; I am still trying.
+slow-model-done = Done: the answer is below.
