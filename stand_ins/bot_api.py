@@ -26,6 +26,7 @@ import contextlib
 import copy
 import html
 import json
+import math
 import mimetypes
 import re
 import secrets
@@ -584,6 +585,7 @@ class BotAPIStandIn:
         self._calls_signal = _Signal()
         self._failures: dict[str, deque[_Failure]] = {}
         self._download_failures: deque[int] = deque()
+        self._floods: dict[int, float] = {}  # chat id -> monotonic time its flood control ends
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, str] = {}
         self._file_counter = 0
@@ -937,6 +939,13 @@ class BotAPIStandIn:
         for _ in range(times):
             queue.append(_Failure(error_code, description, retry_after, migrate_to_chat_id))
 
+    def flood(self, chat_id: int, seconds: float) -> None:
+        """Put ``chat_id`` under flood control for ``seconds``: every call addressed to it is
+        answered 429 "Too Many Requests: retry after N" with ``parameters.retry_after`` = the
+        seconds left (rounded up), as Telegram does (core.telegram.org/bots/faq, "My bot is
+        hitting limits"); calls for other chats are not affected."""
+        self._floods[chat_id] = time.monotonic() + seconds
+
     def fail_next_download(self, *, status: int = 500, times: int = 1) -> None:
         """Make the next ``times`` requests to the file server (``/file/bot{token}/...``, not
         getFile) answer HTTP ``status`` instead of the file; they queue up behind earlier ones."""
@@ -968,6 +977,12 @@ class BotAPIStandIn:
 
     async def _dispatch(self, call: Call) -> tuple[int, dict[str, Any]]:
         key = call.method.lower()
+        flooded_until = self._floods.get(call.int_param("chat_id") or 0)
+        if flooded_until is not None and (left := flooded_until - time.monotonic()) > 0:
+            retry_after = max(1, math.ceil(left))
+            body = _error_body(429, f"Too Many Requests: retry after {retry_after}")
+            body["parameters"] = {"retry_after": retry_after}
+            return 429, body
         queue = self._failures.get(key)
         if queue:
             failure = queue.popleft()

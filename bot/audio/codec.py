@@ -23,7 +23,9 @@ from bot.audio.pcm import SAMPLE_WIDTH
 from bot.errors import CorruptAudio, EmptyAudio, NotAudio, TooLong
 
 __all__ = [
+    "ALLOWED_CONTAINERS",
     "CODEC_THREADS",
+    "OPEN_OPTIONS",
     "OggOpusEncoder",
     "decode_chunks",
     "decode_to_pcm",
@@ -45,6 +47,24 @@ OPUS_RATE = 48_000
 # Telegram's own voice notes are ~32 kbit/s Opus; speech needs no more.
 OPUS_BITRATE = 32_000
 
+# The containers people send, by FFmpeg's demuxer names (``container.format.name``): voice
+# notes (OGG/Opus), MP3, M4A and phone recordings and video notes (MP4/3GP/MOV), WAV,
+# WebM/Matroska, FLAC, raw AAC (ADTS) and AMR with its "#!AMR" header.
+ALLOWED_CONTAINERS = frozenset(
+    {"ogg", "mp3", "mov,mp4,m4a,3gp,3g2,mj2", "wav", "matroska,webm", "flac", "aac", "amr"}
+)
+# Left to itself FFmpeg tries every demuxer it has on the bytes, and some of them read more
+# than the bytes: concat opens the files its script names (relative to the working folder),
+# sdp listens for RTP from the addresses it lists, hls (and dash, where built) fetch segments.
+# ``format_whitelist`` makes avformat_open_input refuse any other demuxer right after probing,
+# before that demuxer's read_header opens anything. The input itself is a Python file object,
+# which is no protocol, so a protocol whitelist naming none at all ("none" is no protocol)
+# leaves even the allowed demuxers nothing else to open (MP4 data references, say).
+OPEN_OPTIONS = {
+    "format_whitelist": ",".join(sorted(ALLOWED_CONTAINERS)),
+    "protocol_whitelist": "none",
+}
+
 
 async def in_codec_thread(fn: Callable[..., T], *args: object) -> T:
     """Run blocking codec work on the codec threads."""
@@ -60,33 +80,54 @@ def decode_chunks(
     chunk_seconds: float = 1.0,
 ) -> int:
     """Decode any audio (or the sound of a video) to PCM16 mono at ``rate``, handing it to
-    ``on_chunk`` in pieces of ``chunk_seconds`` (the last one shorter) as soon as each is ready.
-    Returns the number of bytes decoded.
+    ``on_chunk`` in pieces of ``chunk_seconds`` as soon as each is ready (the last one shorter,
+    and the one before a change of rate or channels midway). Returns the number of bytes decoded.
 
-    Raises EmptyAudio for no bytes, NotAudio when there is no audio stream, CorruptAudio when
-    FFmpeg cannot read it, TooLong as soon as the decoded audio passes ``max_seconds`` (the
-    metadata may lie; this stops a long file before it fills memory).
+    Only the containers in ``ALLOWED_CONTAINERS`` are read, and nothing but ``data``: no file,
+    no URL, whatever the bytes ask for.
+
+    Raises EmptyAudio for no bytes, NotAudio when the container is not an allowed one or has no
+    audio stream, CorruptAudio when FFmpeg cannot read it, TooLong as soon as the decoded audio
+    passes ``max_seconds`` (the metadata may lie; this stops a long file before it fills memory).
     """
     if not data:
         raise EmptyAudio("no bytes")
     limit = None if max_seconds is None else int(max_seconds * rate) * SAMPLE_WIDTH
     total = 0
     try:
-        container = av.open(io.BytesIO(data), mode="r")
+        container = av.open(io.BytesIO(data), mode="r", container_options=OPEN_OPTIONS)
+    except av.error.ArgumentError as exc:
+        # EINVAL at opening is how FFmpeg refuses a demuxer outside format_whitelist (and a
+        # URL outside protocol_whitelist). The first bytes name what it was ("ffconcat", "v=0",
+        # "#EXTM3U", ...).
+        log.warning(
+            "audio: refused, the container is not one of the allowed ones (%s): %r...",
+            exc,
+            data[:16],
+        )
+        raise NotAudio("container not allowed") from None
     except (av.error.FFmpegError, ValueError, UnicodeDecodeError) as exc:
         raise CorruptAudio(f"cannot open: {exc}") from None
     with container:
+        if container.format.name not in ALLOWED_CONTAINERS:
+            # FFmpeg should have refused it already; this holds should the option be dropped.
+            log.warning("audio: refused, the container is %s", container.format.name)
+            raise NotAudio(f"container {container.format.name} not allowed")
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise NotAudio("no audio stream")
         declared = (container.duration or 0) / av.time_base
         if max_seconds is not None and declared > max_seconds + 1:
             raise TooLong(declared, max_seconds)  # the container says so: nothing to decode
+
         # Whole chunks out of the resampler: resampling each 20 ms Opus frame on its own
         # costs more than the decoding itself.
-        resampler = av.AudioResampler(
-            format="s16", layout="mono", rate=rate, frame_size=max(1, int(rate * chunk_seconds))
-        )
+        def new_resampler() -> av.AudioResampler:
+            return av.AudioResampler(
+                format="s16", layout="mono", rate=rate, frame_size=max(1, int(rate * chunk_seconds))
+            )
+
+        resampler = new_resampler()
 
         def emit(frames: list[av.AudioFrame]) -> None:
             nonlocal total
@@ -99,10 +140,24 @@ def decode_chunks(
                     raise TooLong(max(declared, total / SAMPLE_WIDTH / rate), max_seconds or 0)
                 on_chunk(pcm)
 
+        def resample(frame: av.AudioFrame) -> None:
+            nonlocal resampler
+            try:
+                frames = resampler.resample(frame)
+            except ValueError:
+                # A resampler takes frames of its first frame's rate, channels and sample format
+                # only (ValueError otherwise), and a stream may change them midway (streams
+                # joined end to end, damage): what the old one holds goes out, the rest through
+                # a new one. Checking each frame beforehand would cost time on every frame.
+                emit(resampler.resample(None))
+                resampler = new_resampler()
+                frames = resampler.resample(frame)
+            emit(frames)
+
         try:
             for frame in container.decode(stream):
                 assert isinstance(frame, av.AudioFrame)  # decoding an audio stream
-                emit(resampler.resample(frame))
+                resample(frame)
         except av.error.FFmpegError as exc:
             # A damaged tail still leaves the part before it worth answering.
             if total < rate * SAMPLE_WIDTH // 2:

@@ -50,12 +50,15 @@ class ChatStatus:
         except ValueError:
             return 0.0
 
-    async def first_notice(self, chat_id: int, seconds: int) -> bool:
-        """True for the first call about this chat in ``seconds`` (a notice worth sending);
-        False after, and when Redis is away (better silent than repetitive)."""
+    async def first_notice(self, chat_id: int, what: str, seconds: int) -> bool:
+        """True for the first call about notice ``what`` in this chat in ``seconds`` (a notice
+        worth sending); False after, and when Redis is away (better silent than repetitive)."""
+        key = (
+            keys.not_allowed_notice(chat_id)
+            if what == "not-allowed"
+            else keys.chat_notice(chat_id, what)
+        )
         try:
-            return bool(
-                await self._redis.set(keys.not_allowed_notice(chat_id), "1", nx=True, ex=seconds)
-            )
+            return bool(await self._redis.set(key, "1", nx=True, ex=seconds))
         except RedisError:
             return False

@@ -13,6 +13,7 @@ __all__ = [
     "chat_admins",
     "chat_blocked",
     "chat_memory",
+    "chat_notice",
     "chat_order",
     "chat_running",
     "chat_settings",
@@ -34,6 +35,11 @@ def chat_settings(chat_id: int) -> str:
 def chat_admins(chat_id: int) -> str:
     """Set: the chat's administrators' user ids, as Telegram listed them (expires in minutes)."""
     return f"{PREFIX}{{{chat_id}}}:admins"
+
+
+def chat_notice(chat_id: int, what: str) -> str:
+    """String with expiry: the chat was told ``what`` (a catalogue key) recently."""
+    return f"{PREFIX}{{{chat_id}}}:notice:{what}"
 
 
 def not_allowed_notice(chat_id: int) -> str:

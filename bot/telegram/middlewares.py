@@ -78,7 +78,7 @@ class ChatContextMiddleware(BaseMiddleware):
         if isinstance(event, CallbackQuery):
             await event.answer(text, show_alert=True)
         elif isinstance(event, Message) and await self.chat_status.first_notice(
-            chat.id, NOT_ALLOWED_NOTICE_SECONDS
+            chat.id, "not-allowed", NOT_ALLOWED_NOTICE_SECONDS
         ):
             await tell(data["bot"], event, text)
 

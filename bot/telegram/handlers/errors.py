@@ -8,14 +8,22 @@ import logging
 from aiogram import Bot, Router
 from aiogram.types import ErrorEvent, Message
 
-from bot.errors import BotError, InputError, Refusal
+from bot.errors import BotError, Busy, InputError, OverBudget, RateLimited, Refusal
 from bot.i18n import Catalogue, pick_language, render
+from bot.storage.chat_status import ChatStatus
 from bot.telegram.ports import tell
 
 log = logging.getLogger(__name__)
 
 
-async def on_error(event: ErrorEvent, bot: Bot, catalogue: Catalogue) -> None:
+# A refusal (busy, rate-limited, over budget) is told once in this many seconds per chat: a
+# user who keeps sending gets one answer, not one per message.
+REFUSAL_NOTICE_SECONDS = 10
+
+
+async def on_error(
+    event: ErrorEvent, bot: Bot, catalogue: Catalogue, chat_status: ChatStatus
+) -> None:
     exc = event.exception
     update = event.update
     query = update.callback_query
@@ -33,6 +41,10 @@ async def on_error(event: ErrorEvent, bot: Bot, catalogue: Catalogue) -> None:
     if query is not None:
         await query.answer(text, show_alert=True)
     elif isinstance(message, Message):
+        if isinstance(exc, Busy | RateLimited | OverBudget) and not await chat_status.first_notice(
+            message.chat.id, exc.key, REFUSAL_NOTICE_SECONDS
+        ):
+            return
         await tell(bot, message, text)
 
 

@@ -12,10 +12,12 @@ from aiogram.types import Message
 
 from bot.core.admission import Admission
 from bot.i18n import Texts
+from bot.storage.chat_status import ChatStatus
 from bot.telegram.filters import ForTheBot, strip_mention
 from bot.telegram.media import job_of, media_of
 from bot.telegram.ports import tell
 
+HINT_SECONDS = 10
 LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
 
 
@@ -40,11 +42,13 @@ async def on_text(message: Message, bot: Bot, lang: str, admission: Admission) -
         await admission.admit(job_of(message, lang=lang, user_id=_user(message), text=text))
 
 
-async def on_other(message: Message, bot: Bot, texts: Texts) -> None:
-    """Stickers, photos and the rest: a hint in private chats, silence in groups."""
+async def on_other(message: Message, bot: Bot, texts: Texts, chat_status: ChatStatus) -> None:
+    """Stickers, photos and the rest: a hint in private chats (at most one in a few seconds, so
+    a stream of stickers does not become a stream of hints), silence in groups."""
     if message.from_user is not None and message.from_user.is_bot:
         return
-    await tell(bot, message, texts("unsupported"))
+    if await chat_status.first_notice(message.chat.id, "unsupported", HINT_SECONDS):
+        await tell(bot, message, texts("unsupported"))
 
 
 def _user(message: Message) -> int | None:
