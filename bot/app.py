@@ -18,7 +18,7 @@ from bot.core.pipeline import TurnOptions, TurnPipeline
 from bot.i18n import Catalogue
 from bot.queue.worker import Handler, TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
-from bot.realtime.providers import endpoint_from_settings
+from bot.realtime.providers import PROFILES, endpoint_from_settings, profile_for
 from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
@@ -67,23 +67,35 @@ def defaults_from(settings: Settings) -> Defaults:
 
 
 def build_pipeline(settings: Settings) -> TurnPipeline:
-    """The turn pipeline for these settings."""
+    """The turn pipeline for these settings, as the provider's profile allows."""
+    profile = profile_for(settings)
     client = RealtimeClient(
         endpoint_from_settings(settings),
         connect_timeout=settings.connect_timeout,
         event_timeout=settings.event_timeout,
     )
-    modalities = ("text", "audio") if settings.realtime_provider == "yandex" else ("audio",)
     return TurnPipeline(
         client,
         limits=limits_from(settings),
         options=TurnOptions(
-            output_rate=settings.output_sample_rate,
+            output_rate=settings.output_sample_rate or profile.default_output_rate,
             turn_detection=settings.turn_detection,
-            output_modalities=modalities,
+            output_modalities=profile.output_modalities,
             turn_timeout=settings.turn_timeout,
             transcription_model=settings.input_transcription_model,
         ),
+    )
+
+
+def prices_from(settings: Settings) -> Prices:
+    """The configured prices, else the provider's published ones."""
+    profile = PROFILES[settings.realtime_provider]
+    price_in = settings.price_input_audio_per_minute
+    price_out = settings.price_output_audio_per_minute
+    return Prices(
+        input_per_minute=profile.price_input_per_minute if price_in is None else price_in,
+        output_per_minute=profile.price_output_per_minute if price_out is None else price_out,
+        currency=settings.price_currency,
     )
 
 
@@ -108,11 +120,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
     settings_store = ChatSettingsStore(redis, defaults_from(settings))
     chat_status = ChatStatus(redis)
     memory = ConversationMemory(redis, turns=settings.memory_turns, ttl=settings.memory_ttl)
-    prices = Prices(
-        input_per_minute=settings.price_input_audio_per_minute,
-        output_per_minute=settings.price_output_audio_per_minute,
-        currency=settings.price_currency,
-    )
+    prices = prices_from(settings)
     ledger = UsageLedger(redis, prices)
     # The session cap is global: every worker on this Redis shares its leases.
     turn_queue = TurnQueue(redis, session_cap=settings.max_concurrent_turns)

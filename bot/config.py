@@ -55,8 +55,8 @@ class Settings(BaseSettings):
     yandex_folder_id: str = ""
     realtime_model: str = ""
     realtime_url: str = ""
-    turn_detection: Literal["server_vad", "manual"] = "server_vad"
-    output_sample_rate: int = 44100
+    turn_detection: Literal["server_vad", "semantic_vad", "manual"] = "server_vad"
+    output_sample_rate: int | None = None  # None: the provider's default
     connect_timeout: float = Field(10.0, gt=0)
     event_timeout: float = Field(30.0, gt=0)
     turn_timeout: float = Field(120.0, gt=0)
@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     input_transcription_model: str = ""
 
     # Usage, prices and budgets (0 = none)
-    price_input_audio_per_minute: float = Field(0.0, ge=0)
-    price_output_audio_per_minute: float = Field(0.0, ge=0)
+    price_input_audio_per_minute: float | None = Field(None, ge=0)  # None: the provider's
+    price_output_audio_per_minute: float | None = Field(None, ge=0)
     price_currency: str = "RUB"
     user_daily_seconds: float = Field(0.0, ge=0)
     user_monthly_seconds: float = Field(0.0, ge=0)
@@ -135,8 +135,8 @@ class Settings(BaseSettings):
 
     @field_validator("output_sample_rate")
     @classmethod
-    def _known_rate(cls, value: int) -> int:
-        if value not in OUTPUT_RATES:
+    def _known_rate(cls, value: int | None) -> int | None:
+        if value is not None and value not in OUTPUT_RATES:
             raise ValueError(f"must be one of {', '.join(map(str, OUTPUT_RATES))}")
         return value
 

@@ -218,3 +218,53 @@ async def test_a_members_settings_commands_change_nothing(app: RunningBot) -> No
     # and a member may still read what is set
     assert "memory is on" in await group_command(app, "/memory", user=MEMBER)
     assert "Current instructions" in await group_command(app, "/instructions", user=MEMBER)
+
+
+ANONYMOUS_ADMIN = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                   "username": "GroupAnonymousBot"}  # fmt: skip
+CHANNEL_BOT = {"id": 136817688, "is_bot": True, "first_name": "Channel",
+               "username": "Channel_Bot"}  # fmt: skip
+
+
+def as_sender(update: dict, user: dict, sender_chat: dict) -> dict:
+    update["message"]["from"] = user
+    update["message"]["sender_chat"] = sender_chat
+    return update
+
+
+async def test_an_anonymous_admin_is_answered_and_may_configure(
+    app: RunningBot, ogg: bytes
+) -> None:
+    group = {"id": GROUP, "type": "supergroup", "title": "Team"}
+    mention = [{"type": "mention", "offset": 0, "length": len("@test_voice_bot")}]
+    as_sender(group_text(app, "@test_voice_bot hello?", entities=mention), ANONYMOUS_ADMIN, group)
+    await app.api.wait_for("sendVoice", timeout=15)
+    as_sender(group_text(app, "/mode all"), ANONYMOUS_ADMIN, group)
+    await app.api.wait_for("sendMessage", timeout=10)
+    assert (await app.redis.hgetall(f"vb:{{{GROUP}}}:settings"))["mode"] == "all"
+
+
+async def test_a_linked_channels_posts_are_not_answered(app: RunningBot, ogg: bytes) -> None:
+    await app.services.settings_store.set(GROUP, mode="all")
+    channel = {"id": -100_777, "type": "channel", "title": "News"}
+    post = as_sender(group_voice(app, ogg), CHANNEL_BOT, channel)
+    post["message"]["is_automatic_forward"] = True
+    await settle(app)
+    assert not app.api.calls_of("sendVoice")
+
+
+async def test_a_migration_is_handled_before_the_new_chats_messages_of_its_batch(
+    app: RunningBot, ogg: bytes
+) -> None:
+    old = -4343
+    app.api.push_message("text", chat_id=old, user_id=OWNER, text="/mode all",
+                         chat_type="group", chat_title="Old")  # fmt: skip
+    await app.api.wait_for("sendMessage", timeout=10)
+    # In one batch: a voice note in the new supergroup, then the old group's migration.
+    group_voice(app, ogg)
+    migrated = app.api.push_message("text", chat_id=old, user_id=OWNER, text="x",
+                                    chat_type="group", chat_title="Old")  # fmt: skip
+    migrated["message"].pop("text")
+    migrated["message"].pop("entities", None)
+    migrated["message"]["migrate_to_chat_id"] = GROUP
+    await app.api.wait_for("sendVoice", timeout=15)  # answered: the new chat is in mode all

@@ -223,3 +223,35 @@ def test_unknown_events_are_ignored() -> None:
     proto, _ = started()
     assert proto.receive({"type": "rate_limits.updated"}) == []
     assert proto.receive({"type": "something.new", "x": 1}) == []
+
+
+def test_semantic_vad_is_asked_without_answering_by_itself() -> None:
+    _, sent = started(turn_detection="semantic_vad")
+    vad = sent[0]["session"]["audio"]["input"]["turn_detection"]
+    assert vad["type"] == "semantic_vad"
+    assert (vad["create_response"], vad["interrupt_response"]) == (False, False)
+    assert validate_client_event(sent[0]) is None
+
+
+def test_a_transcript_after_response_done_is_awaited_and_kept() -> None:
+    proto, _ = started(transcription_model="gpt-4o-mini-transcribe")
+    proto.add_audio(PCM_1S)
+    proto.end_input()
+    proto.receive({"type": "input_audio_buffer.committed", "item_id": "item_1"})
+    proto.receive({"type": "response.done", "response": {"status": "completed"}})
+    assert proto.done and proto.awaiting_transcripts  # OpenAI: the transcript comes later
+    proto.receive({
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": "item_1", "content_index": 0, "transcript": "And tomorrow?",
+    })  # fmt: skip
+    assert not proto.awaiting_transcripts
+    assert proto.input_transcript == "And tomorrow?"
+
+
+def test_without_transcription_asked_nothing_is_awaited() -> None:
+    proto, _ = started()
+    proto.add_audio(PCM_1S)
+    proto.end_input()
+    proto.receive({"type": "input_audio_buffer.committed", "item_id": "item_1"})
+    proto.receive({"type": "response.done", "response": {"status": "completed"}})
+    assert proto.done and not proto.awaiting_transcripts

@@ -42,6 +42,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MIN_INPUT_SECONDS = 0.1
+# How long a late input transcript is waited for after response.done.
+TRANSCRIPT_WAIT = 2.0
 # Reply audio is handed to the encoder in pieces of at least this long: fewer thread hand-offs,
 # and still only a fraction of a frame of work left after response.done.
 ENCODE_BATCH_SECONDS = 0.5
@@ -305,7 +307,12 @@ class TurnPipeline:
                 raise RealtimeTimeout(
                     f"no response.done within {self.options.turn_timeout:.0f} s"
                 ) from None
-            voice, voice_seconds = await encoder.finish()
+            # The voice note's last frame is encoded while any late transcript of the user's
+            # words arrives (OpenAI's may come after response.done): memory and the 🗣 line.
+            encoded, _ = await asyncio.gather(
+                encoder.finish(), session.wait_transcripts(TRANSCRIPT_WAIT)
+            )
+            voice, voice_seconds = encoded
             marks("encoded")
         finally:
             if stream is not None:

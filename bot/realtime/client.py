@@ -91,6 +91,7 @@ class RealtimeSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def __aenter__(self) -> RealtimeSession:
         return self
@@ -119,6 +120,13 @@ class RealtimeSession:
         """Until ``response.done``; raises the turn's error."""
         await asyncio.shield(self._done)
 
+    async def wait_transcripts(self, seconds: float) -> None:
+        """After ``response.done``: until every input transcription asked for has arrived, the
+        connection ends, or ``seconds`` pass."""
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            async with asyncio.timeout(seconds):
+                await asyncio.shield(self._settled)
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -127,9 +135,13 @@ class RealtimeSession:
                 await task
         if not self._done.done():
             self._done.cancel()
+        if not self._settled.done():
+            self._settled.cancel()
         await self._ws.close()
 
     def _fail(self, exc: BaseException) -> None:
+        if not self._settled.done():
+            self._settled.set_result(None)
         if not self._done.done():
             self._done.set_exception(exc)
             # Mark it retrieved: nobody may be waiting any more (the turn timed out, say).
@@ -145,7 +157,8 @@ class RealtimeSession:
 
     async def _read(self, protocol: TurnProtocol) -> None:
         try:
-            while not protocol.done:
+            # Read up to response.done, and on while transcripts of the input are still due.
+            while not protocol.done or protocol.awaiting_transcripts:
                 try:
                     async with asyncio.timeout(self._event_timeout):
                         raw = await self._ws.recv()
@@ -166,8 +179,12 @@ class RealtimeSession:
                 if not isinstance(event, dict):
                     continue
                 self.send(protocol.receive(event))
+                if protocol.done and not self._done.done():
+                    self._done.set_result(None)
             if not self._done.done():
                 self._done.set_result(None)
+            if not self._settled.done():
+                self._settled.set_result(None)
         except ConnectionClosed as exc:
             self._fail(RealtimeConnectionLost(f"connection closed: {exc}"))
         except Exception as exc:  # RealtimeError, or an input error the protocol raised

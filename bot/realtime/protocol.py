@@ -80,7 +80,7 @@ class SessionConfig:
     voice: str
     instructions: str
     output_rate: int = 44_100
-    turn_detection: Literal["server_vad", "manual"] = "server_vad"
+    turn_detection: Literal["server_vad", "semantic_vad", "manual"] = "server_vad"
     output_modalities: tuple[str, ...] = ("text", "audio")
     vad_threshold: float = 0.5
     vad_silence_ms: int = 200
@@ -105,6 +105,8 @@ class TurnProtocol:
     audio_bytes_sent: int = 0
     audio_bytes_received: int = 0
     server_commits: int = 0
+    audio_items: int = 0  # user audio items committed (each is transcribed when asked)
+    transcripts: int = 0  # their input transcriptions received
     text: str = ""
     transcript: str = ""
     input_transcript: str = ""
@@ -165,6 +167,12 @@ class TurnProtocol:
         return self.phase is Phase.DONE
 
     @property
+    def awaiting_transcripts(self) -> bool:
+        """Input transcription was asked for and some of the user's audio has none yet: it may
+        arrive after ``response.done`` (OpenAI transcribes asynchronously)."""
+        return bool(self.config.transcription_model) and self.transcripts < self.audio_items
+
+    @property
     def reply_text(self) -> str:
         """The best text of the reply: the output text, else the audio transcript."""
         return (self.text or self.transcript).strip()
@@ -190,6 +198,13 @@ class TurnProtocol:
                 "threshold": cfg.vad_threshold,
                 "silence_duration_ms": cfg.vad_silence_ms,
                 # The client decides when to answer: the whole voice note is one question.
+                "create_response": False,
+                "interrupt_response": False,
+            }
+        elif cfg.turn_detection == "semantic_vad":  # OpenAI's; the same trap as server_vad
+            turn_detection = {
+                "type": "semantic_vad",
+                "eagerness": "auto",
                 "create_response": False,
                 "interrupt_response": False,
             }
@@ -255,6 +270,7 @@ class TurnProtocol:
         return []
 
     def _on_committed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self.audio_items += 1
         if self.phase is Phase.COMMITTING:
             return self._create_response()
         self.server_commits += 1  # server VAD committed a piece on its own
@@ -288,6 +304,7 @@ class TurnProtocol:
         return []
 
     def _on_input_transcript(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        self.transcripts += 1
         text = (event.get("transcript") or "").strip()
         if text:
             self.input_transcript = f"{self.input_transcript} {text}".strip()
@@ -317,7 +334,7 @@ class TurnProtocol:
         if code == "input_audio_buffer_commit_empty":
             # The server VAD already committed everything: harmless (realtime-notes.md).
             if self.phase is Phase.COMMITTING and (
-                self.server_commits or self.config.turn_detection == "server_vad"
+                self.server_commits or self.config.turn_detection != "manual"
             ):
                 return self._create_response()
             if self.phase in (Phase.RESPONDING, Phase.DONE):

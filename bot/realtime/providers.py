@@ -1,4 +1,9 @@
-"""Provider presets: the WebSocket URL and the auth header for each realtime provider."""
+"""Provider profiles: what each realtime provider accepts and how to reach it.
+
+A profile decides the WebSocket URL and auth header, the audio rates it accepts, its voices,
+its turn-detection modes, whether input transcription must be asked for, and its prices. The
+facts and their sources are in the ``PROFILES`` table below.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,18 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from bot.config import Settings
+from bot.errors import ConfigError
 
-__all__ = ["OPENAI_VOICES", "YANDEX_VOICES", "Endpoint", "endpoint_from_settings", "voices_for"]
+__all__ = [
+    "OPENAI_VOICES",
+    "PROFILES",
+    "YANDEX_VOICES",
+    "Endpoint",
+    "Profile",
+    "endpoint_from_settings",
+    "profile_for",
+    "voices_for",
+]
 
 YANDEX_URL = "wss://ai.api.cloud.yandex.net/v1/realtime?model=gpt://{folder}/{model}"
 OPENAI_URL = "wss://api.openai.com/v1/realtime?model={model}"
@@ -28,6 +43,77 @@ OPENAI_VOICES: dict[str, tuple[str, str]] = {
     "echo": ("", "M"), "sage": ("", "F"), "shimmer": ("", "F"), "verse": ("", "M"),
     "marin": ("", "F"), "cedar": ("", "M"),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one provider accepts. Rates are of ``audio/pcm`` (PCM16 mono)."""
+
+    name: str
+    output_rates: tuple[int, ...]
+    default_output_rate: int
+    turn_detections: tuple[str, ...]
+    voices: dict[str, tuple[str, str]]
+    # True: input is transcribed only when a transcription model is asked for, and the
+    # transcript may arrive after response.done. False: the provider transcribes on its own.
+    transcription_asked: bool
+    output_modalities: tuple[str, ...]
+    price_input_per_minute: float = 0.0
+    price_output_per_minute: float = 0.0
+    currency: str = "RUB"
+
+
+PROFILES: dict[str, Profile] = {
+    # Yandex AI Studio: its examples ask 44100 both ways (yandex-ai-studio-api-examples,
+    # realtime/voice_agent.py), the reference flow 24000 in; the other rates are those the
+    # examples and SpeechKit use for PCM. Only server_vad is documented; null (the client
+    # commits) is what the reference flow relies on too. Text and audio come together.
+    # Prices, VAT included: 0.026 ₽ per second of input audio, 0.02 ₽ per second of output
+    # (yandex-cloud/docs, ru/_pricing/yandexgpt/rub-speech-realtime.md).
+    "yandex": Profile(
+        name="yandex",
+        output_rates=(16000, 22050, 24000, 44100, 48000),
+        default_output_rate=44100,
+        turn_detections=("server_vad", "manual"),
+        voices=YANDEX_VOICES,
+        transcription_asked=False,
+        output_modalities=("text", "audio"),
+        price_input_per_minute=0.026 * 60,
+        price_output_per_minute=0.02 * 60,
+    ),
+    # OpenAI GA: audio/pcm at 24000 only (openai/types/realtime/realtime_audio_formats.py,
+    # AudioPCM.rate: Literal[24000]); turn detection server_vad, semantic_vad or null
+    # (realtime_audio_input_turn_detection.py); input transcribed only when
+    # audio.input.transcription is set, asynchronously; audio with its transcript. Prices are
+    # per token: set PRICE_* from your price list to see a cost.
+    "openai": Profile(
+        name="openai",
+        output_rates=(24000,),
+        default_output_rate=24000,
+        turn_detections=("server_vad", "semantic_vad", "manual"),
+        voices=OPENAI_VOICES,
+        transcription_asked=True,
+        output_modalities=("audio",),
+    ),
+}
+
+
+def profile_for(settings: Settings) -> Profile:
+    """The configured provider's profile; raises ConfigError naming the variable when a setting
+    asks for something the provider does not accept."""
+    profile = PROFILES[settings.realtime_provider]
+    rate = settings.output_sample_rate
+    if rate is not None and rate not in profile.output_rates:
+        accepted = ", ".join(map(str, profile.output_rates))
+        raise ConfigError(
+            f"OUTPUT_SAMPLE_RATE: {profile.name} accepts {accepted} (got {rate}); "
+            "leave it empty for the provider's default"
+        )
+    if settings.turn_detection not in profile.turn_detections:
+        raise ConfigError(
+            f"TURN_DETECTION: {profile.name} accepts {', '.join(profile.turn_detections)}"
+        )
+    return profile
 
 
 @dataclass(frozen=True)
@@ -63,4 +149,4 @@ def endpoint_from_settings(settings: Settings) -> Endpoint:
 
 def voices_for(provider: str) -> dict[str, tuple[str, str]]:
     """The voices a provider offers, by name."""
-    return YANDEX_VOICES if provider == "yandex" else OPENAI_VOICES
+    return PROFILES[provider].voices

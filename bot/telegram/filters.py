@@ -12,7 +12,15 @@ from aiogram.types import CallbackQuery, Message, User
 from bot.storage.chat_settings import ChatSettings
 from bot.telegram.permissions import Permissions
 
-__all__ = ["ForTheBot", "InstructionsGiven", "IsChatAdmin", "Switch", "mentions", "strip_mention"]
+__all__ = [
+    "ForTheBot",
+    "InstructionsGiven",
+    "IsChatAdmin",
+    "Switch",
+    "mentions",
+    "sent_as_group",
+    "strip_mention",
+]
 
 
 def mentions(message: Message, me: User) -> bool:
@@ -28,6 +36,11 @@ def mentions(message: Message, me: User) -> bool:
     return False
 
 
+def sent_as_group(message: Message) -> bool:
+    """Sent on behalf of the group itself: by one of its anonymous admins."""
+    return message.sender_chat is not None and message.sender_chat.id == message.chat.id
+
+
 def strip_mention(text: str, me: User) -> str:
     """The text without the bot's @name (what the model should read)."""
     if me.username:
@@ -38,7 +51,11 @@ def strip_mention(text: str, me: User) -> str:
 
 class ForTheBot(Filter):
     """Private chats: every message. Groups: a reply to the bot, a mention of it, or, in mode
-    ``all``, every voice note. Never messages of bots (the bot itself included)."""
+    ``all``, every voice note. Never messages of bots (the bot itself included), except an
+    anonymous admin's: Telegram sends those from ``GroupAnonymousBot`` (a bot) with
+    ``sender_chat`` the group itself, and they are a member's like any other. A linked channel's
+    posts in its discussion group (from ``Channel_Bot``, ``sender_chat`` the channel) are the
+    channel's broadcasts, not questions to the bot: ignored, as answering each would cost."""
 
     def __init__(self, *, voice: bool) -> None:
         self.voice = voice
@@ -46,7 +63,11 @@ class ForTheBot(Filter):
     async def __call__(
         self, message: Message, bot: Bot, chat_settings: ChatSettings | None
     ) -> bool:
-        if message.from_user is not None and message.from_user.is_bot:
+        if (
+            message.from_user is not None
+            and message.from_user.is_bot
+            and not sent_as_group(message)
+        ):
             return False
         if message.chat.type == "private":
             return True

@@ -40,6 +40,11 @@ def _chat_of(update: Update) -> int | str:
     return chat.id if chat is not None else f"update-{update.update_id}"
 
 
+def _is_migration(update: Update) -> bool:
+    message = update.message
+    return message is not None and bool(message.migrate_to_chat_id or message.migrate_from_chat_id)
+
+
 async def _handle(dp: Dispatcher, bot: Bot, updates: list[Update]) -> None:
     with intake():
         for update in updates:
@@ -87,9 +92,15 @@ async def poll(
             backoff = 1.0
             if not updates:
                 continue
+            # A group's move to a supergroup first: the new chat's updates in the same batch
+            # must see the settings that moved with it.
+            migrations = [update for update in updates if _is_migration(update)]
+            if migrations:
+                await _handle(dp, bot, migrations)
             by_chat: defaultdict[int | str, list[Update]] = defaultdict(list)
             for update in updates:
-                by_chat[_chat_of(update)].append(update)
+                if not _is_migration(update):
+                    by_chat[_chat_of(update)].append(update)
             await asyncio.gather(*(_handle(dp, bot, group) for group in by_chat.values()))
             offset = updates[-1].update_id + 1
     finally:
