@@ -257,9 +257,15 @@ class ChatUnreachable(DeliveryError):
 
 
 class VoiceForbidden(DeliveryError):
-    """The user's privacy settings refuse voice notes; the reply goes another way, with a hint."""
+    """Voice notes are refused in the chat (the user's privacy settings, or a group's
+    permissions: ``key`` says which); the reply goes another way, with a hint."""
 
     key = "voice-forbidden"
+
+    def __init__(self, message: str = "", *, key: str | None = None) -> None:
+        super().__init__(message)
+        if key is not None:
+            self.key = key
 
 
 class StorageError(BotError):

@@ -34,7 +34,8 @@ __all__ = ["TelegramInput", "TelegramReplies", "tell", "thread_of", "turn_handle
 
 log = logging.getLogger(__name__)
 
-VOICE_FORBIDDEN = "VOICE_MESSAGES_FORBIDDEN"
+VOICE_FORBIDDEN = "VOICE_MESSAGES_FORBIDDEN"  # the user's privacy settings (private chats)
+NO_VOICE_RIGHTS = "not enough rights to send voice"  # a group's permissions for members
 
 
 class TelegramInput:
@@ -137,12 +138,16 @@ class TelegramReplies:
         try:
             return await self._upload(self.bot.send_voice, "voice", reply, caption)
         except TelegramBadRequest as exc:
-            if VOICE_FORBIDDEN not in exc.message:
+            if VOICE_FORBIDDEN in exc.message:
+                hint = VoiceForbidden()
+            elif NO_VOICE_RIGHTS in exc.message:
+                hint = VoiceForbidden(key="voice-no-rights")
+            else:
                 raise
-        # The user's privacy settings forbid voice messages: the answer as an audio file with
-        # a one-line hint, or (if that fails too) the text alone.
-        log.info("voice messages forbidden by the user's privacy settings; sending audio")
-        await self.send_notice(render(self.catalogue, self.job.lang, VoiceForbidden()))
+        # Voice notes are refused here: the answer as an audio file with a one-line hint, or
+        # (if that fails too) the text alone.
+        log.info("voice notes refused in chat %s (%s); sending audio", self.job.chat_id, hint.key)
+        await self.send_notice(render(self.catalogue, self.job.lang, hint))
         try:
             return await self._upload(self.bot.send_audio, "audio", reply, caption)
         except TelegramBadRequest as exc:

@@ -34,8 +34,10 @@ log = logging.getLogger(__name__)
 # Flood control waits longer than this are not waited out inside one request.
 MAX_RETRY_AFTER = 60
 SERVER_ERROR_TRIES = 4
-# Intake (handling updates as they arrive) never waits long for one chat: one quick retry.
+# Intake (handling updates as they arrive) never waits long for one chat: one quick retry, and
+# flood control waited out only when it ends within a second (Telegram's pace for one chat).
 INTAKE_SERVER_ERROR_TRIES = 2
+INTAKE_MAX_RETRY_AFTER = 1
 
 _intake: contextvars.ContextVar[bool] = contextvars.ContextVar("intake", default=False)
 
@@ -56,9 +58,9 @@ class RetryRequests(BaseRequestMiddleware):
     errors with backoff, for every API call the bot makes; records chats that blocked the bot.
 
     It remembers which chats are under flood control. A call to such a chat from the intake
-    fails at once (``TelegramRetryAfter``: the notice is dropped, the next update of any chat
-    is handled), and the intake waits for no 429 and retries a 5xx only once; the worker's
-    calls wait the flood out (up to a minute) and are retried with backoff.
+    fails at once when the flood lasts more than a second (``TelegramRetryAfter``: the notice is
+    dropped, the next update of any chat is handled); the intake retries a 5xx only once. The
+    worker's calls wait the flood out (up to a minute) and are retried with backoff.
     """
 
     def __init__(self, chat_status: ChatStatus | None = None) -> None:
@@ -87,7 +89,8 @@ class RetryRequests(BaseRequestMiddleware):
             except TelegramRetryAfter as exc:
                 if chat is not None:
                     self._flooded[chat] = _now() + exc.retry_after
-                if in_intake or exc.retry_after > MAX_RETRY_AFTER:
+                limit = INTAKE_MAX_RETRY_AFTER if in_intake else MAX_RETRY_AFTER
+                if exc.retry_after > limit or attempt > 2 or isinstance(method, GetUpdates):
                     raise
                 log.warning(
                     "flood control on %s: waiting %s s", method.__api_method__, exc.retry_after
@@ -114,7 +117,7 @@ class RetryRequests(BaseRequestMiddleware):
         if left <= 0:
             del self._flooded[chat]
             return
-        if in_intake:
+        if in_intake and left > INTAKE_MAX_RETRY_AFTER:
             raise TelegramRetryAfter(
                 method=method,
                 message=f"chat {chat} is under flood control for {left:.0f} s more",

@@ -108,3 +108,4 @@ menu-usage = Your and this chat's usage
 menu-stats = Owners: totals, top chats and users, chart
 slow-model = The speech model is slow to answer; I am still trying.
 slow-model-done = Done: the answer is below.
+voice-no-rights = I may not send voice notes in this chat, so here is the answer as an audio file. An admin can allow voice messages for members in the group's permissions.
