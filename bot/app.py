@@ -23,6 +23,7 @@ from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory
+from bot.storage.stops import StopBus
 from bot.storage.turn_queue import TurnQueue
 from bot.storage.usage import Budgets, Prices, UsageLedger
 
@@ -52,6 +53,7 @@ class Services:
     turn_queue: TurnQueue
     admission: Admission
     answering: Answering
+    stop_bus: StopBus
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -112,6 +114,7 @@ def build_answering(
         deadline=settings.turn_deadline,
         # A hung model is noticed after EVENT_TIMEOUT of silence: the user hears of it then.
         slow_after=settings.event_timeout + 3,
+        live_default=settings.live_answers,
     )
 
 
@@ -150,6 +153,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         turn_queue=turn_queue,
         admission=admission,
         answering=build_answering(settings, catalogue, stores),
+        stop_bus=StopBus(redis),
     )
 
 

@@ -82,11 +82,15 @@ class FileReplies:
         self.output = output
 
     @contextlib.asynccontextmanager
-    async def progress(self) -> AsyncIterator[None]:
+    async def progress(self, live: bool, stop: asyncio.Event) -> AsyncIterator[None]:
         yield
 
+    def draft(self, text: str) -> None:
+        """A terminal has no drafts: the text is printed once the answer is done."""
+
     async def send_reply(self, reply: Reply) -> None:
-        await asyncio.to_thread(self.output.write_bytes, reply.voice)
+        if reply.voice:
+            await asyncio.to_thread(self.output.write_bytes, reply.voice)
         print(reply.text)
         print(f"[voice note: {self.output} ({reply.voice_seconds:.1f} s)]", file=sys.stderr)
 

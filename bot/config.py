@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
+    # Live answers: drafts with a stop button in private chats, a reaction in groups
+    live_answers: bool = True
+    group_reactions: bool = True
+
     # Conversation memory
     memory_turns: int = Field(6, ge=0)
     memory_ttl: int = Field(3600, gt=0)

@@ -32,6 +32,7 @@
     │   ├── SendFailed            the reply could not be sent; transient unless refused
     │   ├── ChatUnreachable       the chat blocked or removed the bot; nothing more is sent
     │   └── VoiceForbidden        the user's privacy settings refuse voice notes (a hint)
+    ├── TurnStopped               the user stopped the answer before the model began it
     └── StorageError              Redis is unreachable; transient
 
 ``transient`` says whether trying the same turn again may succeed. ``key`` and ``arguments()`` are
@@ -72,6 +73,7 @@ __all__ = [
     "StorageError",
     "TooLarge",
     "TooLong",
+    "TurnStopped",
     "VoiceForbidden",
     "VoiceOnlyAdmins",
 ]
@@ -266,6 +268,10 @@ class VoiceForbidden(DeliveryError):
         super().__init__(message)
         if key is not None:
             self.key = key
+
+
+class TurnStopped(BotError):
+    """The user pressed stop before the model began its answer: nothing to deliver."""
 
 
 class StorageError(BotError):

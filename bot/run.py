@@ -5,6 +5,7 @@ Telegram ports, and runs until SIGINT or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from typing import Any
@@ -20,6 +21,7 @@ from bot.config import Settings
 from bot.metrics import QUEUE_DEPTH, start_metrics_server
 from bot.queue.worker import TurnWorker
 from bot.telegram.dispatcher import build_dispatcher, set_commands
+from bot.telegram.live import LiveTurns
 from bot.telegram.polling import poll
 from bot.telegram.ports import turn_handlers
 from bot.telegram.session import make_bot
@@ -30,10 +32,18 @@ __all__ = ["run_polling", "run_webhook", "run_worker", "telegram_worker"]
 log = logging.getLogger(__name__)
 
 
-def telegram_worker(services: Services, bot: Bot) -> TurnWorker:
-    """A worker whose turns take their input from Telegram and reply there."""
+def telegram_worker(
+    services: Services, bot: Bot, live_turns: LiveTurns | None = None
+) -> TurnWorker:
+    """A worker whose turns take their input from Telegram and reply there; with
+    ``live_turns``, private chats see drafts that the user can stop."""
     answer, give_up = turn_handlers(
-        bot, services.answering, services.catalogue, services.settings.max_input_bytes
+        bot,
+        services.answering,
+        services.catalogue,
+        services.settings.max_input_bytes,
+        live_turns=live_turns,
+        reactions=services.settings.group_reactions,
     )
     return build_worker(services, answer, give_up)
 
@@ -53,8 +63,10 @@ class _Running:
         self.services = services
         self.bot = bot
         self.stop = asyncio.Event()
-        self._worker = telegram_worker(services, bot) if worker else None
+        self._live = LiveTurns()
+        self._worker = telegram_worker(services, bot, self._live) if worker else None
         self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
         self._metrics: web.AppRunner | None = None
 
     async def __aenter__(self) -> _Running:
@@ -66,12 +78,20 @@ class _Running:
             )  # fmt: skip
         if self._worker is not None:
             self._tasks.append(asyncio.create_task(self._worker.run(self.stop), name="worker"))
+            # Stops pressed by users reach this process's turns, whoever received them.
+            self._listener = asyncio.create_task(
+                self.services.stop_bus.listen(self._live.stop), name="stop-listener"
+            )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.stop.set()
         for task in self._tasks:
             await task
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
         if self._metrics is not None:
             await self._metrics.cleanup()
         await self.bot.session.close()

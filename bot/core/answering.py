@@ -10,6 +10,7 @@ becomes one message in the user's language (``bot.i18n.render``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -27,6 +28,7 @@ from bot.errors import (
     RealtimeError,
     RealtimeTimeout,
     SendFailed,
+    TurnStopped,
 )
 from bot.i18n import Catalogue, render
 from bot.logging import turn_context
@@ -68,6 +70,7 @@ class Answering:
         retry_delay: float = RETRY_BASE_DELAY,
         deadline: float = 150.0,
         slow_after: float = 33.0,
+        live_default: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -77,6 +80,7 @@ class Answering:
         self.retry_delay = retry_delay
         self.deadline = deadline
         self.slow_after = slow_after
+        self.live_default = live_default
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
@@ -96,9 +100,10 @@ class Answering:
 
     async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         chat: list[ChatSettings] = []
+        stop = asyncio.Event()
         # Downloaded once per turn, however many tries the model needs.
         fetch = fetch_once(source.fetch) if job.file_id else None
-        turn = TurnInput(fetch=fetch, text=job.text, label=job.label)
+        turn = TurnInput(fetch=fetch, text=job.text, label=job.label, on_text=sink.draft, stop=stop)
         told: list[asyncio.Task[None]] = []
         slow = asyncio.get_running_loop().call_later(
             self.slow_after, _tell_slow, self.catalogue, job, sink, told
@@ -107,38 +112,59 @@ class Answering:
             try:
                 async with asyncio.timeout(self.deadline):
                     result = await self._with_retries(
-                        lambda: self._run_model(turn, sink, self._loader(job, chat))
+                        lambda: self._run_model(turn, job, sink, chat, stop)
                     )
             except TimeoutError:
-                raise RealtimeTimeout(
-                    f"no answer within the turn's {self.deadline:.0f} s"
-                ) from None
+                raise RealtimeTimeout(f"no answer within {self.deadline:.0f} s") from None
             finally:
                 slow.cancel()
                 for notice in told:
                     await notice  # the slow notice is sent before the outcome edits it
             settings = chat[0]
-            reply = Reply(result.voice, result.voice_seconds, self._text(job, settings, result))
+            text = self._text(job, settings, result)
+            if result.stopped:
+                # What the user saw streamed stays, as a message: no voice note of an answer
+                # they stopped (the draft would vanish once anything is sent).
+                reply = Reply(b"", 0.0, text)
+            else:
+                reply = Reply(result.voice, result.voice_seconds, text)
             started = time.perf_counter()
-            await self._with_retries(lambda: sink.send_reply(reply))
+            if reply.voice or result.text:
+                await self._with_retries(lambda: sink.send_reply(reply))
             if told:
                 await sink.send_notice(self.catalogue.get(job.lang, "slow-model-done"))
         except ChatUnreachable as exc:
             log.info("skipping the turn: %s", exc)
             return "skipped"
+        except TurnStopped as exc:
+            log.info("the user stopped the turn: %s", exc)
+            return "stopped"
         except Exception as exc:
             return await self._fail(job, sink, exc)
         _observe(result, upload=time.perf_counter() - started)
         await self._remember(job, settings, result)
-        return "answered"
+        return "stopped" if result.stopped else "answered"
 
-    def _loader(self, job: TurnJob, chat: list[ChatSettings]) -> Callable[[], Awaitable[TurnSetup]]:
-        async def load() -> TurnSetup:
-            settings, history = await self._read_state(job)
-            chat[:] = [settings]
-            return TurnSetup(settings.voice, settings.instructions, history)
+    async def _run_model(
+        self,
+        turn: TurnInput,
+        job: TurnJob,
+        sink: ReplySink,
+        chat: list[ChatSettings],
+        stop: asyncio.Event,
+    ) -> TurnResult:
+        async with contextlib.AsyncExitStack() as progress:
 
-        return load
+            async def load() -> TurnSetup:
+                settings, history = await self._read_state(job)
+                chat[:] = [settings]
+                # Shown once the chat's choice is known (right after the model's connection
+                # opens): drafts or a reaction with live answers on, "recording voice…" else.
+                live = settings.live if settings.live is not None else self.live_default
+                await progress.enter_async_context(sink.progress(live, stop))
+                return TurnSetup(settings.voice, settings.instructions, history)
+
+            return await self.pipeline.run(turn, load)
 
     async def _read_state(self, job: TurnJob) -> tuple[ChatSettings, tuple[HistoryItem, ...]]:
         if self.stores is None:
@@ -156,12 +182,6 @@ class Answering:
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
         return settings, history if settings.memory else ()
-
-    async def _run_model(
-        self, turn: TurnInput, sink: ReplySink, load: Callable[[], Awaitable[TurnSetup]]
-    ) -> TurnResult:
-        async with sink.progress():
-            return await self.pipeline.run(turn, load)
 
     async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
         attempt = 0

@@ -151,6 +151,7 @@ class TurnResult:
     usage: Usage = field(default_factory=Usage)
     marks: Marks = field(default_factory=Marks)
     used_history: bool = False
+    stopped: bool = False  # the user stopped it: ``voice`` and ``text`` are what came before
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from bot.errors import (
     RealtimeResponseFailed,
     RealtimeTimeout,
     SilentAudio,
+    TurnStopped,
 )
 from bot.realtime.client import RealtimeClient, RealtimeSession
 from bot.realtime.protocol import (
@@ -56,11 +57,14 @@ SetupLoader = Callable[[], Awaitable[TurnSetup]]
 
 @dataclass(frozen=True)
 class TurnInput:
-    """One question: audio bytes to fetch (and decode), or a text."""
+    """One question: audio bytes to fetch (and decode), or a text. ``on_text`` gets the reply's
+    text so far each time it grows; ``stop``, once set, cancels the answer being made."""
 
     fetch: Callable[[], Awaitable[bytes]] | None = None
     text: str | None = None
     label: str = ""  # e.g. "chat=42 msg=7", for logs
+    on_text: Callable[[str], None] | None = None
+    stop: asyncio.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +263,8 @@ class TurnPipeline:
         encoder = StreamingEncoder()
         protocol = TurnProtocol(config, on_mark=marks)
         protocol.on_audio = lambda pcm: encoder.feed(pcm, protocol.output_rate)
+        if turn.on_text is not None:
+            protocol.on_text = turn.on_text
         # The protocol reads the session's events as soon as it is connected, while the input
         # is still downloading: session.update goes out at once.
         opening = asyncio.create_task(_start(connecting, protocol), name="realtime-open")
@@ -297,12 +303,14 @@ class TurnPipeline:
                 marks("decoded")
             if session is None:
                 session = await opening
+            if turn.stop is not None and turn.stop.is_set():
+                raise TurnStopped("stopped before the model was asked")
             if turn.text:
                 session.send(protocol.add_text(turn.text))
             session.send(protocol.end_input())
             try:
                 async with asyncio.timeout(self.options.turn_timeout):
-                    await session.wait_done()
+                    await _until_done(session, protocol, turn.stop)
             except TimeoutError:
                 raise RealtimeTimeout(
                     f"no response.done within {self.options.turn_timeout:.0f} s"
@@ -323,7 +331,7 @@ class TurnPipeline:
                     session = await opening
             if session is not None:
                 _close_later(session)
-        if not voice:
+        if not voice and not protocol.stopped:
             raise RealtimeResponseFailed(protocol.status or "empty", "no audio in the response")
         log.info(
             "turn done %s: in %.1f s, out %.1f s, %d chars, status %s",
@@ -342,6 +350,7 @@ class TurnPipeline:
             status=protocol.status,
             usage=protocol.usage,
             marks=marks,
+            stopped=protocol.stopped,
         )
 
     async def _send_input(
@@ -390,6 +399,28 @@ async def _start(
         raise
     session.run(protocol)
     return session
+
+
+async def _until_done(
+    session: RealtimeSession, protocol: TurnProtocol, stop: asyncio.Event | None
+) -> None:
+    """Until ``response.done``; when ``stop`` is set first, the response is cancelled and its
+    (cancelled) ``response.done`` awaited: what was produced so far is kept."""
+    if stop is None:
+        await session.wait_done()
+        return
+    done = asyncio.ensure_future(session.wait_done())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({done, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            log.info("the user stopped the answer; cancelling the response")
+            session.send(protocol.stop())
+        await done
+    finally:
+        stopping.cancel()
+        if not done.done():
+            done.cancel()
 
 
 async def _settle(task: asyncio.Future[bytes]) -> None:

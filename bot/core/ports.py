@@ -9,6 +9,7 @@ the core's own (``bot.errors``): ``DownloadFailed``, ``SendFailed``, ``ChatUnrea
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Protocol
 
@@ -28,12 +29,22 @@ class InputSource(Protocol):
 class ReplySink(Protocol):
     """Where the turn's reply goes."""
 
-    def progress(self) -> contextlib.AbstractAsyncContextManager[None]:
-        """Shows that an answer is being made for as long as it is entered."""
+    def progress(
+        self, live: bool, stop: asyncio.Event
+    ) -> contextlib.AbstractAsyncContextManager[None]:
+        """Shows that an answer is being made for as long as it is entered. With ``live``, the
+        chat sees it as it is made (where the chat can: drafts with a stop button, or a
+        reaction) and ``stop`` is set when the user asks to stop it."""
+        ...
+
+    def draft(self, text: str) -> None:
+        """The reply's text so far, shown while live (called at every delta: the sink keeps
+        to a pace the chat accepts). Never raises, never waits."""
         ...
 
     async def send_reply(self, reply: Reply) -> None:
-        """Delivers the voice note and its text. Raises ``SendFailed``, ``ChatUnreachable``."""
+        """Delivers the voice note and its text (the text alone when ``voice`` is empty).
+        Raises ``SendFailed``, ``ChatUnreachable``."""
         ...
 
     async def send_notice(self, text: str) -> None:

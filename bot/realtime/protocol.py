@@ -94,17 +94,20 @@ def _noop_audio(_: bytes) -> None:
 
 @dataclass
 class TurnProtocol:
-    """State machine of one turn. ``on_audio`` receives reply PCM16 as it arrives."""
+    """State machine of one turn. ``on_audio`` receives reply PCM16 as it arrives, ``on_text``
+    the reply's text so far each time it grows."""
 
     config: SessionConfig
     on_audio: Callable[[bytes], None] = _noop_audio
     on_mark: Callable[[str], None] = lambda _: None
+    on_text: Callable[[str], None] = lambda _: None
 
     phase: Phase = Phase.CONNECTING
     output_rate: int = 0
     audio_bytes_sent: int = 0
     audio_bytes_received: int = 0
     server_commits: int = 0
+    stopped: bool = False  # the user asked to stop: the response is cancelled
     audio_items: int = 0  # user audio items committed (each is transcribed when asked)
     transcripts: int = 0  # their input transcriptions received
     text: str = ""
@@ -118,6 +121,7 @@ class TurnProtocol:
     _input_ended: bool = False
     _has_text_input: bool = False
     _seq: int = 0
+    _first_text: bool = False
     _context_ids: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -140,6 +144,17 @@ class TurnProtocol:
         """Input as a typed user message."""
         self._has_text_input = True
         return self._send_or_queue([_message_item("user", text)])
+
+    def stop(self) -> list[dict[str, Any]]:
+        """The user asked to stop the answer: cancel the response being made (its
+        ``response.done`` then comes with status ``cancelled``, which ends the turn without an
+        error). Returns the events to send; none when no response is being made."""
+        if self.stopped or self.phase is not Phase.RESPONDING:
+            self.stopped = True
+            return []
+        self.stopped = True
+        self.on_mark("stop")
+        return [{"type": "response.cancel", "event_id": self._next_id("cancel")}]
 
     def end_input(self) -> list[dict[str, Any]]:
         """No more input: commit the audio (if any) and then ask for the response."""
@@ -271,6 +286,11 @@ class TurnProtocol:
 
     def _on_committed(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self.audio_items += 1
+        if self.phase is Phase.COMMITTING and self.stopped:
+            # Stopped before the answer began: nothing is asked of the model.
+            self.status = "cancelled"
+            self.phase = Phase.DONE
+            return []
         if self.phase is Phase.COMMITTING:
             return self._create_response()
         self.server_commits += 1  # server VAD committed a piece on its own
@@ -288,6 +308,7 @@ class TurnProtocol:
     def _on_text_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self._text_parts.append(event.get("delta") or "")
         self.text = "".join(self._text_parts)
+        self._text_grew()
         return []
 
     def _on_text_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -297,7 +318,14 @@ class TurnProtocol:
     def _on_transcript_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self._transcript_parts.append(event.get("delta") or "")
         self.transcript = "".join(self._transcript_parts)
+        self._text_grew()
         return []
+
+    def _text_grew(self) -> None:
+        if not self._first_text:
+            self._first_text = True
+            self.on_mark("first_text")
+        self.on_text(self.reply_text)
 
     def _on_transcript_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self.transcript = event.get("transcript") or self.transcript
@@ -316,7 +344,7 @@ class TurnProtocol:
         self.usage = Usage.from_event(response.get("usage"))
         self.phase = Phase.DONE
         self.on_mark("response_done")
-        if self.status == "completed":
+        if self.status == "completed" or (self.status == "cancelled" and self.stopped):
             return []
         details = response.get("status_details") or {}
         error = details.get("error") or {}

@@ -38,6 +38,7 @@ class ChatSettings:
     custom: frozenset[str] = frozenset()
     memory: bool = True  # earlier turns given to the model as context
     transcript: bool | None = None  # show what was heard; None = the chat type's default
+    live: bool | None = None  # answers shown as they are made; None = the bot's default
 
     def shows_transcript(self, chat_type: str) -> bool:
         """Off by default in private chats, on in groups (so everyone sees what was asked)."""
@@ -67,11 +68,12 @@ class ChatSettingsStore:
             custom=frozenset(raw),
             memory=raw.get("memory", "on") != "off",
             transcript={"on": True, "off": False}.get(raw.get("transcript", "")),
+            live={"on": True, "off": False}.get(raw.get("live", "")),
         )
 
     async def set(self, chat_id: int, **fields: str) -> None:
-        """Set some of voice, instructions, mode, memory ("on"/"off"), transcript ("on"/"off")."""
-        unknown = set(fields) - {"voice", "instructions", "mode", "memory", "transcript"}
+        """Set some of voice, instructions, mode, memory, transcript and live ("on"/"off")."""
+        unknown = set(fields) - {"voice", "instructions", "mode", "memory", "transcript", "live"}
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
         try:

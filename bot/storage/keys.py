@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "PREFIX",
+    "STOPS_CHANNEL",
     "TURNS_GROUP",
     "TURNS_STREAM",
     "chat_admins",
@@ -55,6 +56,8 @@ def chat_blocked(chat_id: int) -> str:
 # The turn queue. Global keys (one per deployment): the stream and its consumer group.
 TURNS_STREAM = f"{PREFIX}turns"
 TURNS_GROUP = f"{PREFIX}workers"
+# Pub/sub channel: users' requests to stop an answer being made ("{chat}:{draft}").
+STOPS_CHANNEL = f"{PREFIX}stops"
 
 
 def session_slot(index: int) -> str:

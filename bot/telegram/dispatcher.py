@@ -27,9 +27,9 @@ log = logging.getLogger(__name__)
 
 EVERYONE = ("start", "help", "settings", "ask", "usage")
 PRIVATE = ("start", "help", "settings", "voice", "instructions", "forget", "memory",
-           "transcript", "usage", "reset")  # fmt: skip
+           "transcript", "live", "usage", "reset")  # fmt: skip
 ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", "memory",
-          "transcript", "usage", "reset")  # fmt: skip
+          "transcript", "live", "usage", "reset")  # fmt: skip
 
 
 def build_dispatcher(services: Services) -> Dispatcher:
@@ -44,6 +44,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         "memory": services.memory,
         "ledger": services.ledger,
         "admission": services.admission,
+        "stop_bus": services.stop_bus,
         "permissions": Permissions(services.admins, settings.admin_ids),
     }
     dp = Dispatcher(**workflow)

@@ -7,6 +7,7 @@ Telegram's exceptions stop here: they become the core's ``DownloadFailed``, ``Se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -28,6 +29,7 @@ from bot.core.models import Reply, TurnJob
 from bot.errors import ChatUnreachable, DownloadFailed, SendFailed, TooLarge, VoiceForbidden
 from bot.i18n import Catalogue, render
 from bot.queue.worker import Handler
+from bot.telegram.live import Drafts, LiveTurns, Reaction
 from bot.telegram.texts import CAPTION_LIMIT, split_text
 
 __all__ = ["TelegramInput", "TelegramReplies", "tell", "thread_of", "turn_handlers"]
@@ -69,25 +71,56 @@ class TelegramReplies:
     """The reply to one queued turn. Remembers what it has sent, so delivering again after a
     failure sends only what is missing."""
 
-    def __init__(self, bot: Bot, job: TurnJob, catalogue: Catalogue) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        job: TurnJob,
+        catalogue: Catalogue,
+        *,
+        live_turns: LiveTurns | None = None,
+        reactions: bool = True,
+    ) -> None:
         self.bot = bot
         self.job = job
         self.catalogue = catalogue
+        self.live_turns = live_turns
+        self.reactions = reactions
         self._voice_sent: Message | None = None
         self._parts_sent = 0
         self._text_only = False
         self._notice: Message | None = None  # the turn's notice, edited by later ones
+        self._drafts: Drafts | None = None
+        self._reaction: Reaction | None = None
 
     @contextlib.asynccontextmanager
-    async def progress(self) -> AsyncIterator[None]:
-        async with ChatActionSender.record_voice(
-            bot=self.bot, chat_id=self.job.chat_id, message_thread_id=self.job.thread_id
-        ):
-            yield
+    async def progress(self, live: bool, stop: asyncio.Event) -> AsyncIterator[None]:
+        job = self.job
+        if live and job.chat_type == "private" and self.live_turns is not None:
+            self._drafts = Drafts(self.bot, job.chat_id, job.thread_id)
+            self.live_turns.add(job.chat_id, self._drafts.draft_id, stop)
+        elif live and job.chat_type != "private" and self.reactions:
+            self._reaction = Reaction(self.bot, job.chat_id, job.message_id)
+            await self._reaction.set()
+        try:
+            async with ChatActionSender.record_voice(
+                bot=self.bot, chat_id=job.chat_id, message_thread_id=job.thread_id
+            ):
+                yield
+        finally:
+            if self._drafts is not None:
+                await self._drafts.close()
+                if self.live_turns is not None:
+                    self.live_turns.remove(job.chat_id, self._drafts.draft_id)
+
+    def draft(self, text: str) -> None:
+        if self._drafts is not None:
+            self._drafts.show(text)
 
     async def send_reply(self, reply: Reply) -> None:
         try:
             await self._send(reply)
+            if self._reaction is not None:
+                await self._reaction.clear()  # the answer is here
         except TelegramForbiddenError as exc:
             raise ChatUnreachable(exc.message) from None
         except (TelegramServerError, TelegramNetworkError) as exc:
@@ -96,6 +129,8 @@ class TelegramReplies:
             raise SendFailed(f"{exc.__class__.__name__}: {exc.message}", transient=False) from None
 
     async def send_notice(self, text: str) -> None:
+        if self._reaction is not None:
+            await self._reaction.clear()
         try:
             if self._notice is None:
                 self._notice = await self.bot.send_message(
@@ -117,6 +152,9 @@ class TelegramReplies:
 
     async def _send(self, reply: Reply) -> None:
         caption = reply.text if len(reply.text) <= CAPTION_LIMIT else None
+        if not reply.voice:
+            self._text_only = True
+            caption = None
         if self._voice_sent is None and not self._text_only:
             self._voice_sent = await self._send_voice(reply, caption)
             if self._voice_sent is None:
@@ -170,13 +208,20 @@ class TelegramReplies:
 
 
 def turn_handlers(
-    bot: Bot, answering: Answering, catalogue: Catalogue, max_bytes: int
+    bot: Bot,
+    answering: Answering,
+    catalogue: Catalogue,
+    max_bytes: int,
+    *,
+    live_turns: LiveTurns | None = None,
+    reactions: bool = True,
 ) -> tuple[Handler, Handler]:
     """The worker's handlers: answer a queued turn, or tell its user it was given up."""
 
     async def answer(job: TurnJob) -> None:
         source = TelegramInput(bot, job.file_id or "", max_bytes)
-        await answering.answer(job, source, TelegramReplies(bot, job, catalogue))
+        sink = TelegramReplies(bot, job, catalogue, live_turns=live_turns, reactions=reactions)
+        await answering.answer(job, source, sink)
 
     async def give_up(job: TurnJob) -> None:
         await answering.give_up(job, TelegramReplies(bot, job, catalogue))

@@ -21,7 +21,7 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods import GetUpdates, SendMessageDraft, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from bot.config import Settings
@@ -73,6 +73,10 @@ class RetryRequests(BaseRequestMiddleware):
         bot: Bot,
         method: TelegramMethod[TelegramType],
     ) -> Any:
+        if method.__api_method__ == SendMessageDraft.__api_method__:
+            # A draft is a preview: its failures are the drafter's to handle (a 429 slows the
+            # drafts), never a flood mark that would hold the answer back.
+            return await make_request(bot, method)
         chat_id = getattr(method, "chat_id", None)
         chat = chat_id if isinstance(chat_id, int) else None
         in_intake = _intake.get() or isinstance(method, GetUpdates)

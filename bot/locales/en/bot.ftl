@@ -20,6 +20,7 @@ help =
     /forget — forget the conversation so far
     /memory on|off — remember earlier turns
     /transcript on|off — show what I heard above the answer
+    /live on|off — show answers as they are made (a draft with a stop button in private chats, a reaction in groups)
     /usage — how much you and this chat used
 
     Current voice: { $voice }.
@@ -27,6 +28,7 @@ settings =
     <b>Settings of this chat</b>
     Voice: { $voice }
     Mode: { $mode }
+    Live answers: { $live }
     Instructions: { $instructions }
 mode-all = every voice note
 mode-replies = replies and mentions
@@ -109,3 +111,6 @@ menu-stats = Owners: totals, top chats and users, chart
 slow-model = The speech model is slow to answer; I am still trying.
 slow-model-done = Done: the answer is below.
 voice-no-rights = I may not send voice notes in this chat, so here is the answer as an audio file. An admin can allow voice messages for members in the group's permissions.
+live-usage = Live answers are { $state }. Admins switch them with /live on or /live off.
+live-set = Live answers are { $state } now.
+menu-live = Live answers: on or off

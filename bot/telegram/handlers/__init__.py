@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
+from bot.telegram import live
 from bot.telegram.handlers import admin, commands, errors, membership, messages, usage
 
 __all__ = ["routers"]
@@ -15,6 +16,7 @@ def routers() -> list[Router]:
     return [
         errors.router(),
         membership.router(),
+        live.router(),
         admin.router(),
         commands.router(),
         usage.router(),

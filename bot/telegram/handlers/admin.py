@@ -1,5 +1,5 @@
 """Settings commands of the chat's admins: /voice (and its keyboard), /instructions TEXT, /mode,
-/reset, /forget, /memory on|off, /transcript on|off.
+/reset, /forget, /memory on|off, /transcript on|off, /live on|off.
 
 The router carries the admin check (``IsChatAdmin``) for all of them; a non-admin's command falls
 through to ``commands``, which refuses it.
@@ -21,7 +21,9 @@ from bot.telegram.ports import tell, thread_of
 
 __all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "router"]
 
-ADMIN_COMMANDS = ("voice", "instructions", "mode", "reset", "forget", "memory", "transcript")
+ADMIN_COMMANDS = (
+    "voice", "instructions", "mode", "reset", "forget", "memory", "transcript", "live",
+)  # fmt: skip
 VOICE_CALLBACK = "voice:"
 VOICES_PER_ROW = 3
 
@@ -159,6 +161,13 @@ async def on_transcript(
     await tell(bot, message, texts("transcript-set", state=texts(f"state-{state}")))
 
 
+async def on_live(
+    message: Message, state: str, bot: Bot, texts: Texts, settings_store: ChatSettingsStore
+) -> None:
+    await settings_store.set(message.chat.id, live=state)
+    await tell(bot, message, texts("live-set", state=texts(f"state-{state}")))
+
+
 def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="admin")
@@ -173,4 +182,5 @@ def router() -> Router:
     r.message.register(on_forget, Command("forget"))
     r.message.register(on_memory, Command("memory"), Switch())
     r.message.register(on_transcript, Command("transcript"), Switch())
+    r.message.register(on_live, Command("live"), Switch())
     return r

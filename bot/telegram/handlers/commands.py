@@ -1,5 +1,5 @@
 """Commands anyone may use: /start /help /settings, and reading what admins set (/instructions,
-/memory, /transcript without a new value). An admin command from anyone else ends here too
+/memory, /transcript, /live without a new value). An admin command from anyone else ends here too
 (the admin router let it through) and is refused."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def on_help(message: Message, bot: Bot, chat_settings: ChatSettings, texts
 
 
 async def on_settings(
-    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, settings: Settings
 ) -> None:
     instructions = chat_settings.instructions
     if len(instructions) > INSTRUCTIONS_PREVIEW:
@@ -41,6 +41,7 @@ async def on_settings(
         "settings",
         voice=html.escape(chat_settings.voice),
         mode=texts(f"mode-{chat_settings.mode}"),
+        live=texts("state-on" if _live(chat_settings, settings) else "state-off"),
         instructions=html.escape(instructions),
     )
     await tell(bot, message, text, html_text=True)
@@ -71,6 +72,17 @@ async def on_transcript(
     )
 
 
+async def on_live(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, settings: Settings
+) -> None:
+    state = texts("state-on" if _live(chat_settings, settings) else "state-off")
+    await tell(bot, message, texts("live-usage", state=state))
+
+
+def _live(chat_settings: ChatSettings, settings: Settings) -> bool:
+    return chat_settings.live if chat_settings.live is not None else settings.live_answers
+
+
 async def refuse(_: object) -> None:
     raise NotAdmin("not an admin of the chat")
 
@@ -88,9 +100,10 @@ def router() -> Router:
     # A new value from someone who is not an admin: refused; no value: what is set now.
     r.message.register(refuse, Command("instructions"), InstructionsGiven())
     r.message.register(on_instructions, Command("instructions"))
-    r.message.register(refuse, Command("memory", "transcript"), Switch())
+    r.message.register(refuse, Command("memory", "transcript", "live"), Switch())
     r.message.register(on_memory, Command("memory"))
     r.message.register(on_transcript, Command("transcript"))
+    r.message.register(on_live, Command("live"))
     r.message.register(refuse, Command(*ADMIN_COMMANDS))
     r.callback_query.register(refuse_voice_pick, F.data.startswith(VOICE_CALLBACK))
     return r
