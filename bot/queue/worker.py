@@ -113,12 +113,16 @@ class TurnWorker:
                 # Not ``retrying``: this loop must see ``stop`` while Redis is away.
                 log.warning("queue: Redis unavailable (%s); retrying", exc)
                 await asyncio.sleep(1.0)
+                # A read whose answer was lost may have delivered entries to this consumer all
+                # the same: they are read again from its own pending ones first.
+                own = "0"
                 if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
                     await retrying(self._queue.ensure_group)
                 continue
             if own is not None:
                 own = entries[-1][0] if len(entries) >= room else None
-                entries = [e for e in entries if e[1]]  # deleted entries come back empty
+                # Deleted entries come back empty; running ones are this worker's already.
+                entries = [e for e in entries if e[1] and e[0] not in self._tasks]
                 if entries:
                     log.info("queue: resuming %d turn(s) of this worker", len(entries))
             for entry_id, fields, deliveries in entries:

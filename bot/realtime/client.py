@@ -28,7 +28,6 @@ from bot.errors import (
     RealtimeAuthError,
     RealtimeConnectError,
     RealtimeConnectionLost,
-    RealtimeQuotaError,
     RealtimeTimeout,
 )
 from bot.realtime.protocol import TurnProtocol
@@ -71,7 +70,11 @@ class RealtimeClient:
             if status in (401, 403):
                 raise RealtimeAuthError(f"handshake refused with HTTP {status}") from None
             if status == 429:
-                raise RealtimeQuotaError("handshake refused with HTTP 429") from None
+                # Too many sessions at once, or created too fast (Yandex: 10 concurrent, 10 new
+                # a second per cloud): a moment later there is room, so it is passing.
+                raise RealtimeConnectError(
+                    "handshake refused with HTTP 429 (session quota)"
+                ) from None
             raise RealtimeConnectError(f"handshake refused with HTTP {status}") from None
         except TimeoutError:
             raise RealtimeConnectError(
