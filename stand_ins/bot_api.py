@@ -13,10 +13,15 @@ sendPhoto, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands a
 getChatAdministrators. Within them the stand-in mimics the parts of Telegram's behaviour a bot
 most often trips over: HTML ``parse_mode`` validation (with Telegram's error texts),
 text/caption length limits, ``message is not modified`` on no-op edits, the 20 MB ``getFile``
-limit, 64-byte callback data, ``getUpdates`` conflicts, and injected failures
-(:meth:`BotAPIStandIn.fail_next` for API calls, :meth:`~BotAPIStandIn.fail_next_download` for
-the file server). The bot never sends Markdown, so ``Markdown`` and
-``MarkdownV2`` are refused rather than half-parsed.
+limit, 64-byte callback data, ``getUpdates`` conflicts, replies to missing messages, the
+per-chat and per-group flood limits (:class:`FloodLimits`), the voice formats ``sendVoice``
+takes, voice notes refused by a user's privacy setting or a group's permissions
+(:meth:`BotAPIStandIn.voice_forbidden`, :meth:`~BotAPIStandIn.no_voice_rights`), a creator in
+every admin list, and messages sent by ``GroupAnonymousBot`` and ``Channel_Bot``. Failures can
+also be injected (:meth:`BotAPIStandIn.fail_next` for API calls,
+:meth:`~BotAPIStandIn.fail_next_download` for the file server, :meth:`~BotAPIStandIn.flood`
+for one chat). The bot never sends Markdown, so ``Markdown`` and ``MarkdownV2`` are refused
+rather than half-parsed.
 """
 
 from __future__ import annotations
@@ -41,7 +46,16 @@ from typing import Any, Literal, Self
 
 from aiohttp import BodyPartReader, web
 
-__all__ = ["BotAPIStandIn", "Call", "MessageKind"]
+__all__ = [
+    "CHANNEL_BOT",
+    "DEFAULT_CREATOR",
+    "DEFAULT_FLOOD_LIMITS",
+    "GROUP_ANONYMOUS_BOT",
+    "BotAPIStandIn",
+    "Call",
+    "FloodLimits",
+    "MessageKind",
+]
 
 MAX_TEXT_LENGTH = 4096
 """Longest message text Telegram accepts, in UTF-16 code units after entity parsing."""
@@ -53,6 +67,24 @@ MAX_UPLOAD_SIZE = 50 * 1024 * 1024
 """Uploads larger than this are refused with 413 "Request Entity Too Large"."""
 MAX_CALLBACK_DATA = 64
 """Longest ``callback_data`` of an inline button, in bytes."""
+
+GROUP_ANONYMOUS_BOT: dict[str, Any] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+"""The sender of an anonymous group admin's messages (``sender_chat`` is then the group)."""
+CHANNEL_BOT: dict[str, Any] = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
+"""The sender of messages a channel writes in a group (``sender_chat`` is then the channel): a
+linked channel's posts forwarded into its discussion group, or a member writing as a channel."""
+DEFAULT_CREATOR: dict[str, Any] = {"id": 6_000_000_001, "is_bot": False, "first_name": "Owner"}
+"""The creator getChatAdministrators lists for a group whose ``chat_admins`` names none."""
 
 MessageKind = Literal["voice", "audio", "video_note", "video", "document", "text"]
 """What :meth:`BotAPIStandIn.push_message` can queue: a text or one kind of attachment."""
@@ -142,6 +174,55 @@ _MEMBER_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# Service accounts that send on behalf of a chat: a push from one of these ids carries the real
+# account, whatever name the test gives.
+_SERVICE_USERS = {user["id"]: user for user in (GROUP_ANONYMOUS_BOT, CHANNEL_BOT)}
+# Methods that post or change a message, and so count against the flood limits. Edits share the
+# limits with sends (a TDLib maintainer in tdlib/td#2592 and #3034: "Limits for message editing
+# and sending are shared"; tdlib/telegram-bot-api#648: editing "is still subject to per chat
+# limits"). answerCallbackQuery and sendChatAction are not messages and are not counted.
+_FLOOD_COUNTED = frozenset(
+    {"sendmessage", "sendvoice", "sendaudio", "sendphoto", "editmessagetext"}
+)
+_GROUP_TYPES = frozenset({"group", "supergroup"})
+# Update kinds that carry a Message the bot can later reply to.
+_MESSAGE_UPDATES = ("message", "edited_message", "channel_post", "edited_channel_post")
+
+
+@dataclass(frozen=True)
+class FloodLimits:
+    """Telegram's flood limits on posting to one chat, as token buckets.
+
+    Source: core.telegram.org/bots/faq, "My bot is hitting limits, how do I avoid this?": in a
+    single chat "avoid sending more than one message per second. We may allow short bursts that
+    go over this limit, but eventually you'll begin receiving 429 errors", and "your bot will
+    not be able to send more than 20 messages per minute to the same group".
+
+    Every chat has a bucket of ``chat_burst`` sends refilled at ``chat_per_second``; a group or
+    supergroup also has one of ``group_burst`` sends refilled at ``group_per_minute`` a minute.
+    A send or edit needs a whole send in each of its chat's buckets and takes it; when one is
+    short, the call is answered 429 "Too Many Requests: retry after N" with
+    ``parameters.retry_after`` = the seconds until it would pass (rounded up, at least 1). Only
+    successful calls take a send. Telegram names no burst size; ``chat_burst`` is a guess that
+    lets a reply of a voice note and a few text parts through at once.
+    """
+
+    chat_burst: int = 5
+    chat_per_second: float = 1.0
+    group_burst: int = 20
+    group_per_minute: float = 20.0
+
+
+DEFAULT_FLOOD_LIMITS = FloodLimits()
+"""The limits a stand-in enforces unless told otherwise."""
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float  # time.monotonic() of the last refill
+
+
 @dataclass
 class Call:
     """One request received on ``/bot{token}/{method}``.
@@ -208,12 +289,31 @@ class _StoredFile:
 
 
 class _APIError(Exception):
-    """An error answer: ``{"ok": false, "error_code": status, "description": ...}``."""
+    """An error answer: ``{"ok": false, "error_code": status, "description": ...}``, plus
+    ``parameters`` (``retry_after``, ``migrate_to_chat_id``) when given."""
 
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.parameters = parameters
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Telegram answers this error with."""
+        body = _error_body(self.status, self.description)
+        if self.parameters:
+            body["parameters"] = dict(self.parameters)
+        return body
+
+
+def _too_many_requests(seconds: float) -> _APIError:
+    """Telegram's flood-control answer for a wait of ``seconds`` (rounded up, at least 1)."""
+    retry_after = max(1, math.ceil(seconds))
+    return _APIError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
 
 
 class _Signal:
@@ -517,6 +617,27 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return 0, 0
 
 
+def _voice_format(data: bytes) -> str | None:
+    """The voice format ``data`` is in by its magic bytes: ``"ogg"`` (an Ogg stream whose first
+    packet is ``OpusHead``), ``"mp3"`` (an ID3 tag or an MPEG audio frame header) or ``"m4a"``
+    (an ISO base media ``ftyp`` box); ``None`` for anything else (WAV, FLAC, Ogg/Vorbis ...)."""
+    if data[:4] == b"OggS" and len(data) >= 27:
+        # RFC 3533: a 27-byte page header, then its segment table; RFC 7845: the first packet
+        # of an Ogg/Opus stream is the identification header "OpusHead".
+        start = 27 + data[26]
+        return "ogg" if data[start : start + 8] == b"OpusHead" else None
+    if data[:3] == b"ID3":
+        return "mp3"
+    if len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0 and data[1] & 0x06:
+        return "mp3"  # frame sync, and a layer other than the "reserved" 00 (that is AAC/ADTS)
+    if data[4:8] == b"ftyp":
+        return "m4a"
+    return None
+
+
+_VOICE_MIME_TYPES = {"ogg": "audio/ogg", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+
+
 def _ogg_opus_duration(data: bytes) -> int:
     """Duration in whole seconds of an Ogg/Opus stream (0 when it cannot be determined)."""
     head = data.find(b"OpusHead")
@@ -543,9 +664,9 @@ class BotAPIStandIn:
     runs on. Method names are matched case-insensitively, as Telegram does.
 
     Lenient where tests need it: sending to a chat never seen before synthesises it (positive
-    id: private chat; ``-100...``: supergroup; other negative ids: group), and replying to an
-    unknown message id yields a minimal ``reply_to_message``. Strict where Telegram is strict:
-    see the module docstring.
+    id: private chat; ``-100...``: supergroup; other negative ids: group). Strict where Telegram
+    is strict: see the module docstring. A message exists for replies once it was pushed (in any
+    update) or sent by the bot, until :meth:`delete_message`.
     """
 
     def __init__(
@@ -556,8 +677,13 @@ class BotAPIStandIn:
         bot_username: str = "test_voice_bot",
         host: str = "127.0.0.1",
         bot_name: str = "Test Voice Bot",
+        flood_limits: FloodLimits | None = DEFAULT_FLOOD_LIMITS,
     ) -> None:
-        """Prepare (but do not start) a stand-in answering for the bot with this token."""
+        """Prepare (but do not start) a stand-in answering for the bot with this token.
+
+        ``flood_limits`` are enforced from the first call; ``None`` turns them off (the
+        attribute of the same name can be changed at any time, buckets keep their fill).
+        """
         self.token = token
         self.bot_id = bot_id
         self.bot_username = bot_username
@@ -573,7 +699,11 @@ class BotAPIStandIn:
         """chat_id -> ChatMember dicts (each with a ``user``) for getChatAdministrators.
 
         ``status`` defaults to ``"administrator"``; the other fields its status requires are
-        filled in when answering. A group without an entry has no admins."""
+        filled in when answering. Like Telegram's, every answer lists the chat's creator: a
+        list without a ``"creator"`` entry (or a group without an entry) gets
+        :data:`DEFAULT_CREATOR` as creator, first."""
+        self.flood_limits = flood_limits
+        """The flood limits enforced on sends and edits; ``None``: none (see FloodLimits)."""
 
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -586,6 +716,9 @@ class BotAPIStandIn:
         self._failures: dict[str, deque[_Failure]] = {}
         self._download_failures: deque[int] = deque()
         self._floods: dict[int, float] = {}  # chat id -> monotonic time its flood control ends
+        self._buckets: dict[tuple[str, int], _Bucket] = {}  # ("chat"|"group", chat id) -> fill
+        # chat id -> (sendVoice refusal, sendAudio refusal or None)
+        self._voice_refusals: dict[int, tuple[str, str | None]] = {}
         self._files: dict[str, _StoredFile] = {}
         self._paths: dict[str, str] = {}
         self._file_counter = 0
@@ -607,6 +740,8 @@ class BotAPIStandIn:
             "editmessagetext": self._edit_message_text,
             "answercallbackquery": self._true,
             "sendchataction": self._send_chat_action,
+            "sendmessagedraft": self._send_message_draft,
+            "setmessagereaction": self._set_message_reaction,
             "setmycommands": self._set_my_commands,
             "getchatadministrators": self._get_chat_administrators,
         }
@@ -707,7 +842,7 @@ class BotAPIStandIn:
         kind: MessageKind,
         *,
         chat_id: int,
-        user_id: int,
+        user_id: int | None = None,
         data: bytes | None = None,
         text: str | None = None,
         entities: list[dict[str, Any]] | None = None,
@@ -726,6 +861,9 @@ class BotAPIStandIn:
         username: str | None = None,
         reply_to: dict[str, Any] | None = None,
         message_id: int | None = None,
+        anonymous_admin: bool = False,
+        channel: dict[str, Any] | None = None,
+        automatic_forward: bool = False,
         extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Queue a message from user ``user_id`` in chat ``chat_id``; return the queued update.
@@ -750,7 +888,24 @@ class BotAPIStandIn:
         (``chat_type``, ``chat_title`` for groups) are remembered for later answers.
         ``reply_to`` is the Message dict replied to; ``message_id`` overrides the next id of
         the chat; ``extra`` is merged into the message last (e.g. ``forward_origin``).
+
+        A supergroup's message can come from a chat instead of a user, as Telegram sends them
+        (then ``user_id`` is not given; ``first_name``, ``username`` and ``language_code`` are
+        unused):
+
+        - ``anonymous_admin=True``: an anonymous admin of the supergroup: ``from`` is
+          :data:`GROUP_ANONYMOUS_BOT`, ``sender_chat`` the group itself;
+        - ``channel={"id": ..., "title": ...}``: a channel (``type`` "channel" and a title are
+          filled in): ``from`` is :data:`CHANNEL_BOT`, ``sender_chat`` the channel. With
+          ``automatic_forward=True`` it is a linked channel's post forwarded into its discussion
+          group: ``is_automatic_forward`` and a ``forward_origin`` of type "channel" (the post's
+          id is the channel's next one).
+
+        A push with ``user_id`` set to one of those accounts' ids carries the real account.
         """
+        sender_chat = self._sender_chat(
+            chat_id, chat_type, chat_title, user_id, anonymous_admin, channel, automatic_forward
+        )
         fields = {
             "duration": duration,
             "mime_type": mime_type,
@@ -797,7 +952,11 @@ class BotAPIStandIn:
             if caption is not None:
                 content["caption"] = caption
 
-        user = self._user_dict(user_id, first_name, language_code, username)
+        if sender_chat is not None:
+            user = copy.deepcopy(GROUP_ANONYMOUS_BOT if anonymous_admin else CHANNEL_BOT)
+        else:
+            assert user_id is not None  # _sender_chat checked it
+            user = self._user_dict(user_id, first_name, language_code, username)
         chat = self._chat_dict(chat_id, chat_type, user, chat_title)
         self._chats[chat_id] = chat
         message: dict[str, Any] = {
@@ -806,6 +965,18 @@ class BotAPIStandIn:
             "chat": copy.deepcopy(chat),
             "date": int(time.time()),
         }
+        if sender_chat is not None:
+            if not anonymous_admin:
+                self._chats.setdefault(sender_chat["id"], copy.deepcopy(sender_chat))
+            message["sender_chat"] = sender_chat
+            if automatic_forward:
+                message["is_automatic_forward"] = True
+                message["forward_origin"] = {
+                    "type": "channel",
+                    "chat": copy.deepcopy(sender_chat),
+                    "message_id": self._next_message_id(sender_chat["id"]),
+                    "date": message["date"],
+                }
         if reply_to is not None:
             replied = copy.deepcopy(reply_to)
             # Telegram nests replies one level deep only.
@@ -815,6 +986,41 @@ class BotAPIStandIn:
         if extra:
             message.update(copy.deepcopy(extra))
         return self.push_update({"message": message})
+
+    @staticmethod
+    def _sender_chat(
+        chat_id: int,
+        chat_type: str,
+        chat_title: str | None,
+        user_id: int | None,
+        anonymous_admin: bool,
+        channel: dict[str, Any] | None,
+        automatic_forward: bool,
+    ) -> dict[str, Any] | None:
+        """Check push_message's sender arguments; return the ``sender_chat`` they ask for, or
+        ``None`` for a message from ``user_id``."""
+        if anonymous_admin and channel is not None:
+            raise ValueError("a message comes from an anonymous admin or a channel, not both")
+        if automatic_forward and channel is None:
+            raise ValueError("an automatic forward comes from a channel: pass channel=")
+        if not anonymous_admin and channel is None:
+            if user_id is None:
+                raise ValueError("a message needs a user_id (or anonymous_admin or channel)")
+            return None
+        if user_id is not None:
+            raise ValueError("a message sent as a chat has no user_id")
+        # Anonymous admins, linked discussion groups and writing as a channel exist in
+        # supergroups only: Telegram upgrades a basic group before it can have any of them.
+        if chat_type != "supergroup":
+            raise ValueError(
+                f"only a supergroup's message can be sent as a chat, not a {chat_type}'s"
+            )
+        if anonymous_admin:
+            return {"id": chat_id, "type": chat_type, "title": chat_title or "Test Group"}
+        assert channel is not None
+        if "id" not in channel or channel.get("type", "channel") != "channel":
+            raise ValueError("channel= needs an id and is of type channel")
+        return {"type": "channel", "title": "Test Channel", **copy.deepcopy(channel)}
 
     def _attachment(
         self, kind: str, data: bytes, file_size: int | None, given: dict[str, Any]
@@ -946,6 +1152,43 @@ class BotAPIStandIn:
         hitting limits"); calls for other chats are not affected."""
         self._floods[chat_id] = time.monotonic() + seconds
 
+    def voice_forbidden(self, chat_id: int, *, audio: bool = False) -> None:
+        """Make private chat ``chat_id``'s user refuse voice notes (their privacy setting for
+        voice messages): sendVoice answers 400 "Bad Request: VOICE_MESSAGES_FORBIDDEN"
+        (core.telegram.org/method/messages.sendMedia: "This user's privacy settings forbid you
+        from sending voice messages").
+
+        Telegram applies that setting to voice and video notes only; ``audio=True`` refuses
+        sendAudio with the same answer too, to drive a bot's last fallback (text alone).
+        """
+        if chat_id <= 0:
+            raise ValueError("voice messages are forbidden by a user, in a private chat")
+        refusal = "Bad Request: VOICE_MESSAGES_FORBIDDEN"
+        self._voice_refusals[chat_id] = (refusal, refusal if audio else None)
+
+    def no_voice_rights(self, chat_id: int, *, audio: bool = False) -> None:
+        """Make group ``chat_id``'s permissions forbid voice notes (``can_send_voice_notes``
+        off): sendVoice answers 400 "Bad Request: not enough rights to send voice notes to the
+        chat". With ``audio=True`` music is forbidden too (``can_send_audios`` off): sendAudio
+        answers 400 "Bad Request: not enough rights to send music to the chat". Both texts are
+        TDLib's ``can_send_message_content`` errors as the Bot API server passes them on.
+        """
+        if chat_id >= 0:
+            raise ValueError("a chat's permissions forbid voice notes in a group")
+        self._voice_refusals[chat_id] = (
+            "Bad Request: not enough rights to send voice notes to the chat",
+            "Bad Request: not enough rights to send music to the chat" if audio else None,
+        )
+
+    def allow_voice(self, chat_id: int) -> None:
+        """Undo :meth:`voice_forbidden` or :meth:`no_voice_rights` for ``chat_id``."""
+        self._voice_refusals.pop(chat_id, None)
+
+    def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Forget a message, as if its author deleted it: replies to it are then refused unless
+        they allow sending without the reply, and it can no longer be edited."""
+        self._messages.pop((chat_id, message_id), None)
+
     def fail_next_download(self, *, status: int = 500, times: int = 1) -> None:
         """Make the next ``times`` requests to the file server (``/file/bot{token}/...``, not
         getFile) answer HTTP ``status`` instead of the file; they queue up behind earlier ones."""
@@ -967,7 +1210,7 @@ class BotAPIStandIn:
             read_error = None
         call = Call(method, params, files, filenames, t, time.perf_counter())
         if read_error is not None:
-            status, body = read_error.status, _error_body(read_error.status, read_error.description)
+            status, body = read_error.status, read_error.body()
         else:
             status, body = await self._dispatch(call)
         call.status, call.response = status, body
@@ -979,10 +1222,8 @@ class BotAPIStandIn:
         key = call.method.lower()
         flooded_until = self._floods.get(call.int_param("chat_id") or 0)
         if flooded_until is not None and (left := flooded_until - time.monotonic()) > 0:
-            retry_after = max(1, math.ceil(left))
-            body = _error_body(429, f"Too Many Requests: retry after {retry_after}")
-            body["parameters"] = {"retry_after": retry_after}
-            return 429, body
+            flooded = _too_many_requests(left)
+            return flooded.status, flooded.body()
         queue = self._failures.get(key)
         if queue:
             failure = queue.popleft()
@@ -1001,7 +1242,7 @@ class BotAPIStandIn:
         try:
             result = await handler(call)
         except _APIError as exc:
-            return exc.status, _error_body(exc.status, exc.description)
+            return exc.status, exc.body()
         return 200, {"ok": True, "result": result}
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
@@ -1130,7 +1371,10 @@ class BotAPIStandIn:
             empty_error="Bad Request: message text is empty",
             long_error="Bad Request: message is too long",
         )
-        message = self._bot_message(chat, call.params)
+        replied = self._reply_target(chat, call.params)
+        markup = _validate_markup(call.params.get("reply_markup"))
+        self._take_send(chat)
+        message = self._bot_message(chat, replied, markup)
         message["text"] = text
         if entities:
             message["entities"] = entities
@@ -1146,10 +1390,27 @@ class BotAPIStandIn:
         return self._send_media(call, "photo", "photos/file.png")
 
     def _send_media(self, call: Call, kind: str, path_hint: str) -> dict[str, Any]:
-        """Answer sendVoice, sendAudio or sendPhoto: the upload becomes a downloadable file."""
+        """Answer sendVoice, sendAudio or sendPhoto: the upload becomes a downloadable file.
+
+        Checked in order: the chat, the upload, the chat's voice refusals and (sendVoice) the
+        voice format, the caption, the reply, the markup, then the flood limits.
+        """
         params = call.params
         chat = self._chat_param(params)
-        stored, filename = self._uploaded_file(call, kind, path_hint)
+        data, filename = self._uploaded_file(call, kind)
+        voice_format = self._check_voice(chat, kind, data)
+        caption, caption_entities = _render(
+            params.get("caption"),
+            params.get("parse_mode"),
+            params.get("caption_entities"),
+            limit=MAX_CAPTION_LENGTH,
+            empty_error=None,
+            long_error="Bad Request: message caption is too long",
+        )
+        replied = self._reply_target(chat, params)
+        markup = _validate_markup(params.get("reply_markup"))
+        self._take_send(chat)
+        stored = self._register_file(data, path_hint, len(data))
         media: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
@@ -1162,8 +1423,8 @@ class BotAPIStandIn:
             media["duration"] = (
                 duration if duration is not None else _ogg_opus_duration(stored.data)
             )
-        if kind == "voice":
-            media["mime_type"] = "audio/ogg"
+        if voice_format is not None:
+            media["mime_type"] = _VOICE_MIME_TYPES[voice_format]
         elif kind == "audio":
             for key in ("performer", "title"):
                 if params.get(key):
@@ -1173,15 +1434,7 @@ class BotAPIStandIn:
             media["mime_type"] = mimetypes.guess_type(filename)[0] or "audio/mpeg"
         if stored.file_size is not None:
             media["file_size"] = stored.file_size
-        caption, caption_entities = _render(
-            params.get("caption"),
-            params.get("parse_mode"),
-            params.get("caption_entities"),
-            limit=MAX_CAPTION_LENGTH,
-            empty_error=None,
-            long_error="Bad Request: message caption is too long",
-        )
-        message = self._bot_message(chat, params)
+        message = self._bot_message(chat, replied, markup)
         message[kind] = [media] if kind == "photo" else media
         if caption:
             message["caption"] = caption
@@ -1189,8 +1442,8 @@ class BotAPIStandIn:
                 message["caption_entities"] = caption_entities
         return self._store_bot_message(message)
 
-    def _uploaded_file(self, call: Call, kind: str, path_hint: str) -> tuple[_StoredFile, str]:
-        """Register the file uploaded as ``kind``; return it with the name it was sent under.
+    def _uploaded_file(self, call: Call, kind: str) -> tuple[bytes, str]:
+        """The bytes uploaded as ``kind`` and the name they were sent under, or Telegram's error.
 
         The bot always uploads, so a file id or URL in place of an upload is refused: a future
         use gets noticed instead of answered with made-up contents.
@@ -1206,7 +1459,30 @@ class BotAPIStandIn:
             raise _APIError(400, "Bad Request: file must be non-empty")
         if len(data) > MAX_UPLOAD_SIZE:
             raise _APIError(413, "Request Entity Too Large")
-        return self._register_file(data, path_hint, len(data)), call.filenames.get(kind, "")
+        return data, call.filenames.get(kind, "")
+
+    def _check_voice(self, chat: dict[str, Any], kind: str, data: bytes) -> str | None:
+        """Refuse a voice note or audio file the chat does not take (voice_forbidden,
+        no_voice_rights); for sendVoice return the upload's format, or refuse the upload."""
+        refusals = self._voice_refusals.get(chat["id"])
+        if refusals is not None:
+            refusal = refusals[0] if kind == "voice" else refusals[1] if kind == "audio" else None
+            if refusal is not None:
+                raise _APIError(400, refusal)
+        if kind != "voice":
+            return None
+        # core.telegram.org/bots/api#sendvoice: "your audio must be in an .OGG file encoded
+        # with OPUS, or in .MP3 format, or in .M4A format (other formats may be sent as Audio
+        # or Document)". What Telegram does with another format is not documented; refusing it
+        # makes a wrong encoding visible.
+        voice_format = _voice_format(data)
+        if voice_format is None:
+            raise _APIError(
+                400,
+                "Bad Request: a voice note must be OGG/Opus, MP3 or M4A "
+                "(checked by this stand-in from the file's first bytes)",
+            )
+        return voice_format
 
     async def _edit_message_text(self, call: Call) -> dict[str, Any]:
         params = call.params
@@ -1254,6 +1530,7 @@ class BotAPIStandIn:
                 "reply markup are exactly the same as a current content and reply markup "
                 "of the message",
             )
+        self._take_send(stored["chat"])
         for key, value in {**content, "reply_markup": new_markup}.items():
             if value is None:
                 stored.pop(key, None)
@@ -1266,6 +1543,43 @@ class BotAPIStandIn:
         self._chat_param(call.params)
         if call.params.get("action") not in _CHAT_ACTIONS:
             raise _APIError(400, "Bad Request: wrong parameter action in request")
+        return True
+
+    async def _send_message_draft(self, call: Call) -> bool:
+        """Source: core.telegram.org/bots/api#sendmessagedraft: private chats only; a non-zero
+        ``draft_id``; 0-4096 characters of text (empty shows "Thinking…"). Drafts are previews:
+        no message is stored and no flood bucket is spent."""
+        chat = self._chat_param(call.params)
+        if chat["type"] != "private":
+            raise _APIError(400, "Bad Request: drafts can be sent only to private chats")
+        draft_id = call.int_param("draft_id")
+        if not draft_id:
+            raise _APIError(400, "Bad Request: draft_id must be non-zero")
+        if len(str(call.params.get("text") or "")) > MAX_TEXT_LENGTH:
+            raise _APIError(400, "Bad Request: text is too long")
+        return True
+
+    def push_stop(self, chat_id: int, draft_id: int) -> dict[str, Any]:
+        """Queue the ``stopped_message_generation`` update Telegram sends when the user presses
+        a draft's stop button (core.telegram.org/bots/api#messagegenerationstopped)."""
+        chat = copy.deepcopy(self._chats.get(chat_id)) or {"id": chat_id, "type": "private"}
+        return self.push_update(
+            {"stopped_message_generation": {"chat": chat, "draft_id": draft_id}}
+        )
+
+    async def _set_message_reaction(self, call: Call) -> bool:
+        """Source: core.telegram.org/bots/api#setmessagereaction: the message must exist; bots
+        set at most one reaction; an empty list removes it; emoji reactions only here."""
+        chat = self._chat_param(call.params)
+        message_id = call.int_param("message_id")
+        if message_id is None or (chat["id"], message_id) not in self._messages:
+            raise _APIError(400, "Bad Request: message to react not found")
+        reaction = call.params.get("reaction") or []
+        if not isinstance(reaction, list) or len(reaction) > 1:
+            raise _APIError(400, "Bad Request: REACTIONS_TOO_MANY")
+        for item in reaction:
+            if not isinstance(item, dict) or item.get("type") != "emoji" or not item.get("emoji"):
+                raise _APIError(400, "Bad Request: REACTION_INVALID")
         return True
 
     async def _set_my_commands(self, call: Call) -> bool:
@@ -1281,12 +1595,16 @@ class BotAPIStandIn:
 
     async def _get_chat_administrators(self, call: Call) -> list[dict[str, Any]]:
         chat = self._chat_param(call.params)
-        admins = self.chat_admins.get(chat["id"])
-        if admins is None:
-            if chat["type"] == "private":
-                raise _APIError(400, "Bad Request: there are no administrators in the private chat")
-            return []
-        return [_normalize_admin(member) for member in admins]
+        if chat["type"] == "private":
+            raise _APIError(400, "Bad Request: there are no administrators in the private chat")
+        admins = [_normalize_admin(member) for member in self.chat_admins.get(chat["id"], [])]
+        # Every group and channel has a creator, and Telegram lists it among the admins
+        # (core.telegram.org/bots/api#getchatadministrators; ChatMemberOwner: "a chat member
+        # that owns the chat"), anonymous or not.
+        if not any(member["status"] == "creator" for member in admins):
+            creator = {"status": "creator", "user": copy.deepcopy(DEFAULT_CREATOR)}
+            admins.insert(0, _normalize_admin(creator))
+        return admins
 
     # ------------------------------------------------------------------------- helpers
 
@@ -1298,6 +1616,8 @@ class BotAPIStandIn:
     def _user_dict(
         self, user_id: int, first_name: str, language_code: str, username: str | None
     ) -> dict[str, Any]:
+        if user_id in _SERVICE_USERS:
+            return copy.deepcopy(_SERVICE_USERS[user_id])
         user: dict[str, Any] = {
             "id": user_id,
             "is_bot": False,
@@ -1323,7 +1643,9 @@ class BotAPIStandIn:
         return {"id": chat_id, "type": chat_type, "title": chat_title or default_title}
 
     def _remember_message(self, update: dict[str, Any]) -> None:
-        message = update.get("message")
+        message = next(
+            (update[key] for key in _MESSAGE_UPDATES if isinstance(update.get(key), dict)), None
+        )
         if message is None and isinstance(update.get("callback_query"), dict):
             message = update["callback_query"].get("message")
             if isinstance(message, dict) and _message_key(message) in self._messages:
@@ -1360,24 +1682,81 @@ class BotAPIStandIn:
             self._chats[chat_id] = chat
         return copy.deepcopy(chat)
 
-    def _bot_message(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-        markup = _validate_markup(params.get("reply_markup"))
+    def _reply_target(self, chat: dict[str, Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """The stored message a new message replies to, ``None`` for no reply, or Telegram's
+        error for a reply to a missing message.
+
+        Source: core.telegram.org/bots/api#replyparameters: ``allow_sending_without_reply``:
+        "Pass True if the message should be sent even if the specified message to be replied
+        to is not found". Without it Telegram answers 400 "Bad Request: message to be replied
+        not found"; with it the message goes out as no reply. The pre-7.0 parameters
+        ``reply_to_message_id`` and ``allow_sending_without_reply``, which the Bot API still
+        takes when ``reply_parameters`` is absent, behave the same.
+        """
+        raw = params.get("reply_parameters")
+        if raw is not None and raw != "":
+            if not isinstance(raw, dict):
+                raise _APIError(400, "Bad Request: can't parse reply parameters JSON object")
+            message_id = _opt_int(raw, "message_id")
+            allow_missing = _opt_bool(raw, "allow_sending_without_reply")
+            other_chat = raw.get("chat_id")
+            if other_chat not in (None, "") and str(other_chat) != str(chat["id"]):
+                raise _APIError(
+                    400, "Bad Request: replies to another chat are unsupported in this stand-in"
+                )
+        else:
+            message_id = _opt_int(params, "reply_to_message_id")
+            allow_missing = _opt_bool(params, "allow_sending_without_reply")
+        if message_id is None:
+            return None
+        known = self._messages.get((chat["id"], message_id))
+        if known is None:
+            if allow_missing:
+                return None
+            raise _APIError(400, "Bad Request: message to be replied not found")
+        replied = copy.deepcopy(known)
+        replied.pop("reply_to_message", None)  # Telegram nests replies one level deep only
+        return replied
+
+    def _take_send(self, chat: dict[str, Any]) -> None:
+        """Take one send from the chat's flood buckets (see FloodLimits), or raise 429 with the
+        seconds until the emptiest of them holds a whole send again. Takes nothing then."""
+        limits = self.flood_limits
+        if limits is None:
+            return
+        buckets = [(("chat", chat["id"]), limits.chat_burst, limits.chat_per_second)]
+        if chat.get("type") in _GROUP_TYPES:
+            buckets.append(
+                (("group", chat["id"]), limits.group_burst, limits.group_per_minute / 60)
+            )
+        now = time.monotonic()
+        wait = 0.0
+        filled: list[_Bucket] = []
+        for key, capacity, rate in buckets:
+            bucket = self._buckets.setdefault(key, _Bucket(float(capacity), now))
+            bucket.tokens = min(float(capacity), bucket.tokens + (now - bucket.updated) * rate)
+            bucket.updated = now
+            if bucket.tokens < 1:
+                wait = max(wait, (1 - bucket.tokens) / rate if rate > 0 else math.inf)
+            filled.append(bucket)
+        if wait > 0:
+            raise _too_many_requests(min(wait, 24 * 3600))
+        for bucket in filled:
+            bucket.tokens -= 1
+
+    def _bot_message(
+        self,
+        chat: dict[str, Any],
+        replied: dict[str, Any] | None,
+        markup: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat["id"]),
             "from": self._bot_user(),
             "chat": chat,
             "date": int(time.time()),
         }
-        reply_parameters = params.get("reply_parameters")
-        reply_id = (
-            _opt_int(reply_parameters, "message_id") if isinstance(reply_parameters, dict) else None
-        )
-        if reply_id is not None:
-            known = self._messages.get((chat["id"], reply_id))
-            if known is None:
-                known = {"message_id": reply_id, "date": int(time.time()), "chat": chat}
-            replied = copy.deepcopy(known)
-            replied.pop("reply_to_message", None)
+        if replied is not None:
             message["reply_to_message"] = replied
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup

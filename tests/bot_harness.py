@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.run import telegram_worker
 from bot.storage.redis import redis_client
 from bot.telegram.dispatcher import build_dispatcher
+from bot.telegram.live import LiveTurns
 from bot.telegram.polling import poll
 from bot.telegram.session import make_bot
 from stand_ins.bot_api import BotAPIStandIn
@@ -53,7 +54,9 @@ async def running_bot(
         bot = make_bot(settings)
         dp = build_dispatcher(services)
         stop = asyncio.Event()
-        worker = asyncio.create_task(telegram_worker(services, bot).run(stop))
+        live = LiveTurns()
+        worker = asyncio.create_task(telegram_worker(services, bot, live).run(stop))
+        stops = asyncio.create_task(services.stop_bus.listen(live.stop))
         polling_stop = asyncio.Event()
         polling = asyncio.create_task(
             poll(
@@ -71,5 +74,8 @@ async def running_bot(
             await asyncio.wait_for(polling, 10)
             stop.set()
             await asyncio.wait_for(worker, 30)
+            stops.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stops
             await bot.session.close()
             await redis.aclose()

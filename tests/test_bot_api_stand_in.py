@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -29,11 +30,35 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from stand_ins.bot_api import BotAPIStandIn, Call
+from stand_ins.bot_api import (
+    CHANNEL_BOT,
+    DEFAULT_CREATOR,
+    GROUP_ANONYMOUS_BOT,
+    BotAPIStandIn,
+    Call,
+    FloodLimits,
+)
 
 CHAT = 4242
 USER = 4242
-OGG = b"OggS" + bytes(range(256)) * 8
+GROUP = -1001234567890
+
+
+def ogg_opus(seconds: int) -> bytes:
+    """A minimal Ogg/Opus byte layout: an OpusHead page and a last page carrying the length."""
+    pre_skip = 312
+    head = (
+        b"OggS\x00\x02"
+        + bytes(8)
+        + bytes(13)
+        + b"OpusHead\x01\x01"
+        + pre_skip.to_bytes(2, "little")
+    )
+    granule = (seconds * 48000 + pre_skip).to_bytes(8, "little")
+    return head + b"\x00" * 100 + b"OggS\x00\x04" + granule + bytes(13)
+
+
+OGG = ogg_opus(1)
 
 
 def make_bot(stand_in: BotAPIStandIn, token: str | None = None) -> Bot:
@@ -193,7 +218,7 @@ async def test_get_file_refuses_files_over_20_mb(stand_in: BotAPIStandIn, bot: B
 async def test_send_voice_with_reply(stand_in: BotAPIStandIn, bot: Bot) -> None:
     pushed = stand_in.push_message("voice", chat_id=CHAT, user_id=USER, data=OGG, duration=2)
     user_message_id = pushed["message"]["message_id"]
-    answer = b"OggS" + b"\x01" * 70_000
+    answer = ogg_opus(2) + b"\x01" * 70_000
 
     sent = await bot.send_voice(
         CHAT,
@@ -225,20 +250,6 @@ async def test_send_voice_with_reply(stand_in: BotAPIStandIn, bot: Bot) -> None:
     # the bot always uploads: re-sending by file id is refused so that a future use is noticed
     with pytest.raises(TelegramBadRequest, match="unsupported in this stand-in"):
         await bot.send_voice(CHAT, sent.voice.file_id)
-
-
-def ogg_opus(seconds: int) -> bytes:
-    """A minimal Ogg/Opus byte layout: an OpusHead page and a last page carrying the length."""
-    pre_skip = 312
-    head = (
-        b"OggS\x00\x02"
-        + bytes(8)
-        + bytes(13)
-        + b"OpusHead\x01\x01"
-        + pre_skip.to_bytes(2, "little")
-    )
-    granule = (seconds * 48000 + pre_skip).to_bytes(8, "little")
-    return head + b"\x00" * 100 + b"OggS\x00\x04" + granule + bytes(13)
 
 
 async def test_sent_voice_duration_comes_from_the_ogg_stream(
@@ -360,18 +371,32 @@ async def test_fail_next(stand_in: BotAPIStandIn, bot: Bot) -> None:
 
 
 async def test_chat_administrators(stand_in: BotAPIStandIn, bot: Bot) -> None:
-    group = -1001234567890
     owner = {"id": 1, "is_bot": False, "first_name": "Owner"}
-    stand_in.chat_admins[group] = [
-        {"status": "creator", "user": owner},
+    stand_in.chat_admins[GROUP] = [
         {"user": {"id": 2, "is_bot": False, "first_name": "Adm"}},
+        {"status": "creator", "user": owner, "is_anonymous": True},
     ]
-    admins = await bot.get_chat_administrators(group)
-    assert isinstance(admins[0], ChatMemberOwner) and admins[0].user.first_name == "Owner"
-    assert isinstance(admins[1], ChatMemberAdministrator) and admins[1].can_delete_messages
-    assert await bot.get_chat_administrators(-1009999) == []
+    admins = await bot.get_chat_administrators(GROUP)
+    assert len(admins) == 2  # the configured creator is kept, no second one is added
+    assert isinstance(admins[0], ChatMemberAdministrator) and admins[0].can_delete_messages
+    assert isinstance(admins[1], ChatMemberOwner) and admins[1].user.first_name == "Owner"
+    assert admins[1].is_anonymous
     with pytest.raises(TelegramBadRequest, match="no administrators in the private chat"):
         await bot.get_chat_administrators(CHAT)
+
+
+async def test_every_admin_list_has_a_creator(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    (creator,) = await bot.get_chat_administrators(-1009999)  # nothing configured
+    assert isinstance(creator, ChatMemberOwner) and not creator.is_anonymous
+    assert creator.user.id == DEFAULT_CREATOR["id"] and not creator.user.is_bot
+
+    stand_in.chat_admins[GROUP] = [{"user": {"id": 2, "is_bot": False, "first_name": "Adm"}}]
+    owner, admin = await bot.get_chat_administrators(GROUP)
+    assert isinstance(owner, ChatMemberOwner) and owner.user.id == DEFAULT_CREATOR["id"]
+    assert isinstance(admin, ChatMemberAdministrator) and admin.user.id == 2
+    assert stand_in.chat_admins[GROUP] == [
+        {"user": {"id": 2, "is_bot": False, "first_name": "Adm"}}
+    ]  # the test's list is left as it was
 
 
 async def test_commands_actions_and_webhook(stand_in: BotAPIStandIn, bot: Bot) -> None:
@@ -412,10 +437,12 @@ async def test_wrong_token_unknown_method_and_raw_requests(stand_in: BotAPIStand
             }
         async with http.get(f"{base}/getMe") as response:
             assert (await response.json())["result"]["id"] == stand_in.bot_id
-        payload = {"chat_id": CHAT, "text": "json", "reply_parameters": {"message_id": 1}}
+        pushed = stand_in.push_message("text", chat_id=CHAT, user_id=USER, text="hi")
+        replied = pushed["message"]["message_id"]
+        payload = {"chat_id": CHAT, "text": "json", "reply_parameters": {"message_id": replied}}
         async with http.post(f"{base}/sendMessage", json=payload) as response:
             body = await response.json()
-            assert body["result"]["reply_to_message"]["message_id"] == 1
+            assert body["result"]["reply_to_message"]["message_id"] == replied
         async with http.get(f"{stand_in.url}/file/bot{stand_in.token}/voice/x.oga") as response:
             assert response.status == 404
     json_call = stand_in.calls_of("sendMessage")[0]
@@ -456,3 +483,282 @@ async def test_dispatcher_polling_round_trip(stand_in: BotAPIStandIn) -> None:
         await dp.stop_polling()
         await polling
         await bot.session.close()
+
+
+# ------------------------------------------------------------- senders that are chats
+
+
+async def test_anonymous_admin_and_channel_senders(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    group: dict[str, Any] = {"chat_type": "supergroup", "chat_title": "Team"}
+    stand_in.push_message("text", chat_id=GROUP, text="as admin", anonymous_admin=True, **group)
+    news = {"id": -1007770001, "title": "News", "username": "news"}
+    stand_in.push_message(
+        "voice", chat_id=GROUP, data=OGG, channel=news, automatic_forward=True, **group
+    )
+    stand_in.push_message("text", chat_id=GROUP, text="as channel", channel=news, **group)
+    # a push from the service account's id carries the real account, is_bot included
+    stand_in.push_message(
+        "text", chat_id=GROUP, user_id=GROUP_ANONYMOUS_BOT["id"], text="old style", **group
+    )
+
+    admin, post, as_channel, old_style = (u.message for u in await bot.get_updates(timeout=0))
+    assert admin is not None and admin.from_user is not None and admin.sender_chat is not None
+    assert admin.from_user.model_dump(exclude_none=True) == GROUP_ANONYMOUS_BOT
+    assert (admin.sender_chat.id, admin.sender_chat.type) == (GROUP, "supergroup")
+    assert admin.sender_chat.title == "Team" and not admin.is_automatic_forward
+    assert post is not None and post.from_user is not None and post.sender_chat is not None
+    assert post.from_user.model_dump(exclude_none=True) == CHANNEL_BOT
+    assert (post.sender_chat.id, post.sender_chat.type) == (news["id"], "channel")
+    assert post.sender_chat.username == "news" and post.is_automatic_forward
+    assert post.forward_origin is not None and post.forward_origin.type == "channel"
+    assert post.voice is not None and post.chat.id == GROUP
+    assert as_channel is not None and as_channel.from_user is not None
+    assert as_channel.from_user.id == CHANNEL_BOT["id"] and not as_channel.is_automatic_forward
+    assert as_channel.sender_chat is not None and as_channel.sender_chat.id == news["id"]
+    assert old_style is not None and old_style.from_user is not None
+    assert old_style.from_user.is_bot and old_style.from_user.username == "GroupAnonymousBot"
+    assert old_style.sender_chat is None  # what a test adds by hand is up to it
+
+
+async def test_a_pushed_update_can_still_be_edited_by_hand(
+    stand_in: BotAPIStandIn, bot: Bot
+) -> None:
+    pushed = stand_in.push_message(
+        "text", chat_id=GROUP, user_id=USER, text="hi", chat_type="supergroup"
+    )
+    pushed["message"]["from"] = dict(CHANNEL_BOT)
+    pushed["message"]["sender_chat"] = {"id": -100777, "type": "channel", "title": "News"}
+    pushed["message"]["is_automatic_forward"] = True
+    (update,) = await bot.get_updates(timeout=0)
+    assert update.message is not None and update.message.is_automatic_forward
+    assert update.message.sender_chat is not None and update.message.sender_chat.id == -100777
+
+
+def test_sender_arguments_are_checked(stand_in: BotAPIStandIn) -> None:
+    with pytest.raises(ValueError, match="only a supergroup's message"):
+        stand_in.push_message("text", chat_id=CHAT, text="x", anonymous_admin=True)
+    with pytest.raises(ValueError, match="only a supergroup's message"):
+        stand_in.push_message(
+            "text", chat_id=-4343, text="x", chat_type="group", channel={"id": -100777}
+        )
+    with pytest.raises(ValueError, match="not both"):
+        stand_in.push_message(
+            "text", chat_id=GROUP, text="x", chat_type="supergroup", anonymous_admin=True,
+            channel={"id": -100777},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="comes from a channel"):
+        stand_in.push_message(
+            "text", chat_id=GROUP, text="x", chat_type="supergroup", anonymous_admin=True,
+            automatic_forward=True,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="sent as a chat has no user_id"):
+        stand_in.push_message(
+            "text", chat_id=GROUP, user_id=USER, text="x", chat_type="supergroup",
+            anonymous_admin=True,
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="needs a user_id"):
+        stand_in.push_message("text", chat_id=CHAT, text="x")
+    with pytest.raises(ValueError, match="needs an id"):
+        stand_in.push_message(
+            "text", chat_id=GROUP, text="x", chat_type="supergroup", channel={"title": "News"}
+        )
+    assert stand_in.pending_updates == 0
+
+
+# ------------------------------------------------------------------------- replies
+
+
+async def test_a_reply_to_a_missing_message_is_refused(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    pushed = stand_in.push_message("text", chat_id=CHAT, user_id=USER, text="hi")
+    user_message = pushed["message"]["message_id"]
+    mine = await bot.send_message(CHAT, "to the user", reply_parameters=ReplyParameters(
+        message_id=user_message))  # fmt: skip
+    assert mine.reply_to_message is not None and mine.reply_to_message.text == "hi"
+    to_mine = await bot.send_message(CHAT, "to myself", reply_parameters=ReplyParameters(
+        message_id=mine.message_id))  # fmt: skip
+    assert to_mine.reply_to_message is not None
+    assert to_mine.reply_to_message.reply_to_message is None  # nested one level deep only
+
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_voice(
+            CHAT, BufferedInputFile(OGG, "a.ogg"),
+            reply_parameters=ReplyParameters(message_id=user_message + 100),
+        )  # fmt: skip
+    anyway = await bot.send_message(
+        CHAT, "anyway",
+        reply_parameters=ReplyParameters(message_id=999, allow_sending_without_reply=True),
+    )  # fmt: skip
+    assert anyway.reply_to_message is None  # sent as no reply, as Telegram does
+    assert anyway.message_id == to_mine.message_id + 1  # the refused send took no id
+
+    stand_in.delete_message(CHAT, user_message)  # the user deleted it
+    with pytest.raises(TelegramBadRequest, match="message to be replied not found"):
+        await bot.send_message(
+            CHAT, "late", reply_parameters=ReplyParameters(message_id=user_message)
+        )
+    late = await bot.send_message(CHAT, "late", reply_parameters=ReplyParameters(
+        message_id=user_message, allow_sending_without_reply=True))  # fmt: skip
+    assert late.reply_to_message is None
+
+
+async def test_the_old_reply_parameters_behave_the_same(stand_in: BotAPIStandIn) -> None:
+    pushed = stand_in.push_message("text", chat_id=CHAT, user_id=USER, text="hi")
+    known = pushed["message"]["message_id"]
+    async with aiohttp.ClientSession() as http:
+        url = f"{stand_in.url}/bot{stand_in.token}/sendMessage"
+        form = {"chat_id": str(CHAT), "text": "x"}
+        async with http.post(url, data={**form, "reply_to_message_id": str(known)}) as response:
+            assert (await response.json())["result"]["reply_to_message"]["message_id"] == known
+        async with http.post(url, data={**form, "reply_to_message_id": "77"}) as response:
+            assert response.status == 400
+            assert (await response.json())["description"] == (
+                "Bad Request: message to be replied not found"
+            )
+        allowed = {**form, "reply_to_message_id": "77", "allow_sending_without_reply": "true"}
+        async with http.post(url, data=allowed) as response:
+            assert "reply_to_message" not in (await response.json())["result"]
+        elsewhere = {**form, "reply_parameters": '{"message_id": 1, "chat_id": -100123}'}
+        async with http.post(url, data=elsewhere) as response:
+            assert "unsupported in this stand-in" in (await response.json())["description"]
+
+
+# ----------------------------------------------------------------------- flood limits
+
+
+async def test_one_chat_gets_a_short_burst_then_one_message_a_second(
+    stand_in: BotAPIStandIn, bot: Bot
+) -> None:
+    burst = FloodLimits().chat_burst
+    for number in range(burst):
+        await bot.send_message(CHAT, f"burst {number}")
+    with pytest.raises(TelegramRetryAfter) as flooded:
+        await bot.send_message(CHAT, "one too many")
+    assert flooded.value.retry_after == 1
+    refused = stand_in.calls_of("sendMessage")[-1]
+    assert refused.status == 429 and refused.response == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 1",
+        "parameters": {"retry_after": 1},
+    }
+    await bot.send_message(CHAT + 1, "another chat is not affected")
+    await bot.send_chat_action(CHAT, "record_voice")  # not a message: not counted
+    await asyncio.sleep(1.05)
+    await bot.send_message(CHAT, "a second later")
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_message(CHAT, "but only one")
+
+
+async def test_a_group_gets_twenty_messages_a_minute(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.flood_limits = FloodLimits(chat_burst=100, chat_per_second=100)
+    for number in range(20):
+        await bot.send_message(GROUP, f"message {number}")
+    with pytest.raises(TelegramRetryAfter) as flooded:
+        await bot.send_message(GROUP, "the 21st")
+    assert flooded.value.retry_after == 3  # one message comes back every 60 / 20 seconds
+    for number in range(21):  # a private chat has no per-minute bucket
+        await bot.send_message(CHAT, f"private {number}")
+
+
+async def test_edits_count_and_refused_calls_do_not(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.flood_limits = FloodLimits(chat_burst=3)
+    sent = await bot.send_message(CHAT, "draft")
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_text("draft", chat_id=CHAT, message_id=sent.message_id)
+    with pytest.raises(TelegramBadRequest, match="message text is empty"):
+        await bot.send_message(CHAT, " ")
+    stand_in.voice_forbidden(CHAT)
+    with pytest.raises(TelegramBadRequest, match="VOICE_MESSAGES_FORBIDDEN"):
+        await bot.send_voice(CHAT, BufferedInputFile(OGG, "a.ogg"))
+    await bot.edit_message_text("final", chat_id=CHAT, message_id=sent.message_id)
+    await bot.send_audio(CHAT, BufferedInputFile(b"ID3abc", "a.mp3"))
+    with pytest.raises(TelegramRetryAfter):
+        await bot.edit_message_text("again", chat_id=CHAT, message_id=sent.message_id)
+    with pytest.raises(TelegramRetryAfter):
+        await bot.send_photo(CHAT, BufferedInputFile(b"\x89PNG\r\n\x1a\n", "a.png"))
+
+
+async def test_flood_limits_can_be_turned_off(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.flood_limits = None
+    for number in range(30):
+        await bot.send_message(GROUP, f"message {number}")
+    async with BotAPIStandIn(flood_limits=None) as quiet:
+        client = make_bot(quiet)
+        try:
+            for number in range(30):
+                await client.send_message(CHAT, f"message {number}")
+        finally:
+            await client.session.close()
+
+
+async def test_flood_puts_one_chat_under_flood_control(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.flood(CHAT, 30)
+    with pytest.raises(TelegramRetryAfter) as flooded:
+        await bot.send_chat_action(CHAT, "typing")  # every call to the chat, counted or not
+    assert flooded.value.retry_after == 30
+    await bot.send_message(CHAT + 1, "other chats go on")
+
+
+# ------------------------------------------------------------------------- voice notes
+
+
+async def test_send_voice_takes_ogg_opus_mp3_and_m4a(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    uploads = {
+        "audio/ogg": ogg_opus(3),
+        "audio/mpeg": b"ID3\x04\x00" + bytes(64),
+        "audio/mp4": bytes([0, 0, 0, 0x20]) + b"ftypM4A " + bytes(64),
+    }
+    for mime_type, data in uploads.items():
+        sent = await bot.send_voice(CHAT, BufferedInputFile(data, "answer"))
+        assert sent.voice is not None and sent.voice.mime_type == mime_type
+    frame = await bot.send_voice(CHAT, BufferedInputFile(b"\xff\xfb\x90\x64" + bytes(64), "a"))
+    assert frame.voice is not None and frame.voice.mime_type == "audio/mpeg"  # no ID3 tag
+
+    refused = {
+        "WAV": b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(64),
+        "Ogg/Vorbis": b"OggS\x00\x02" + bytes(20) + b"\x01\x1e\x01vorbis" + bytes(64),
+        "FLAC": b"fLaC" + bytes(64),
+        "AAC (ADTS)": b"\xff\xf1\x50\x80" + bytes(64),
+        "Ogg without a header": b"OggS" + bytes(range(256)),
+    }
+    for name, data in refused.items():
+        with pytest.raises(TelegramBadRequest, match="must be OGG/Opus, MP3 or M4A"):
+            await bot.send_voice(CHAT, BufferedInputFile(data, "answer.ogg"))
+        assert stand_in.calls_of("sendVoice")[-1].status == 400, name
+    # sendAudio has no such check: its files are shown in the music player
+    assert (await bot.send_audio(CHAT, BufferedInputFile(refused["FLAC"], "a.flac"))).audio
+
+
+async def test_a_user_may_forbid_voice_notes(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.voice_forbidden(CHAT)
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_voice(CHAT, BufferedInputFile(OGG, "a.ogg"))
+    assert refused.value.message == "Bad Request: VOICE_MESSAGES_FORBIDDEN"
+    assert (await bot.send_audio(CHAT, BufferedInputFile(OGG, "a.ogg"))).audio is not None
+    await bot.send_voice(CHAT + 1, BufferedInputFile(OGG, "a.ogg"))  # other chats are not
+
+    stand_in.voice_forbidden(CHAT, audio=True)
+    with pytest.raises(TelegramBadRequest, match="VOICE_MESSAGES_FORBIDDEN"):
+        await bot.send_audio(CHAT, BufferedInputFile(OGG, "a.ogg"))
+    stand_in.allow_voice(CHAT)
+    assert (await bot.send_voice(CHAT, BufferedInputFile(OGG, "a.ogg"))).voice is not None
+    with pytest.raises(ValueError, match="private chat"):
+        stand_in.voice_forbidden(GROUP)
+
+
+async def test_a_group_may_forbid_voice_notes(stand_in: BotAPIStandIn, bot: Bot) -> None:
+    stand_in.no_voice_rights(GROUP)
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_voice(GROUP, BufferedInputFile(OGG, "a.ogg"))
+    assert refused.value.message == (
+        "Bad Request: not enough rights to send voice notes to the chat"
+    )
+    assert (await bot.send_audio(GROUP, BufferedInputFile(OGG, "a.ogg"))).audio is not None
+
+    stand_in.no_voice_rights(GROUP, audio=True)
+    with pytest.raises(TelegramBadRequest) as refused:
+        await bot.send_audio(GROUP, BufferedInputFile(OGG, "a.ogg"))
+    assert refused.value.message == "Bad Request: not enough rights to send music to the chat"
+    assert (await bot.send_message(GROUP, "text still goes")).text == "text still goes"
+    with pytest.raises(ValueError, match="in a group"):
+        stand_in.no_voice_rights(CHAT)

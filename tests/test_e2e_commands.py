@@ -20,9 +20,12 @@ async def app(realtime: RealtimeStandIn, redis_url: str) -> AsyncIterator[Runnin
 
 
 async def command(app: RunningBot, text: str, *, lang: str = "en", count: int = 1) -> str:
-    before = len(app.api.calls_of("sendMessage"))
+    # Delivered replies only: one refused by flood control is sent again.
+    before = len([c for c in app.api.calls_of("sendMessage") if c.ok])
     app.api.push_message("text", chat_id=USER, user_id=USER, text=text, language_code=lang)
-    calls = await app.api.wait_for("sendMessage", count=before + count, timeout=10)
+    calls = await app.api.wait_for(
+        "sendMessage", count=before + count, timeout=10, predicate=lambda c: c.ok
+    )
     return calls[before].params["text"]
 
 

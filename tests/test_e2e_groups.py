@@ -45,9 +45,12 @@ def group_text(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> 
 
 
 async def group_command(app: RunningBot, text: str, user: int = MEMBER, **kw: object) -> str:
-    before = len(app.api.calls_of("sendMessage"))
+    # Delivered replies only: one refused by flood control is sent again.
+    before = len([c for c in app.api.calls_of("sendMessage") if c.ok])
     group_text(app, text, user, **kw)
-    calls = await app.api.wait_for("sendMessage", count=before + 1, timeout=10)
+    calls = await app.api.wait_for(
+        "sendMessage", count=before + 1, timeout=10, predicate=lambda c: c.ok
+    )
     return calls[before].params["text"]
 
 

@@ -182,16 +182,17 @@ class TelegramReplies:
                 hint = VoiceForbidden(key="voice-no-rights")
             else:
                 raise
-        # Voice notes are refused here: the answer as an audio file with a one-line hint, or
-        # (if that fails too) the text alone.
+        # Voice notes are refused here: the answer as an audio file, with a one-line hint of
+        # why, or (if audio is refused too) the text alone.
         log.info("voice notes refused in chat %s (%s); sending audio", self.job.chat_id, hint.key)
-        await self.send_notice(render(self.catalogue, self.job.lang, hint))
         try:
-            return await self._upload(self.bot.send_audio, "audio", reply, caption)
+            sent = await self._upload(self.bot.send_audio, "audio", reply, caption)
         except TelegramBadRequest as exc:
             log.info("audio refused too (%s); sending text only", exc.message)
             self._text_only = True
             return None
+        await self.send_notice(render(self.catalogue, self.job.lang, hint))
+        return sent
 
     async def _upload(
         self, send: Callable[..., Awaitable[Message]], field: str, reply: Reply, caption: str | None
