@@ -1,16 +1,27 @@
 """A local WebSocket server speaking the Realtime protocol (GA event names) for tests and benches.
 
-It behaves like Yandex AI Studio's ``speech-realtime-250923`` as far as a voice client can tell:
-``session.created`` on connect, ``session.update`` deep-merged into the effective session, silent
-``input_audio_buffer.append``, server VAD that commits by itself at pauses, manual commits with the
-``input_audio_buffer_commit_empty`` error, and responses whose audio is a sine tone at whatever
-output rate the client asked for. Failure modes (refused handshakes, error events, failed or
-incomplete responses, dropped or hanging connections) are chosen per session with `Scenario`.
+It plays one of two providers, chosen with ``RealtimeStandIn(profile=...)``:
+
+- ``"yandex"`` (the default): Yandex AI Studio's ``speech-realtime-250923`` as its documentation
+  and official examples show it: ``Api-Key`` or ``Bearer`` auth, PCM at 24000 or 44100 Hz,
+  server VAD, input transcripts sent without being asked for, no buffer-clear events, sessions of
+  5 minutes, 10 concurrent sessions and 10 session creations a second.
+- ``"openai"``: OpenAI's GA Realtime API as openai-python's ``openai.types.realtime`` define it:
+  ``Bearer`` auth only, ``audio/pcm`` at 24000 Hz only, unknown parameters refused, one output
+  modality at a time, input transcription only when asked for and possibly after
+  ``response.done``, sessions of 60 minutes.
+
+Both answer ``session.created`` on connect, deep-merge ``session.update`` into the effective
+session, run a server VAD that commits by itself at pauses, refuse manual commits of less than
+100 ms with ``input_audio_buffer_commit_empty``, and reply with a sine tone at the output rate
+the session asked for. An event the profile refuses is answered with an ``error`` event, changes
+nothing, and is recorded. Failure modes (refused handshakes, error events, failed or incomplete
+responses, dropped or hanging connections) are chosen per session with `Scenario`.
 
 Every session is recorded in a `RecordedSession` (path, headers, client events, the effective
-session, all appended PCM, validation errors of the client's events) so tests can assert on what a
-client sent. `validate_client_event` checks one client event against openai-python's GA types,
-allowing only Yandex's documented deviation (an output rate other than 24000).
+session, all appended PCM, the client events the profile refused) so tests can assert on what a
+client sent. `validate_client_event` applies a profile's rules to one client event. Each rule
+names its source in a comment; stand_ins/README.md lists them all, and what is not modelled.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import collections
 import contextlib
 import copy
 import functools
@@ -26,7 +38,7 @@ import math
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from typing import Annotated, Any, ClassVar, Literal
@@ -35,13 +47,16 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import orjson
 from openai.types.realtime import RealtimeClientEvent
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 __all__ = [
+    "PROFILES",
     "Failure",
+    "Profile",
+    "ProfileName",
     "RealtimeStandIn",
     "RecordedSession",
     "Scenario",
@@ -63,6 +78,8 @@ Failure = Literal[
     "reject_items",
 ]
 
+ProfileName = Literal["yandex", "openai"]
+
 DEFAULT_MODEL = "speech-realtime-250923"
 DEFAULT_RATE = 24000
 # Level above which a 20 ms frame counts as speech (RMS, as a fraction of full scale).
@@ -73,6 +90,160 @@ MIN_COMMIT_MS = 100.0
 # With realtime_factor 0 every delta is sent back to back; yielding this often keeps the event
 # loop (and the client under test, which usually shares it) responsive during long replies.
 YIELD_EVERY_CHUNKS = 8
+# A transcript held for "after the response" is sent on its own when no response runs this long
+# after its commit, so a client that never asks for a response still gets it.
+TRANSCRIPT_FALLBACK_S = 1.0
+# Close code and error of a session that reached its lifetime. Source: OpenAI's, as clients
+# record it (error ``session_expired`` "Your session hit the maximum duration of 60 minutes.",
+# then close 1001 with the same reason); Yandex documents no shape for it, so it is assumed.
+EXPIRY_CLOSE_CODE = 1001
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The rules one provider applies. stand_ins/README.md names the source of each."""
+
+    name: ProfileName
+    auth_schemes: frozenset[str]
+    """Accepted ``Authorization`` schemes, lower-case (schemes compare case-insensitively)."""
+    audio_formats: frozenset[str]
+    """Accepted ``audio.*.format.type`` values."""
+    input_rates: frozenset[int]
+    """Accepted ``audio.input.format.rate`` values for ``audio/pcm``."""
+    output_rates: frozenset[int]
+    """Accepted ``audio.output.format.rate`` values for ``audio/pcm``."""
+    turn_detection: frozenset[str | None]
+    """Accepted ``audio.input.turn_detection`` types; None stands for ``null`` (no VAD)."""
+    mixed_modalities: bool
+    """Whether ``output_modalities`` may hold both ``text`` and ``audio``."""
+    session_type_required: bool
+    """Whether ``session.update`` must carry ``session.type``."""
+    refuses_unknown_parameters: bool
+    """Whether a field the GA types do not define is refused (else it is ignored)."""
+    unsupported_events: frozenset[str]
+    """Client event types refused with an error event."""
+    transcribes_unasked: bool
+    """Whether every commit is transcribed, ``audio.input.transcription`` or not."""
+    transcript_usage: bool
+    """Whether transcription events carry ``usage``."""
+    transcript_after_response: bool
+    """Whether a transcript is by default held until the response after its commit is done."""
+    voice_locked_after_audio: bool
+    """Whether ``audio.output.voice`` is refused once the session has produced audio."""
+    max_append_bytes: int | None
+    """Largest audio one ``input_audio_buffer.append`` may carry, None for no limit."""
+    session_lifetime: float
+    """Seconds from the handshake until the server ends the session."""
+    max_sessions: int | None
+    """Concurrent sessions per credential; the next handshake gets HTTP 429. None: no quota."""
+    max_creations_per_second: int | None
+    """Session creations per second; the next handshake gets HTTP 429. None: no quota."""
+    default_voice: str
+    """``audio.output.voice`` in ``session.created``."""
+
+
+PROFILES: dict[ProfileName, Profile] = {
+    "yandex": Profile(
+        name="yandex",
+        # realtime/voice-agent-kz.py sends "Api-Key <key>", realtime/voice_to_text_agent.py
+        # "api-key <key>"; openai-compatibility.md documents "Authorization: Bearer <API key>"
+        # and realtime/openai_custom_session_update_example.py connects with an IAM token
+        # through the openai SDK, which sends Bearer.
+        auth_schemes=frozenset({"api-key", "bearer"}),
+        # ru/ai-studio/concepts/agents/realtime.md: "Realtime API работает с аудио в формате
+        # Linear PCM" - no G.711.
+        audio_formats=frozenset({"audio/pcm"}),
+        # 24000: realtime.md (input "PCM, mono, 24 kHz, 16-bit") and the docs' own
+        # voice-agent-change-seat.md; 44100: every example in realtime/ (IN_RATE = OUT_RATE =
+        # 44100) and voice-agent-change-seat.md's output. Other rates are documented nowhere:
+        # refused here, a choice (what Yandex does with them is unknown).
+        input_rates=frozenset({24000, 44100}),
+        output_rates=frozenset({24000, 44100}),
+        # Every Yandex source uses server_vad. null: openai-compatibility.md states the Realtime
+        # API is fully supported and clientEvents/index.md lists input_audio_buffer.commit, how
+        # a client ends a turn without VAD - accepted, a choice. semantic_vad appears in no
+        # Yandex source: refused, a choice.
+        turn_detection=frozenset({"server_vad", None}),
+        # realtime/voice_agent.py and voice-agent-change-seat.md ask ["text", "audio"].
+        mixed_modalities=True,
+        # Every example in realtime/ sends session.update without session.type.
+        session_type_required=False,
+        # realtime/voice-agent-kz.py sends a misspelt "role:" key in audio.output and is
+        # published as working; languages, role and channels are Yandex's own fields.
+        refuses_unknown_parameters=False,
+        # en/ai-studio/clientEvents/index.md: both "[CURRENTLY NOT SUPPORTED]".
+        unsupported_events=frozenset({"input_audio_buffer.clear", "output_audio_buffer.clear"}),
+        # Every example in realtime/ reads conversation.item.input_audio_transcription.completed
+        # without asking for audio.input.transcription; the docs do not say it must be asked.
+        transcribes_unasked=True,
+        # serverEvents/realtimeServerConversationItemInputAudioTranscriptionCompleted.md:
+        # usage "when provided by the backend".
+        transcript_usage=False,
+        # No source says when it arrives; sent right after the commit's item events.
+        transcript_after_response=False,
+        # realtime.md: the voice may be changed during the dialogue.
+        voice_locked_after_audio=False,
+        # No documented limit.
+        max_append_bytes=None,
+        # realtime.md (commit d37b7ac): "Время жизни сессии составляет пять минут" (10 on
+        # request).
+        session_lifetime=300.0,
+        # ru/_includes/yandexgpt-limits.md, "Голосовые агенты": 10 concurrent sessions with the
+        # model, 10 session creation requests per second.
+        max_sessions=10,
+        max_creations_per_second=10,
+        # realtime-notes.md's voice list: marina is the default voice.
+        default_voice="marina",
+    ),
+    "openai": Profile(
+        name="openai",
+        # OpenAI authenticates with "Authorization: Bearer <key>" (openai-python sends it).
+        auth_schemes=frozenset({"bearer"}),
+        # openai/types/realtime/realtime_audio_formats.py: AudioPCM, AudioPCMU, AudioPCMA.
+        audio_formats=frozenset({"audio/pcm", "audio/pcmu", "audio/pcma"}),
+        # realtime_audio_formats.py: AudioPCM.rate is Literal[24000], "Only a 24kHz sample rate
+        # is supported", for input and output alike.
+        input_rates=frozenset({DEFAULT_RATE}),
+        output_rates=frozenset({DEFAULT_RATE}),
+        # realtime_audio_input_turn_detection.py: ServerVad | SemanticVad; realtime_audio_config
+        # _input.py: "This can be set to null to turn off".
+        turn_detection=frozenset({"server_vad", "semantic_vad", None}),
+        # realtime_session_create_request.py, output_modalities: "It is not possible to request
+        # both text and audio at the same time" (realtime_response_create_params.py too).
+        mixed_modalities=False,
+        # realtime_session_create_request.py: type: Literal["realtime"] is required.
+        session_type_required=True,
+        # OpenAI answers a field it does not know with invalid_request_error unknown_parameter
+        # ("Unknown parameter: 'session.x'."), as clients of the GA API record it.
+        refuses_unknown_parameters=True,
+        # output_audio_buffer_clear_event.py: "WebRTC/SIP Only".
+        unsupported_events=frozenset({"output_audio_buffer.clear"}),
+        # realtime_audio_config_input.py, transcription: "defaults to off".
+        transcribes_unasked=False,
+        # conversation_item_input_audio_transcription_completed_event.py: usage is required.
+        transcript_usage=True,
+        # Same file: "Transcription runs asynchronously with Response creation, so this event
+        # may come before or after the Response events" - after, by default, the harder case.
+        transcript_after_response=True,
+        # session_update_event.py: "voice can be updated only if there have been no other
+        # audio outputs yet".
+        voice_locked_after_audio=True,
+        # input_audio_buffer_append_event.py: "up to a maximum of 15 MiB".
+        max_append_bytes=15 * 1024 * 1024,
+        # developers.openai.com/blog/realtime-api: "Realtime sessions can now last up to 60
+        # minutes".
+        session_lifetime=3600.0,
+        # OpenAI documents no concurrent-session quota for the Realtime API.
+        max_sessions=None,
+        max_creations_per_second=None,
+        default_voice="alloy",
+    ),
+}
+
+
+def _profile(profile: ProfileName | Profile) -> Profile:
+    return profile if isinstance(profile, Profile) else PROFILES[profile]
+
 
 # Building the adapter takes a noticeable fraction of a second, so it is done once.
 _CLIENT_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
@@ -80,25 +251,192 @@ _CLIENT_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
 )
 
 
-def validate_client_event(event: dict[str, Any]) -> str | None:
-    """Check one client event against openai-python's GA ``RealtimeClientEvent`` types.
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a client event is refused: the error event's code, message and param."""
 
-    Returns None when the event is valid and the validation error's text otherwise. The one
-    allowed deviation is Yandex's: in ``session.update``, ``session.audio.output.format.rate`` may
-    be any value (it is replaced by 24000 in a copy before validating). The event is not modified.
+    code: str
+    message: str
+    param: str | None = None
+
+
+def validate_client_event(
+    event: dict[str, Any], profile: ProfileName | Profile = "yandex"
+) -> str | None:
+    """Apply a profile's rules to one client event, without session state.
+
+    Returns None when the profile accepts the event and the reason it refuses it otherwise:
+    the event's shape is checked against openai-python's GA ``RealtimeClientEvent`` types, with
+    only the profile's documented deviations allowed (yandex: PCM at 44100 Hz, no
+    ``session.type``, both output modalities, fields of its own; see `PROFILES`), then the
+    profile's own rules (rates, formats, turn detection, modalities, unsupported events, unknown
+    parameters, append size). The event is not modified.
     """
-    candidate: Any = event
-    if isinstance(event, dict) and event.get("type") == "session.update":
-        fmt = _dig(event, "session", "audio", "output", "format")
-        if isinstance(fmt, dict) and "rate" in fmt and fmt["rate"] != DEFAULT_RATE:
-            # Copy only when patching: append events are large and validated on every call.
-            candidate = copy.deepcopy(event)
-            candidate["session"]["audio"]["output"]["format"]["rate"] = DEFAULT_RATE
+    refusal = _check_client_event(event, _profile(profile))
+    return None if refusal is None else refusal.message
+
+
+def _check_client_event(event: dict[str, Any], profile: Profile) -> _Refusal | None:
+    etype = event.get("type")
+    if etype in profile.unsupported_events:
+        return _unsupported(str(etype))
+    if etype == "session.update":
+        refusal = _check_session_patch(event.get("session"), profile)
+        if refusal is not None:
+            return refusal
+    elif etype == "response.create":
+        refusal = _check_modalities(
+            _dig(event, "response", "output_modalities"), "response.output_modalities", profile
+        )
+        if refusal is not None:
+            return refusal
+    elif etype == "input_audio_buffer.append" and profile.max_append_bytes is not None:
+        audio = event.get("audio")
+        if isinstance(audio, str) and len(audio) // 4 * 3 > profile.max_append_bytes:
+            return _Refusal(
+                "invalid_value",
+                f"Audio of an append event is limited to {profile.max_append_bytes} bytes.",
+                "audio",
+            )
+    candidate = _with_deviations(event, profile)
     try:
-        _CLIENT_EVENT_ADAPTER.validate_python(candidate)
+        model = _CLIENT_EVENT_ADAPTER.validate_python(candidate)
     except ValidationError as exc:
-        return str(exc)
+        return _from_validation_error(exc, candidate)
+    if profile.refuses_unknown_parameters:
+        for name in _extra_fields(model, ""):
+            return _Refusal("unknown_parameter", f"Unknown parameter: '{name}'.", name)
     return None
+
+
+def _unsupported(etype: str) -> _Refusal:
+    return _Refusal("unknown_event", f"Unsupported event type: '{etype}'.", "type")
+
+
+def _check_session_patch(session: Any, profile: Profile) -> _Refusal | None:
+    """The profile's rules on the fields of a session.update's ``session`` that the GA types
+    cannot express (rates, formats and turn detection per profile, modalities)."""
+    if not isinstance(session, dict):
+        return None  # the types refuse it
+    for side, rates in (("input", profile.input_rates), ("output", profile.output_rates)):
+        fmt = _dig(session, "audio", side, "format")
+        if not isinstance(fmt, dict):
+            continue
+        param = f"session.audio.{side}.format"
+        kind = fmt.get("type")
+        if kind is not None and kind not in profile.audio_formats:
+            supported = ", ".join(f"'{k}'" for k in sorted(profile.audio_formats))
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: '{kind}'. Supported values are: {supported}.",
+                f"{param}.type",
+            )
+        rate = fmt.get("rate")
+        if kind in (None, "audio/pcm") and "rate" in fmt and rate not in rates:
+            supported = ", ".join(str(r) for r in sorted(rates))
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {rate!r}. Supported values are: {supported}.",
+                f"{param}.rate",
+            )
+    audio_input = _dig(session, "audio", "input")
+    if isinstance(audio_input, dict) and "turn_detection" in audio_input:
+        td = audio_input["turn_detection"]
+        # A dict without a type is left to the types, which refuse it.
+        kind = td.get("type") if isinstance(td, dict) else td
+        checked = td is None or (isinstance(td, dict) and "type" in td)
+        if checked and kind not in profile.turn_detection:
+            shown = "null" if kind is None else f"'{kind}'"
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {shown}. Turn detection of this type is not supported.",
+                "session.audio.input.turn_detection.type"
+                if kind is not None
+                else "session.audio.input.turn_detection",
+            )
+    return _check_modalities(session.get("output_modalities"), "session.output_modalities", profile)
+
+
+def _check_modalities(value: Any, param: str, profile: Profile) -> _Refusal | None:
+    if profile.mixed_modalities or not isinstance(value, list) or len(set(map(str, value))) < 2:
+        return None
+    return _Refusal(
+        "invalid_value",
+        f"Invalid modalities: {value}. Supported combinations are: ['text'] and ['audio'].",
+        param,
+    )
+
+
+def _with_deviations(event: dict[str, Any], profile: Profile) -> dict[str, Any]:
+    """The event as the GA types would see it once the profile's accepted deviations (a PCM
+    rate other than 24000, a missing ``session.type``) are replaced by GA values; a copy only
+    when something is replaced, since append events are large and validated on every call."""
+    session = event.get("session")
+    if event.get("type") != "session.update" or not isinstance(session, dict):
+        return event
+    add_type = not profile.session_type_required and "type" not in session
+    sides = [
+        side
+        for side in ("input", "output")
+        if isinstance(fmt := _dig(session, "audio", side, "format"), dict)
+        and "rate" in fmt
+        and fmt["rate"] != DEFAULT_RATE
+    ]
+    if not add_type and not sides:
+        return event
+    candidate = copy.deepcopy(event)
+    if add_type:
+        candidate["session"]["type"] = "realtime"
+    for side in sides:
+        candidate["session"]["audio"][side]["format"]["rate"] = DEFAULT_RATE
+    return candidate
+
+
+def _from_validation_error(exc: ValidationError, event: dict[str, Any]) -> _Refusal:
+    """The refusal for an event the GA types reject, worded as OpenAI words it where known."""
+    errors = exc.errors()
+    # A session.update's session is a union of the realtime and the transcription session;
+    # the realtime member's complaint is the one that applies to a voice client.
+    err = next(
+        (e for e in errors if not any("Transcription" in str(p) for p in e["loc"])), errors[0]
+    )
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found") and len(err["loc"]) <= 1:
+        return _unsupported(str(event.get("type")))
+    param = _param_path(event, err["loc"][1:])
+    if err["type"] == "missing":
+        return _Refusal(
+            "missing_required_parameter", f"Missing required parameter: '{param}'.", param
+        )
+    return _Refusal("invalid_value", f"Invalid value for '{param}': {err['msg']}.", param)
+
+
+def _param_path(event: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a dotted path into the event, leaving out the union tags
+    and class names pydantic adds (they are no keys of the event)."""
+    parts: list[str] = []
+    obj: Any = event
+    for i, key in enumerate(loc):
+        if isinstance(obj, dict) and isinstance(key, str) and key in obj:
+            parts.append(key)
+            obj = obj[key]
+        elif isinstance(obj, list) and isinstance(key, int) and 0 <= key < len(obj):
+            parts[-1:] = [f"{parts[-1] if parts else ''}[{key}]"]
+            obj = obj[key]
+        elif i == len(loc) - 1 and isinstance(key, str):
+            parts.append(key)  # a missing field
+    return ".".join(parts)
+
+
+def _extra_fields(obj: object, path: str) -> Iterator[str]:
+    """Dotted paths of the fields the GA types do not define (the types keep them as extras)."""
+    if isinstance(obj, BaseModel):
+        for key in obj.model_extra or {}:
+            yield f"{path}.{key}" if path else key
+        for name in type(obj).model_fields:
+            yield from _extra_fields(getattr(obj, name), f"{path}.{name}" if path else name)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _extra_fields(item, f"{path}[{i}]")
 
 
 @dataclass
@@ -113,15 +451,18 @@ class Scenario:
     reply_text: str = "Hello from the stand-in."
     """Text of the reply, split into word deltas spread over the audio deltas."""
     text_kind: Literal["output_text", "audio_transcript", "both", "none"] = "audio_transcript"
-    """Which text deltas to send: ``response.output_text.*`` (as a second content part, index 1),
-    ``response.output_audio_transcript.*`` (on the audio part, index 0), both, or none."""
+    """Which text deltas an audio response sends: ``response.output_text.*`` (as a second
+    content part, index 1), ``response.output_audio_transcript.*`` (on the audio part, index 0),
+    both, or none. A text-only response (``output_modalities`` ``["text"]``) always sends its
+    text as ``response.output_text.*`` on its only part."""
     time_to_first_audio: float = 0.0
     """Seconds between receiving ``response.create`` and sending the first audio delta."""
     realtime_factor: float = 0.0
     """0 sends all deltas at once; otherwise chunk i is sent at
     t_first + i * chunk_ms / 1000 / realtime_factor (1.0 is real time, 2.0 twice as fast)."""
     chunk_ms: int = 100
-    """Audio per delta, in milliseconds; the last delta may be shorter."""
+    """Audio per delta, in milliseconds; the last delta may be shorter. Neither provider
+    documents its delta sizes (see stand_ins/README.md)."""
     vad_commits: bool = True
     """With ``server_vad`` turn detection, commit by itself after speech followed by
     ``silence_duration_ms`` of near-silence, emitting speech_started/stopped, committed and the
@@ -143,19 +484,28 @@ class Scenario:
       delta.
     - ``hang_after_create``: response.create is recorded and never answered.
     - ``hang_silent``: the server sends nothing at all after the handshake (client events are
-      still recorded).
+      still recorded, the session never expires).
     - ``error_on_create``: response.create is answered by a ``server_error`` error event.
+    - ``reject_items``: conversation.item.create is answered by an ``invalid_value`` error.
     """
     transcript: str | None = "What the user said."
     """Transcript sent in ``conversation.item.input_audio_transcription.completed`` after each
-    commit when the session asks for input transcription (without ``usage``, as Yandex does).
-    None sends no transcription events."""
+    commit the profile transcribes (yandex: every commit, without ``usage``; openai: only when
+    the session asked for ``audio.input.transcription``, with ``usage``). None sends none."""
+    transcript_delay: float | None = None
+    """Seconds from a commit to its transcript. None is the profile's timing: yandex sends it
+    right after the commit's item events; openai holds it until the response that follows the
+    commit has sent ``response.done`` (or sends it on its own when no response runs 1 s after
+    the commit)."""
     usage: bool = True
     """Include ``usage`` in ``response.done``."""
     vad_auto_response: bool = False
     """When True and the session's server_vad has ``create_response`` true (or unset), a VAD commit
     starts a response by itself, as OpenAI does. Off by default: clients are expected to turn it
     off and ask for responses themselves."""
+    session_lifetime: float | None = None
+    """Seconds from the handshake until the server ends the session with a ``session_expired``
+    error and a close (code 1001); None is the profile's (yandex 300, openai 3600)."""
 
 
 @dataclass
@@ -166,18 +516,26 @@ class RecordedSession:
     """Request path with query, e.g. ``/v1/realtime?model=gpt://folder/speech-realtime-250923``."""
     headers: dict[str, str]
     """Request headers with lower-case names (repeated headers joined with ", ")."""
+    profile: ProfileName = "yandex"
+    """The profile the server played."""
+    handshake_status: int = 0
+    """HTTP status of the handshake: 101 when accepted, else 401, 429 or 500."""
+    refusal: str | None = None
+    """Why the handshake was refused (e.g. which quota), None when it was accepted."""
     client_events: list[dict[str, Any]] = field(default_factory=list)
     """Every JSON object the client sent, parsed, in order (append payloads kept as sent)."""
     event_types: list[str] = field(default_factory=list)
     """The ``type`` of each entry of `client_events`."""
     session: dict[str, Any] = field(default_factory=dict)
-    """The effective session config after all session.update events."""
+    """The effective session config after all accepted session.update events."""
     input_pcm: bytearray = field(default_factory=bytearray)
-    """All PCM16 bytes the client appended, decoded, in order, regardless of commits."""
+    """All PCM16 bytes of accepted appends, decoded, in order, regardless of commits."""
     committed_chunks: int = 0
     """How many commits happened (server VAD and client commits that succeeded)."""
     invalid: list[str] = field(default_factory=list)
-    """Validation errors of client events (see `validate_client_event`); normally empty."""
+    """Why each refused client event was refused (the profile's rules, see
+    `validate_client_event`), as ``"<type>: <reason>"``; empty for a client that keeps to them.
+    Refusals caused by the session's state (an empty commit, a second response) are not here."""
     t_connected: float = 0.0
     """time.perf_counter() when the handshake request arrived."""
     t_response_create: float | None = None
@@ -186,6 +544,8 @@ class RecordedSession:
     """time.perf_counter() just before the last response.done was sent."""
     closed_by_client: bool = False
     """True when the connection ended without the server closing it (client close or drop)."""
+    expired: bool = False
+    """True when the server ended the session at its lifetime."""
     server_event_types: list[str] = field(default_factory=list)
     """The ``type`` of every event the server sent, in order."""
     ended: bool = False
@@ -193,25 +553,27 @@ class RecordedSession:
 
 
 class RealtimeStandIn:
-    """A Realtime server on a free local port.
+    """A Realtime server on a free local port, playing `profile` (see `PROFILES`).
 
     Use ``async with RealtimeStandIn() as server:`` and connect to `url` (any path and query are
-    accepted) with ``Authorization: Api-Key <api_key>`` or ``Bearer <api_key>``; anything else is
-    refused with HTTP 401. `scenario` may be replaced or changed between sessions; `sessions`
-    lists one `RecordedSession` per handshake, refused ones included, in arrival order.
+    accepted) with an ``Authorization`` header the profile takes (yandex: ``Api-Key <api_key>``
+    or ``Bearer <api_key>``; openai: ``Bearer <api_key>``; schemes case-insensitive); anything
+    else is refused with HTTP 401. Past ``max_sessions`` open sessions, or
+    ``max_creations_per_second`` accepted handshakes within a second, a handshake is refused
+    with HTTP 429; ``"profile"`` takes the profile's quota, None turns a quota off. `scenario`
+    may be replaced or changed between sessions; `sessions` lists one `RecordedSession` per
+    handshake, refused ones included, in arrival order.
 
     Behaviour worth knowing:
 
     - The session starts with server_vad turn detection (silence 200 ms, create_response true).
       A VAD commit starts a response only with `Scenario.vad_auto_response`; interrupt_response
-      is not emulated.
+      is not emulated, nor are semantic_vad's commits.
     - The VAD counts a 20 ms frame as speech when its RMS exceeds 0.02 of full scale (the
       session's ``threshold`` is not used); positions in its events are on the timeline of all
       audio appended in the session.
-    - Client events that fail `validate_client_event` are recorded in ``invalid`` and otherwise
-      handled as well as possible; only unknown types get an ``unknown_event`` error.
-      ``input_audio_buffer.clear`` and ``output_audio_buffer.clear`` get that error too, since
-      Yandex does not support them.
+    - A client event the profile refuses is answered with an ``invalid_request_error`` error
+      event (``event_id`` echoing the client's), is recorded in ``invalid``, and changes nothing.
     - A second response.create while a response runs gets
       ``conversation_already_has_active_response``; response.cancel without one gets
       ``response_cancel_not_active``.
@@ -222,15 +584,28 @@ class RealtimeStandIn:
     def __init__(
         self,
         *,
+        profile: ProfileName | Profile = "yandex",
         api_key: str = "test-key",
         scenario: Scenario | None = None,
         host: str = "127.0.0.1",
+        max_sessions: int | Literal["profile"] | None = "profile",
+        max_creations_per_second: int | Literal["profile"] | None = "profile",
     ) -> None:
+        self.profile: Profile = _profile(profile)
         self.api_key = api_key
         self.scenario: Scenario = scenario if scenario is not None else Scenario()
         self.sessions: list[RecordedSession] = []
         self.host = host
         self.url: str = ""
+        self.max_sessions: int | None = (
+            self.profile.max_sessions if max_sessions == "profile" else max_sessions
+        )
+        self.max_creations_per_second: int | None = (
+            self.profile.max_creations_per_second
+            if max_creations_per_second == "profile"
+            else max_creations_per_second
+        )
+        self._creations: collections.deque[float] = collections.deque()
         self._server: Server | None = None
         self._pending: dict[ServerConnection, tuple[RecordedSession, Scenario]] = {}
         self._ended_changed: asyncio.Event | None = None
@@ -280,6 +655,25 @@ class RealtimeStandIn:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    def invalid_events(self) -> list[str]:
+        """Every refused client event of every session so far, as
+        ``"session <n> (<path>): <type>: <reason>"``; empty when clients kept to the profile."""
+        return [
+            f"session {n} ({rec.path}): {reason}"
+            for n, rec in enumerate(self.sessions)
+            for reason in rec.invalid
+        ]
+
+    def assert_valid_client_events(self) -> None:
+        """Raise AssertionError naming every client event the profile refused, if any."""
+        invalid = self.invalid_events()
+        if invalid:
+            lines = "\n".join(f"  {line[:2000]}" for line in invalid)
+            raise AssertionError(
+                f"the {self.profile.name} Realtime stand-in refused {len(invalid)} client "
+                f"event(s):\n{lines}"
+            )
+
     async def wait_sessions(self, n: int, timeout: float = 10.0) -> None:
         """Wait until at least n sessions have ended (connection closed or handshake refused).
 
@@ -302,24 +696,49 @@ class RealtimeStandIn:
         if self._ended_changed is not None:
             self._ended_changed.set()
 
+    def _over_quota(self, now: float) -> str | None:
+        """Which quota one more session would exceed (counted before it is added), if any."""
+        if self.max_sessions is not None:
+            open_sessions = sum(
+                1 for s in self.sessions if s.handshake_status == HTTPStatus.SWITCHING_PROTOCOLS
+                and not s.ended
+            )  # fmt: skip
+            if open_sessions >= self.max_sessions:
+                return f"more than {self.max_sessions} concurrent sessions"
+        if self.max_creations_per_second is not None:
+            while self._creations and now - self._creations[0] >= 1.0:
+                self._creations.popleft()
+            if len(self._creations) >= self.max_creations_per_second:
+                return f"more than {self.max_creations_per_second} session creations per second"
+        return None
+
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         headers: dict[str, str] = {}
         for name, value in request.headers.raw_items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        rec = RecordedSession(path=request.path, headers=headers, t_connected=time.perf_counter())
+        now = time.perf_counter()
+        rec = RecordedSession(
+            path=request.path, headers=headers, profile=self.profile.name, t_connected=now
+        )
         scenario = replace(self.scenario)
-        self.sessions.append(rec)
-        refusal: Response | None = None
+        refusal: tuple[HTTPStatus, str] | None = None
         if not self._authorized(headers.get("authorization", "")) or (
             scenario.failure == "reject_401"
         ):
-            refusal = connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
+            refusal = (HTTPStatus.UNAUTHORIZED, "Unauthorized")
         elif scenario.failure == "reject_500":
-            refusal = connection.respond(HTTPStatus.INTERNAL_SERVER_ERROR, "Internal error\n")
+            refusal = (HTTPStatus.INTERNAL_SERVER_ERROR, "Internal error")
+        elif (quota := self._over_quota(now)) is not None:
+            # ru/_includes/yandexgpt-limits.md (yandex); a quota given by the test otherwise.
+            refusal = (HTTPStatus.TOO_MANY_REQUESTS, f"Quota exceeded: {quota}")
+        self.sessions.append(rec)
         if refusal is not None:
+            rec.handshake_status, rec.refusal = refusal
             self._mark_ended(rec)
-            return refusal
+            return connection.respond(refusal[0], refusal[1] + "\n")
+        rec.handshake_status = HTTPStatus.SWITCHING_PROTOCOLS
+        self._creations.append(now)
         self._pending[connection] = (rec, scenario)
         return None
 
@@ -331,15 +750,16 @@ class RealtimeStandIn:
         if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
             pending = self._pending.pop(connection, None)
             if pending is not None:
+                pending[0].handshake_status = response.status_code
                 self._mark_ended(pending[0])
 
     def _authorized(self, value: str) -> bool:
         scheme, _, credentials = value.strip().partition(" ")
-        return scheme.lower() in ("api-key", "bearer") and credentials.strip() == self.api_key
+        return scheme.lower() in self.profile.auth_schemes and credentials.strip() == self.api_key
 
     async def _handle(self, connection: ServerConnection) -> None:
         rec, scenario = self._pending.pop(connection)
-        session = _Session(connection, rec, scenario)
+        session = _Session(connection, rec, scenario, self.profile)
         try:
             await session.run()
         finally:
@@ -489,6 +909,7 @@ class _Response:
 
     id: str
     item_id: str
+    with_audio: bool = True
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
     item_started: bool = False
@@ -499,14 +920,22 @@ class _Response:
 class _Session:
     """One accepted connection: protocol handling and recording."""
 
-    def __init__(self, ws: ServerConnection, rec: RecordedSession, scenario: Scenario) -> None:
+    def __init__(
+        self, ws: ServerConnection, rec: RecordedSession, scenario: Scenario, profile: Profile
+    ) -> None:
         self.ws = ws
         self.rec = rec
         self.scenario = scenario
+        self.profile = profile
         self.prefix = secrets.token_hex(4)
         self.counter = itertools.count(1)
         self.silent = scenario.failure == "hang_silent"
         self.server_closed = False
+        self.lifetime = (
+            scenario.session_lifetime
+            if scenario.session_lifetime is not None
+            else profile.session_lifetime
+        )
         query = parse_qs(urlsplit(rec.path).query)
         model = query.get("model", [DEFAULT_MODEL])[0]
         rec.session = self._default_session(model)
@@ -519,10 +948,21 @@ class _Session:
         self.items: dict[str, dict[str, Any]] = {}
         self.committed_ms = 0.0
         self.active: _Response | None = None
+        self.audio_sent = False
+        # Transcripts held until the next response.done: (item_id, seconds of audio).
+        self.held_transcripts: list[tuple[str, float]] = []
         self.tasks: set[asyncio.Task[None]] = set()
+        self.expiry: asyncio.Task[None] | None = None
+        self.expiring = False
 
     def new_id(self, kind: str) -> str:
         return f"{kind}_{self.prefix}{next(self.counter):05d}"
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run coro as a task of the session, cancelled when the session ends."""
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def _default_session(self, model: str) -> dict[str, Any]:
         return {
@@ -539,7 +979,7 @@ class _Session:
             "truncation": "auto",
             "prompt": None,
             "include": None,
-            "expires_at": int(time.time()) + 300,
+            "expires_at": int(time.time() + self.lifetime),
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": DEFAULT_RATE},
@@ -557,7 +997,7 @@ class _Session:
                 },
                 "output": {
                     "format": {"type": "audio/pcm", "rate": DEFAULT_RATE},
-                    "voice": "marina",
+                    "voice": self.profile.default_voice,
                     "speed": 1.0,
                 },
             },
@@ -584,6 +1024,13 @@ class _Session:
     def vad_active(self) -> bool:
         td = self.turn_detection
         return self.scenario.vad_commits and td is not None and td.get("type") == "server_vad"
+
+    @property
+    def transcribes(self) -> bool:
+        return self.scenario.transcript is not None and (
+            self.profile.transcribes_unasked
+            or bool(_dig(self.rec.session, "audio", "input", "transcription"))
+        )
 
     def _configure_vad(self) -> None:
         td = self.turn_detection
@@ -642,6 +1089,9 @@ class _Session:
                 self.server_closed = True
                 await self.ws.close(1008, "invalid_api_key")
                 return
+            if not self.silent:
+                elapsed = time.perf_counter() - self.rec.t_connected
+                self.expiry = asyncio.create_task(self.expire(self.lifetime - elapsed))
             while True:
                 message = await self.ws.recv()
                 await self.on_message(message)
@@ -649,12 +1099,39 @@ class _Session:
             # The client closed or dropped the connection; that is how sessions normally end.
             pass
 
-    async def cleanup(self) -> None:
+    async def expire(self, delay: float) -> None:
+        """At the end of the session's lifetime: stop any response, send the ``session_expired``
+        error and close with code 1001, as OpenAI does (assumed for Yandex, which documents
+        the lifetime but not how the session ends)."""
+        await asyncio.sleep(max(0.0, delay))
+        self.expiring = True
+        await self.cancel_tasks()
+        minutes = self.lifetime / 60
+        span = (
+            f"{minutes:g} minutes" if minutes >= 1 and minutes.is_integer()
+            else f"{self.lifetime:g} seconds"
+        )  # fmt: skip
+        message = f"Your session hit the maximum duration of {span}."
+        self.rec.expired = True
+        self.server_closed = True
+        with contextlib.suppress(ConnectionClosed):
+            await self.error("invalid_request_error", "session_expired", message)
+            await self.ws.close(EXPIRY_CLOSE_CODE, message)
+
+    async def cancel_tasks(self) -> None:
         for task in list(self.tasks):
             task.cancel()
         for task in list(self.tasks):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def cleanup(self) -> None:
+        await self.cancel_tasks()
+        if self.expiry is not None:
+            if not self.expiring:
+                self.expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.expiry
 
     # -- client events ----------------------------------------------------------------------
 
@@ -676,21 +1153,39 @@ class _Session:
         etype: str = event["type"]
         self.rec.client_events.append(event)
         self.rec.event_types.append(etype)
-        problem = validate_client_event(event)
-        if problem is not None:
-            self.rec.invalid.append(f"{etype}: {problem}")
-        handler = self.handlers.get(etype)
         client_event_id = event.get("event_id")
-        if handler is None:
+        refusal = _check_client_event(event, self.profile) or self.check_state(event)
+        handler = self.handlers.get(etype)
+        if refusal is None and handler is None:
+            refusal = _unsupported(etype)
+        if refusal is not None:
+            self.rec.invalid.append(f"{etype}: {refusal.message}")
             await self.error(
                 "invalid_request_error",
-                "unknown_event",
-                f"Unsupported event type: '{etype}'.",
-                param="type",
-                client_event_id=client_event_id,
+                refusal.code,
+                refusal.message,
+                param=refusal.param,
+                client_event_id=client_event_id if isinstance(client_event_id, str) else None,
             )
             return
+        assert handler is not None
         await handler(self, event)
+
+    def check_state(self, event: dict[str, Any]) -> _Refusal | None:
+        """The profile's rules that depend on what the session did before."""
+        if event["type"] != "session.update" or not self.profile.voice_locked_after_audio:
+            return None
+        voice = _dig(event, "session", "audio", "output", "voice")
+        current = _dig(self.rec.session, "audio", "output", "voice")
+        if self.audio_sent and voice is not None and voice != current:
+            # session_update_event.py: voice "can be updated only if there have been no other
+            # audio outputs yet".
+            return _Refusal(
+                "cannot_update_voice",
+                "Cannot update a conversation's voice if assistant audio is present.",
+                "session.audio.output.voice",
+            )
+        return None
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
         if self.scenario.failure == "error_on_update":
@@ -714,6 +1209,13 @@ class _Session:
             data = base64.b64decode(audio, validate=True) if isinstance(audio, str) else b""
         except (binascii.Error, ValueError) as exc:
             self.rec.invalid.append(f"input_audio_buffer.append: bad base64: {exc}")
+            await self.error(
+                "invalid_request_error",
+                "invalid_value",
+                "Invalid 'audio'. Expected base64-encoded audio.",
+                param="audio",
+                client_event_id=event.get("event_id"),
+            )
             return
         self.rec.input_pcm += data
         self.buffer += data
@@ -750,7 +1252,7 @@ class _Session:
                         and td.get("create_response", True) is not False
                         and self.active is None
                     ):
-                        await self.start_response()
+                        await self.start_response(None)
 
     async def on_commit(self, event: dict[str, Any]) -> None:
         have_ms = len(self.buffer) / 2 / self.input_rate * 1000
@@ -773,7 +1275,8 @@ class _Session:
         """Commit the first nbytes of the buffer as a user audio item."""
         del self.buffer[:nbytes]
         self.buffer_start += nbytes
-        self.committed_ms += nbytes / 2 / self.input_rate * 1000
+        seconds = nbytes / 2 / self.input_rate
+        self.committed_ms += seconds * 1000
         self.rec.committed_chunks += 1
         previous = self.last_item_id
         self.last_item_id = item_id
@@ -799,21 +1302,57 @@ class _Session:
         await self.send(
             {"type": "conversation.item.done", "item": item, "previous_item_id": previous}
         )
-        if _dig(self.rec.session, "audio", "input", "transcription") and (
-            self.scenario.transcript is not None
-        ):
-            # No "usage": Yandex sends this event without it.
-            await self.send(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "transcript": self.scenario.transcript,
-                }
-            )
+        if not self.transcribes:
+            return
+        delay = self.scenario.transcript_delay
+        if delay is None and self.profile.transcript_after_response:
+            self.held_transcripts.append((item_id, seconds))
+            self.spawn(self.transcript_fallback(item_id))
+        elif not delay:
+            await self.send_transcript(item_id, seconds)
+        else:
+            self.spawn(self.send_transcript_later(item_id, seconds, delay))
 
-    async def on_clear(self, event: dict[str, Any]) -> None:
-        # Yandex documents both clear events as unsupported; a client relying on them would break.
+    async def send_transcript(self, item_id: str, seconds: float) -> None:
+        event: dict[str, Any] = {
+            "type": "conversation.item.input_audio_transcription.completed",
+            "item_id": item_id,
+            "content_index": 0,
+            "transcript": self.scenario.transcript,
+        }
+        if self.profile.transcript_usage:
+            event["usage"] = {"type": "duration", "seconds": round(seconds, 3)}
+        await self.send(event)
+
+    async def send_transcript_later(self, item_id: str, seconds: float, delay: float) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.sleep(delay)
+            await self.send_transcript(item_id, seconds)
+
+    async def transcript_fallback(self, item_id: str) -> None:
+        """Send a held transcript on its own when no response has come to carry it."""
+        with contextlib.suppress(ConnectionClosed):
+            await asyncio.sleep(TRANSCRIPT_FALLBACK_S)
+            held = dict(self.held_transcripts)
+            if self.active is None and item_id in held:
+                self.held_transcripts.remove((item_id, held[item_id]))
+                await self.send_transcript(item_id, held[item_id])
+
+    async def flush_transcripts(self) -> None:
+        held, self.held_transcripts = self.held_transcripts, []
+        for item_id, seconds in held:
+            await self.send_transcript(item_id, seconds)
+
+    async def on_input_clear(self, event: dict[str, Any]) -> None:
+        # input_audio_buffer_clear_event.py (openai; yandex refuses it before this handler).
+        self.buffer_start += len(self.buffer)
+        self.buffer.clear()
+        self.speech_item_id = None
+        self.vad.reset()
+        await self.send({"type": "input_audio_buffer.cleared"})
+
+    async def on_unsupported(self, event: dict[str, Any]) -> None:
+        # Refused by every profile before this handler; kept so the event type is known.
         await self.error(
             "invalid_request_error",
             "unknown_event",
@@ -899,7 +1438,7 @@ class _Session:
                 client_event_id=event.get("event_id"),
             )
             return
-        await self.start_response()
+        await self.start_response(event)
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         resp = self.active
@@ -920,8 +1459,8 @@ class _Session:
         "session.update": on_session_update,
         "input_audio_buffer.append": on_append,
         "input_audio_buffer.commit": on_commit,
-        "input_audio_buffer.clear": on_clear,
-        "output_audio_buffer.clear": on_clear,
+        "input_audio_buffer.clear": on_input_clear,
+        "output_audio_buffer.clear": on_unsupported,
         "conversation.item.create": on_item_create,
         "conversation.item.retrieve": on_item_retrieve,
         "conversation.item.delete": on_item_delete,
@@ -932,15 +1471,19 @@ class _Session:
 
     # -- responses --------------------------------------------------------------------------
 
-    async def start_response(self) -> None:
-        resp = _Response(id=self.new_id("resp"), item_id=self.new_id("item"))
+    async def start_response(self, event: dict[str, Any] | None) -> None:
+        """Start a response: ``response.created`` now, the output from a task. The response's
+        ``output_modalities`` (or else the session's) decide whether it carries audio."""
+        modalities = _dig(event, "response", "output_modalities")
+        if not isinstance(modalities, list):
+            modalities = self.rec.session.get("output_modalities")
+        with_audio = not isinstance(modalities, list) or "audio" in modalities
+        resp = _Response(id=self.new_id("resp"), item_id=self.new_id("item"), with_audio=with_audio)
         self.active = resp
         await self.send(
             {"type": "response.created", "response": self.response_obj(resp, "in_progress")}
         )
-        task = asyncio.create_task(self.run_response(resp))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self.spawn(self.run_response(resp))
 
     def response_obj(
         self,
@@ -958,7 +1501,7 @@ class _Session:
             "status_details": details,
             "output": output or [],
             "conversation_id": f"conv_{self.prefix}",
-            "output_modalities": ["audio"],
+            "output_modalities": ["audio"] if resp.with_audio else ["text"],
             "max_output_tokens": "inf",
             "metadata": None,
         }
@@ -1003,6 +1546,13 @@ class _Session:
         with contextlib.suppress(ConnectionClosed):
             await self._run_response(resp)
 
+    def _text_parts(self, resp: _Response) -> tuple[bool, bool, int]:
+        """(audio transcript deltas?, output_text deltas?, content index of the text part)."""
+        if not resp.with_audio:
+            return False, True, 0
+        kind = self.scenario.text_kind
+        return kind in ("audio_transcript", "both"), kind in ("output_text", "both"), 1
+
     async def _run_response(self, resp: _Response) -> None:
         sc = self.scenario
         t_create = self.rec.t_response_create or time.perf_counter()
@@ -1024,8 +1574,7 @@ class _Session:
             await self.finish(resp, "failed", details)
             return
 
-        with_transcript = sc.text_kind in ("audio_transcript", "both")
-        with_text = sc.text_kind in ("output_text", "both")
+        with_transcript, with_text, text_index = self._text_parts(resp)
         ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
         item = {
             "id": resp.item_id,
@@ -1044,25 +1593,30 @@ class _Session:
                 "item": item,
             }
         )
-        await self.send(
-            {
-                "type": "response.content_part.added",
-                **ids,
-                "content_index": 0,
-                "part": {"type": "audio", "transcript": ""},
-            }
-        )
+        if resp.with_audio:
+            await self.send(
+                {
+                    "type": "response.content_part.added",
+                    **ids,
+                    "content_index": 0,
+                    "part": {"type": "audio", "transcript": ""},
+                }
+            )
         if with_text:
             await self.send(
                 {
                     "type": "response.content_part.added",
                     **ids,
-                    "content_index": 1,
+                    "content_index": text_index,
                     "part": {"type": "text", "text": ""},
                 }
             )
 
-        chunks = _tone_chunks(sc.reply_hz, sc.reply_seconds, self.output_rate, sc.chunk_ms)
+        chunks = (
+            _tone_chunks(sc.reply_hz, sc.reply_seconds, self.output_rate, sc.chunk_ms)
+            if resp.with_audio
+            else ()
+        )
         words = _split_words(sc.reply_text) if (with_text or with_transcript) else []
         n_chunks = len(chunks)
         if sc.failure == "response_incomplete":
@@ -1080,7 +1634,7 @@ class _Session:
             **ids,
             "content_index": 0,
         }
-        text_delta = {"type": "response.output_text.delta", **ids, "content_index": 1}
+        text_delta = {"type": "response.output_text.delta", **ids, "content_index": text_index}
         step = sc.chunk_ms / 1000 / sc.realtime_factor if sc.realtime_factor > 0 else 0.0
         t_first = time.perf_counter()
         word_pos = 0
@@ -1094,6 +1648,7 @@ class _Session:
             elif i and i % YIELD_EVERY_CHUNKS == 0:
                 await asyncio.sleep(0)
             await self.send({**audio_delta, "delta": chunks[i]})
+            self.audio_sent = True
             resp.audio_chunks += 1
             if i == 0 and sc.failure == "drop_mid_response":
                 self.abort()
@@ -1125,17 +1680,18 @@ class _Session:
             await self.finish(resp, "completed", None)
 
     async def finish(self, resp: _Response, status: str, details: dict[str, Any] | None) -> None:
-        """Send the closing events of a response (content parts, item, response.done)."""
+        """Send the closing events of a response (content parts, item, response.done), then any
+        transcript held for after it."""
         # Cleared first so a response.cancel arriving from here on is answered "not active".
         self.active = None
-        sc = self.scenario
         output: list[dict[str, Any]] = []
         if resp.item_started:
-            with_transcript = sc.text_kind in ("audio_transcript", "both")
-            with_text = sc.text_kind in ("output_text", "both")
+            with_transcript, with_text, text_index = self._text_parts(resp)
             ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
             text = "".join(resp.text)
-            await self.send({"type": "response.output_audio.done", **ids, "content_index": 0})
+            content: list[dict[str, Any]] = []
+            if resp.with_audio:
+                await self.send({"type": "response.output_audio.done", **ids, "content_index": 0})
             if with_transcript:
                 await self.send(
                     {
@@ -1147,25 +1703,31 @@ class _Session:
                 )
             if with_text:
                 await self.send(
-                    {"type": "response.output_text.done", **ids, "content_index": 1, "text": text}
+                    {
+                        "type": "response.output_text.done",
+                        **ids,
+                        "content_index": text_index,
+                        "text": text,
+                    }
                 )
-            await self.send(
-                {
-                    "type": "response.content_part.done",
-                    **ids,
-                    "content_index": 0,
-                    "part": {"type": "audio", "transcript": text if with_transcript else None},
-                }
-            )
-            content: list[dict[str, Any]] = [
-                {"type": "output_audio", "transcript": text if with_transcript else None}
-            ]
+            if resp.with_audio:
+                await self.send(
+                    {
+                        "type": "response.content_part.done",
+                        **ids,
+                        "content_index": 0,
+                        "part": {"type": "audio", "transcript": text if with_transcript else None},
+                    }
+                )
+                content.append(
+                    {"type": "output_audio", "transcript": text if with_transcript else None}
+                )
             if with_text:
                 await self.send(
                     {
                         "type": "response.content_part.done",
                         **ids,
-                        "content_index": 1,
+                        "content_index": text_index,
                         "part": {"type": "text", "text": text},
                     }
                 )
@@ -1189,6 +1751,7 @@ class _Session:
                 }
             )
             output.append(item)
-        done = self.response_obj(resp, status, details, output, usage=sc.usage)
+        done = self.response_obj(resp, status, details, output, usage=self.scenario.usage)
         self.rec.t_response_done_sent = time.perf_counter()
         await self.send({"type": "response.done", "response": done})
+        await self.flush_transcripts()

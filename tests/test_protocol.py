@@ -226,11 +226,13 @@ def test_unknown_events_are_ignored() -> None:
 
 
 def test_semantic_vad_is_asked_without_answering_by_itself() -> None:
-    _, sent = started(turn_detection="semantic_vad")
+    _, sent = started(
+        turn_detection="semantic_vad", output_rate=24_000, output_modalities=("audio",)
+    )
     vad = sent[0]["session"]["audio"]["input"]["turn_detection"]
     assert vad["type"] == "semantic_vad"
     assert (vad["create_response"], vad["interrupt_response"]) == (False, False)
-    assert validate_client_event(sent[0]) is None
+    assert validate_client_event(sent[0], "openai") is None  # OpenAI's alone
 
 
 def test_a_transcript_after_response_done_is_awaited_and_kept() -> None:
@@ -255,3 +257,38 @@ def test_without_transcription_asked_nothing_is_awaited() -> None:
     proto.receive({"type": "input_audio_buffer.committed", "item_id": "item_1"})
     proto.receive({"type": "response.done", "response": {"status": "completed"}})
     assert proto.done and not proto.awaiting_transcripts
+
+
+def test_stop_cancels_the_response_and_keeps_what_came() -> None:
+    texts: list[str] = []
+    proto, _ = started()
+    proto.on_text = texts.append
+    proto.add_audio(PCM_1S)
+    proto.end_input()
+    proto.receive({"type": "input_audio_buffer.committed", "item_id": "a"})
+    proto.receive({"type": "response.output_audio_transcript.delta", "delta": "Sure, "})
+    proto.receive({"type": "response.output_audio.delta", "delta": "AAAA"})
+    assert types(proto.stop()) == ["response.cancel"]
+    assert validate_client_event({"type": "response.cancel"}) is None
+    assert proto.stop() == []  # once
+    proto.receive({"type": "response.done", "response": {"status": "cancelled"}})
+    assert proto.done and proto.stopped and proto.status == "cancelled"
+    assert proto.reply_text == "Sure," and texts == ["Sure,"]
+
+
+def test_stop_before_the_answer_asks_nothing_of_the_model() -> None:
+    proto, _ = started()
+    proto.add_audio(PCM_1S)
+    proto.end_input()
+    assert proto.stop() == []
+    assert proto.receive({"type": "input_audio_buffer.committed", "item_id": "a"}) == []
+    assert proto.done and proto.status == "cancelled"
+
+
+def test_a_cancelled_response_nobody_asked_to_stop_is_an_error() -> None:
+    proto, _ = started()
+    proto.add_audio(PCM_1S)
+    proto.end_input()
+    proto.receive({"type": "input_audio_buffer.committed", "item_id": "a"})
+    with pytest.raises(RealtimeResponseFailed):
+        proto.receive({"type": "response.done", "response": {"status": "cancelled"}})

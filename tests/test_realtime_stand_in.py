@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import logging
 import time
@@ -18,9 +19,17 @@ from pydantic import Field, TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 
-from stand_ins.realtime import Failure, RealtimeStandIn, Scenario, validate_client_event
+from stand_ins.realtime import (
+    PROFILES,
+    Failure,
+    ProfileName,
+    RealtimeStandIn,
+    Scenario,
+    validate_client_event,
+)
 
 MODEL_QUERY = "?model=gpt://folder/speech-realtime-250923"
+AUTH: dict[ProfileName, str] = {"yandex": "Api-Key test-key", "openai": "Bearer test-key"}
 IN_RATE = 24000
 
 SERVER_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
@@ -39,10 +48,14 @@ def silence(seconds: float, rate: int = IN_RATE) -> bytes:
 
 
 def session_update(
-    *, turn_detection: dict[str, Any] | None, out_rate: int = 44100, transcription: bool = False
+    *,
+    turn_detection: dict[str, Any] | None,
+    out_rate: int = 44100,
+    in_rate: int = IN_RATE,
+    transcription: bool = False,
 ) -> dict[str, Any]:
     audio_in: dict[str, Any] = {
-        "format": {"type": "audio/pcm", "rate": IN_RATE},
+        "format": {"type": "audio/pcm", "rate": in_rate},
         "turn_detection": turn_detection,
     }
     if transcription:
@@ -232,11 +245,17 @@ async def test_bad_key_gets_401_and_is_recorded(stand_in: RealtimeStandIn) -> No
     assert stand_in.sessions[1].closed_by_client
 
 
-async def test_server_events_validate_against_openai_types(stand_in: RealtimeStandIn) -> None:
-    stand_in.scenario = Scenario(text_kind="both", reply_seconds=0.35)
-    async with open_ws(stand_in) as ws:
+@pytest.mark.parametrize("profile", ["yandex", "openai"])
+async def test_server_events_validate_against_openai_types(profile: ProfileName) -> None:
+    out_rate = 44100 if profile == "yandex" else 24000
+    scenario = Scenario(text_kind="both", reply_seconds=0.35, transcript_delay=0.0)
+    async with (
+        RealtimeStandIn(profile=profile, scenario=scenario) as stand_in,
+        open_ws(stand_in, auth=AUTH[profile]) as ws,
+    ):
         events = await recv_until(ws, "session.created")
-        await send(ws, session_update(turn_detection=SERVER_VAD, transcription=True))
+        update = session_update(turn_detection=SERVER_VAD, out_rate=out_rate, transcription=True)
+        await send(ws, update)
         events += await recv_until(ws, "session.updated")
         await append(ws, tone(0.4) + silence(0.25))
         events += await recv_until(ws, "conversation.item.input_audio_transcription.completed")
@@ -255,6 +274,8 @@ async def test_server_events_validate_against_openai_types(stand_in: RealtimeSta
         events += await recv_until(ws, "error")
         await send(ws, {"type": "no.such.event"})
         events += await recv_until(ws, "error")
+        await ws.close()
+        await stand_in.wait_sessions(1)
 
     assert events[-1]["error"]["code"] == "unknown_event"
     assert len({e["event_id"] for e in events}) == len(events)
@@ -262,27 +283,86 @@ async def test_server_events_validate_against_openai_types(stand_in: RealtimeSta
     assert {"response.output_text.delta", "response.output_audio_transcript.delta"} <= kinds
     for event in events:
         patched = copy.deepcopy(event)
-        # The two documented Yandex deviations, and only these, are patched out.
-        if patched["type"] in ("session.created", "session.updated"):
+        # Yandex's documented deviations, and only these and only for Yandex, are patched out:
+        # the output rate it was asked for, and transcripts without usage.
+        if profile == "yandex" and patched["type"] in ("session.created", "session.updated"):
             patched["session"]["audio"]["output"]["format"]["rate"] = 24000
         if patched["type"] == "conversation.item.input_audio_transcription.completed":
-            assert "usage" not in patched
-            patched["usage"] = {"type": "duration", "seconds": 0.4}
+            if profile == "yandex":
+                assert "usage" not in patched
+                patched["usage"] = {"type": "duration", "seconds": 0.4}
+            else:
+                assert patched["usage"]["type"] == "duration"
         SERVER_EVENT_ADAPTER.validate_python(patched)
-    await stand_in.wait_sessions(1)
     invalid = stand_in.sessions[0].invalid
     assert len(invalid) == 1
     assert invalid[0].startswith("no.such.event: ")
 
 
-def test_validate_client_event_allows_only_the_output_rate() -> None:
-    assert validate_client_event(session_update(turn_detection=None, out_rate=48000)) is None
-    bad_input_rate = session_update(turn_detection=None)
-    bad_input_rate["session"]["audio"]["input"]["format"]["rate"] = 16000
-    assert validate_client_event(bad_input_rate) is not None
-    assert bad_input_rate["session"]["audio"]["output"]["format"]["rate"] == 44100
-    assert validate_client_event({"type": "input_audio_buffer.append"}) is not None
-    assert validate_client_event({"type": "response.create"}) is None
+def test_validate_client_event_keeps_to_each_profile() -> None:
+    bot_like = session_update(turn_detection=SERVER_VAD)
+    bot_like["session"]["output_modalities"] = ["text", "audio"]
+    # Yandex: 44100 both ways and both modalities, as its examples ask.
+    assert validate_client_event(bot_like, "yandex") is None
+    as_examples = session_update(turn_detection=SERVER_VAD, in_rate=44100)
+    del as_examples["session"]["type"]
+    as_examples["session"]["audio"]["input"]["languages"] = ["kk-KZ"]
+    as_examples["session"]["audio"]["input"]["format"]["channels"] = 1
+    as_examples["session"]["audio"]["output"]["role"] = "friendly"
+    assert validate_client_event(as_examples, "yandex") is None
+    assert as_examples["session"]["audio"]["input"]["format"]["rate"] == 44100  # not modified
+    for side, rate in (("input", 16000), ("output", 48000)):
+        odd = session_update(turn_detection=None)
+        odd["session"]["audio"][side]["format"]["rate"] = rate
+        assert validate_client_event(odd, "yandex") == (
+            f"Invalid value: {rate}. Supported values are: 24000, 44100."
+        )
+    semantic = session_update(turn_detection={"type": "semantic_vad", "eagerness": "auto"})
+    assert validate_client_event(semantic, "yandex") is not None
+    assert validate_client_event(session_update(turn_detection=None), "yandex") is None
+    g711 = session_update(turn_detection=None)
+    g711["session"]["audio"]["output"]["format"] = {"type": "audio/pcmu"}
+    assert validate_client_event(g711, "yandex") is not None
+    for unsupported in ("input_audio_buffer.clear", "output_audio_buffer.clear"):
+        assert validate_client_event({"type": unsupported}, "yandex") is not None
+
+    # OpenAI: 24000 only, one modality, no fields of its own, session.type required.
+    assert validate_client_event(bot_like, "openai") == (
+        "Invalid value: 44100. Supported values are: 24000."
+    )
+    ga = session_update(turn_detection=SERVER_VAD, out_rate=24000, transcription=True)
+    assert validate_client_event(ga, "openai") is None
+    both = copy.deepcopy(ga)
+    both["session"]["output_modalities"] = ["text", "audio"]
+    assert validate_client_event(both, "openai") == (
+        "Invalid modalities: ['text', 'audio']. Supported combinations are: ['text'] and ['audio']."
+    )
+    languages = copy.deepcopy(ga)
+    languages["session"]["audio"]["input"]["languages"] = ["ru-RU"]
+    assert validate_client_event(languages, "openai") == (
+        "Unknown parameter: 'session.audio.input.languages'."
+    )
+    untyped = copy.deepcopy(ga)
+    del untyped["session"]["type"]
+    assert validate_client_event(untyped, "openai") == (
+        "Missing required parameter: 'session.type'."
+    )
+    for td in (None, {"type": "semantic_vad", "eagerness": "low"}):
+        manual = copy.deepcopy(ga)
+        manual["session"]["audio"]["input"]["turn_detection"] = td
+        assert validate_client_event(manual, "openai") is None
+    assert validate_client_event({"type": "input_audio_buffer.clear"}, "openai") is None
+    assert validate_client_event({"type": "output_audio_buffer.clear"}, "openai") is not None
+    huge = {"type": "input_audio_buffer.append", "audio": "A" * (21 * 1024 * 1024)}
+    assert validate_client_event(huge, "openai") is not None
+    assert validate_client_event(huge, "yandex") is None
+
+    # Both: the GA types' shapes.
+    for profile in ("yandex", "openai"):
+        assert validate_client_event({"type": "input_audio_buffer.append"}, profile) == (
+            "Missing required parameter: 'audio'."
+        )
+        assert validate_client_event({"type": "response.create"}, profile) is None
 
 
 async def test_paced_reply_and_cancel(stand_in: RealtimeStandIn) -> None:
@@ -377,3 +457,301 @@ async def test_stop_is_prompt_while_sessions_hang() -> None:
     assert server.sessions[0].t_response_create is not None
     assert server.sessions[1].server_event_types == []
     assert not any(s.closed_by_client for s in server.sessions)
+
+
+@pytest.fixture
+async def openai_stand_in() -> AsyncIterator[RealtimeStandIn]:
+    async with RealtimeStandIn(profile="openai") as server:
+        yield server
+
+
+async def test_openai_refuses_other_rates_and_keeps_the_session(
+    openai_stand_in: RealtimeStandIn,
+) -> None:
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        await recv_until(ws, "session.created")
+        # What the Yandex examples ask (44100 out) is an invalid_request_error at OpenAI.
+        await send(ws, session_update(turn_detection=SERVER_VAD, out_rate=44100))
+        refused = await recv_until(ws, "error")
+        await send(ws, session_update(turn_detection=SERVER_VAD, in_rate=16000, out_rate=24000))
+        refused += await recv_until(ws, "error")
+        await send(ws, session_update(turn_detection=SERVER_VAD, out_rate=24000))
+        accepted = await recv_until(ws, "session.updated")
+
+    assert [e["type"] for e in refused] == ["error", "error"]  # no session.updated between
+    first, second = (e["error"] for e in refused)
+    assert first["type"] == second["type"] == "invalid_request_error"
+    assert first["code"] == second["code"] == "invalid_value"
+    assert first["param"] == "session.audio.output.format.rate"
+    assert second["param"] == "session.audio.input.format.rate"
+    assert first["event_id"] == "evt_update"
+    assert [e["type"] for e in accepted] == ["session.updated"]
+    audio = accepted[0]["session"]["audio"]
+    assert audio["input"]["format"]["rate"] == audio["output"]["format"]["rate"] == 24000
+    await openai_stand_in.wait_sessions(1)
+    rec = openai_stand_in.sessions[0]
+    assert rec.profile == "openai"
+    assert len(rec.invalid) == 2
+    assert rec.invalid[0] == ("session.update: Invalid value: 44100. Supported values are: 24000.")
+    assert rec.session["audio"]["output"]["format"]["rate"] == 24000
+    with pytest.raises(AssertionError, match="refused 2 client event"):
+        openai_stand_in.assert_valid_client_events()
+
+
+async def test_openai_refuses_what_only_yandex_takes(openai_stand_in: RealtimeStandIn) -> None:
+    yandex_style = session_update(turn_detection=SERVER_VAD, out_rate=24000)
+    yandex_style["session"]["audio"]["input"]["languages"] = ["ru-RU"]
+    both = session_update(turn_detection=SERVER_VAD, out_rate=24000)
+    both["session"]["output_modalities"] = ["text", "audio"]
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        await recv_until(ws, "session.created")
+        errors = []
+        for event in (yandex_style, both, {"type": "output_audio_buffer.clear"}):
+            await send(ws, event)
+            errors += await recv_until(ws, "error")
+    assert [e["error"]["code"] for e in errors] == [
+        "unknown_parameter",
+        "invalid_value",
+        "unknown_event",
+    ]
+    assert errors[0]["error"]["param"] == "session.audio.input.languages"
+    assert errors[1]["error"]["param"] == "session.output_modalities"
+    await openai_stand_in.wait_sessions(1)
+    assert len(openai_stand_in.sessions[0].invalid) == 3
+
+
+@pytest.mark.parametrize(
+    ("profile", "auth", "status"),
+    [
+        ("yandex", "Api-Key test-key", 101),
+        ("yandex", "api-key test-key", 101),
+        ("yandex", "Bearer test-key", 101),
+        ("yandex", "BEARER test-key", 101),
+        ("yandex", "Token test-key", 401),
+        ("yandex", "Api-Key other-key", 401),
+        ("openai", "Bearer test-key", 101),
+        ("openai", "bearer test-key", 101),
+        ("openai", "Api-Key test-key", 401),
+        ("openai", "Bearer other-key", 401),
+    ],
+)
+async def test_auth_header_per_profile(profile: ProfileName, auth: str, status: int) -> None:
+    async with RealtimeStandIn(profile=profile) as server:
+        if status == 101:
+            async with open_ws(server, auth=auth) as ws:
+                await recv_until(ws, "session.created")
+        else:
+            with pytest.raises(InvalidStatus) as excinfo:
+                async with open_ws(server, auth=auth):
+                    pass
+            assert excinfo.value.response.status_code == status
+        await server.wait_sessions(1)
+    assert server.sessions[0].handshake_status == status
+
+
+async def test_no_auth_header_is_401() -> None:
+    async with RealtimeStandIn() as server:
+        with pytest.raises(InvalidStatus) as excinfo:
+            async with connect(server.url + MODEL_QUERY):
+                pass
+    assert excinfo.value.response.status_code == 401
+
+
+def test_quotas_default_to_the_profile() -> None:
+    yandex, openai = RealtimeStandIn(), RealtimeStandIn(profile="openai")
+    assert (yandex.max_sessions, yandex.max_creations_per_second) == (10, 10)
+    assert (openai.max_sessions, openai.max_creations_per_second) == (None, None)
+    assert RealtimeStandIn(max_sessions=None).max_sessions is None
+    assert PROFILES["yandex"].session_lifetime == 300
+    assert PROFILES["openai"].session_lifetime == 3600
+
+
+async def test_yandex_refuses_the_eleventh_concurrent_session_with_429() -> None:
+    async with RealtimeStandIn() as server, contextlib.AsyncExitStack() as stack:
+        opened = [await stack.enter_async_context(open_ws(server)) for _ in range(10)]
+        for ws in opened:
+            await recv_until(ws, "session.created")
+        # Past the second in which they were created, so only the concurrency quota applies.
+        await asyncio.sleep(max(0.0, server.sessions[0].t_connected + 1.05 - time.perf_counter()))
+        with pytest.raises(InvalidStatus) as excinfo:
+            async with open_ws(server):
+                pass
+        assert excinfo.value.response.status_code == 429
+        await opened[0].close()
+        await server.wait_sessions(2)
+        async with open_ws(server) as ws:
+            await recv_until(ws, "session.created")
+    assert [s.handshake_status for s in server.sessions] == [101] * 10 + [429, 101]
+
+
+async def test_session_creation_rate_quota() -> None:
+    async with RealtimeStandIn(max_sessions=None, max_creations_per_second=3) as server:
+        for _ in range(3):
+            async with open_ws(server) as ws:
+                await recv_until(ws, "session.created")
+        with pytest.raises(InvalidStatus) as excinfo:
+            async with open_ws(server):
+                pass
+        assert excinfo.value.response.status_code == 429
+        await asyncio.sleep(max(0.0, server.sessions[0].t_connected + 1.05 - time.perf_counter()))
+        async with open_ws(server) as ws:
+            await recv_until(ws, "session.created")
+    assert [s.handshake_status for s in server.sessions] == [101, 101, 101, 429, 101]
+
+
+@pytest.mark.parametrize("profile", ["yandex", "openai"])
+async def test_session_ends_at_its_lifetime(profile: ProfileName) -> None:
+    async with RealtimeStandIn(profile=profile) as server:
+        async with open_ws(server, auth=AUTH[profile]) as ws:
+            created = (await recv_until(ws, "session.created"))[-1]
+        lifetime = PROFILES[profile].session_lifetime
+        assert abs(created["session"]["expires_at"] - (time.time() + lifetime)) < 5
+
+        server.scenario = Scenario(session_lifetime=0.4, reply_seconds=5.0, realtime_factor=1.0)
+        async with open_ws(server, auth=AUTH[profile]) as ws:
+            await recv_until(ws, "session.created")
+            await send(ws, {"type": "response.create"})
+            events = await recv_until(ws, "error", timeout=3.0)
+            with pytest.raises(ConnectionClosed) as excinfo:
+                await ws.recv()
+        await server.wait_sessions(2)
+
+    error = events[-1]["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "session_expired"
+    assert error["message"] == "Your session hit the maximum duration of 0.4 seconds."
+    assert "response.done" not in [e["type"] for e in events]  # cut off mid-response
+    assert 0 < len(of_type(events, "response.output_audio.delta")) < 10
+    assert excinfo.value.rcvd is not None
+    assert excinfo.value.rcvd.code == 1001
+    assert excinfo.value.rcvd.reason == error["message"]
+    rec = server.sessions[1]
+    assert rec.expired
+    assert not rec.closed_by_client
+
+
+async def manual_turn(
+    ws: ClientConnection, update: dict[str, Any], until: str
+) -> list[dict[str, Any]]:
+    """session.update, 0.5 s of tone, a commit and response.create; events up to `until`."""
+    await recv_until(ws, "session.created")
+    await send(ws, update)
+    await recv_until(ws, "session.updated")
+    await append(ws, tone(0.5))
+    await send(ws, {"type": "input_audio_buffer.commit"})
+    await recv_until(ws, "input_audio_buffer.committed")
+    await send(ws, {"type": "response.create"})
+    return await recv_until(ws, until)
+
+
+async def test_openai_transcript_comes_after_response_done(
+    openai_stand_in: RealtimeStandIn,
+) -> None:
+    update = session_update(turn_detection=None, out_rate=24000, transcription=True)
+    transcript = "conversation.item.input_audio_transcription.completed"
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        events = await manual_turn(ws, update, transcript)
+    types = [e["type"] for e in events]
+    assert types.index("response.done") < types.index(transcript)
+    assert events[-1]["usage"] == {"type": "duration", "seconds": 0.5}
+    assert events[-1]["transcript"] == "What the user said."
+
+    # The knob: a delay of 0 sends it right after the commit.
+    openai_stand_in.scenario = Scenario(transcript_delay=0.0)
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        events = await manual_turn(ws, update, "response.done")
+    assert transcript in [e["type"] for e in events]
+
+
+async def test_openai_transcribes_only_when_asked(openai_stand_in: RealtimeStandIn) -> None:
+    update = session_update(turn_detection=None, out_rate=24000)
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        await manual_turn(ws, update, "response.done")
+        with pytest.raises(TimeoutError):
+            await recv_until(ws, "conversation.item.input_audio_transcription.completed", 1.5)
+
+
+async def test_yandex_transcribes_unasked_right_after_the_commit(
+    stand_in: RealtimeStandIn,
+) -> None:
+    update = session_update(turn_detection=None)
+    async with open_ws(stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, update)
+        await recv_until(ws, "session.updated")
+        await append(ws, tone(0.5))
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        events = await recv_until(ws, "conversation.item.input_audio_transcription.completed")
+    assert [e["type"] for e in events] == [
+        "input_audio_buffer.committed",
+        "conversation.item.added",
+        "conversation.item.done",
+        "conversation.item.input_audio_transcription.completed",
+    ]
+    assert "usage" not in events[-1]
+
+
+@pytest.mark.parametrize("event_type", ["input_audio_buffer.clear", "output_audio_buffer.clear"])
+async def test_yandex_refuses_the_clear_events(stand_in: RealtimeStandIn, event_type: str) -> None:
+    async with open_ws(stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await append(ws, tone(0.3))
+        await send(ws, {"type": event_type, "event_id": "evt_clear"})
+        error = (await recv_until(ws, "error"))[-1]["error"]
+        # Nothing was cleared: the audio is still there to commit.
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        await recv_until(ws, "input_audio_buffer.committed")
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "unknown_event"
+    assert error["event_id"] == "evt_clear"
+    await stand_in.wait_sessions(1)
+    assert stand_in.sessions[0].invalid == [
+        f"{event_type}: Unsupported event type: '{event_type}'."
+    ]
+
+
+async def test_openai_clears_the_input_buffer(openai_stand_in: RealtimeStandIn) -> None:
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, session_update(turn_detection=None, out_rate=24000))
+        await recv_until(ws, "session.updated")
+        await append(ws, tone(0.3))
+        await send(ws, {"type": "input_audio_buffer.clear"})
+        await recv_until(ws, "input_audio_buffer.cleared")
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        error = (await recv_until(ws, "error"))[-1]["error"]
+    assert error["code"] == "input_audio_buffer_commit_empty"
+    await openai_stand_in.wait_sessions(1)
+    assert openai_stand_in.sessions[0].invalid == []
+
+
+async def test_openai_voice_is_fixed_once_audio_went_out(openai_stand_in: RealtimeStandIn) -> None:
+    update = session_update(turn_detection=None, out_rate=24000)
+    update["session"]["audio"]["output"]["voice"] = "marin"
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, update)  # before any audio: allowed
+        await recv_until(ws, "session.updated")
+        await send(ws, {"type": "response.create"})
+        await recv_until(ws, "response.done")
+        update["session"]["audio"]["output"]["voice"] = "cedar"
+        await send(ws, update)
+        error = (await recv_until(ws, "error"))[-1]["error"]
+    assert error["code"] == "cannot_update_voice"
+    await openai_stand_in.wait_sessions(1)
+    assert openai_stand_in.sessions[0].session["audio"]["output"]["voice"] == "marin"
+
+
+async def test_text_only_response_has_no_audio(stand_in: RealtimeStandIn) -> None:
+    stand_in.scenario = Scenario(reply_text="Just text.")
+    async with open_ws(stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, {"type": "response.create", "response": {"output_modalities": ["text"]}})
+        events = await recv_until(ws, "response.done")
+    assert not of_type(events, "response.output_audio.delta")
+    deltas = of_type(events, "response.output_text.delta")
+    assert "".join(e["delta"] for e in deltas) == "Just text."
+    assert {e["content_index"] for e in deltas} == {0}
+    assert events[-1]["response"]["output"][0]["content"] == [
+        {"type": "output_text", "text": "Just text."}
+    ]

@@ -180,6 +180,7 @@ async def bot_with_secrets(
         running_bot(realtime, redis_url, realtime_api_key=KEY) as app,
     ):
         yield app
+    realtime.assert_valid_client_events()
 
 
 class _TimingOut:

@@ -65,14 +65,14 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     # Yandex AI Studio: its examples ask 44100 both ways (yandex-ai-studio-api-examples,
-    # realtime/voice_agent.py), the reference flow 24000 in; the other rates are those the
-    # examples and SpeechKit use for PCM. Only server_vad is documented; null (the client
-    # commits) is what the reference flow relies on too. Text and audio come together.
+    # realtime/voice_agent.py) and the reference flow 24000 in; no other rate is documented,
+    # so no other is asked for. Only server_vad is documented; null (the client commits) is
+    # what the reference flow relies on too. Text and audio come together.
     # Prices, VAT included: 0.026 ₽ per second of input audio, 0.02 ₽ per second of output
     # (yandex-cloud/docs, ru/_pricing/yandexgpt/rub-speech-realtime.md).
     "yandex": Profile(
         name="yandex",
-        output_rates=(16000, 22050, 24000, 44100, 48000),
+        output_rates=(24000, 44100),
         default_output_rate=44100,
         turn_detections=("server_vad", "manual"),
         voices=YANDEX_VOICES,

@@ -1,0 +1,89 @@
+"""Both providers, end to end against their strict stand-in profiles: the private voice turn,
+the text turn and memory (OpenAI's transcript of the user's words arrives after response.done),
+and a configured rate the provider does not accept stopping the bot with one line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.realtime.providers import profile_for
+from stand_ins.realtime import RealtimeStandIn, Scenario
+from tests.audio_props import decode, dominant_hz, probe
+from tests.bot_harness import running_bot
+from tests.conftest import realtime_settings
+from tests.test_e2e_process import bot_env
+
+USER = 9191
+PROFILES = [
+    pytest.param("yandex", marks=pytest.mark.realtime_profile("yandex"), id="yandex"),
+    pytest.param("openai", marks=pytest.mark.realtime_profile("openai"), id="openai"),
+]
+RATE = {"yandex": 44_100, "openai": 24_000}
+VOICE = {"yandex": "marina", "openai": "marin"}
+
+
+@pytest.mark.parametrize("provider", PROFILES)
+async def test_a_voice_turn_then_a_text_turn_with_memory(
+    provider: str, realtime: RealtimeStandIn, redis_url: str, audio_files: dict[str, Path]
+) -> None:
+    realtime.scenario = Scenario(
+        reply_hz=880, reply_seconds=2.0, transcript="Where is the station?",
+        reply_text="Two blocks north.",
+    )  # fmt: skip
+    async with running_bot(realtime, redis_url) as app:
+        await app.services.settings_store.set(USER, transcript="on")
+        app.api.push_message(
+            "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(),
+            duration=3,
+        )  # fmt: skip
+        (sent,) = await app.api.wait_for("sendVoice", timeout=20)
+        session = realtime.sessions[-1].session
+        assert session["audio"]["output"]["format"]["rate"] == RATE[provider]
+        assert session["audio"]["output"]["voice"] == VOICE[provider]
+        voice = sent.files["voice"]
+        info = probe(voice)
+        assert (info.codec, info.channels) == ("opus", 1)
+        assert abs(info.duration - 2.0) < 0.05
+        assert abs(dominant_hz(decode(voice), 48_000) - 880) < 2
+        # the user's words, even when the transcript came after response.done (openai)
+        assert sent.params["caption"] == "🗣 Where is the station?\n\nTwo blocks north."
+
+        realtime.scenario = Scenario(reply_text="About five minutes.")
+        app.api.push_message("text", chat_id=USER, user_id=USER, text="And how long?")
+        await app.api.wait_for("sendVoice", count=2, timeout=20)
+        items = [
+            e["item"] for e in realtime.sessions[-1].client_events
+            if e["type"] == "conversation.item.create"
+        ]  # fmt: skip
+        said = [(i["role"], i["content"][0].get("text")) for i in items]
+        assert said[:2] == [("user", "Where is the station?"), ("assistant", "Two blocks north.")]
+        assert said[-1] == ("user", "And how long?")
+
+
+@pytest.mark.realtime_profile("openai")
+def test_openai_refuses_a_rate_other_than_24000(realtime: RealtimeStandIn) -> None:
+    with pytest.raises(ConfigError, match="OUTPUT_SAMPLE_RATE"):
+        profile_for(realtime_settings(realtime, output_sample_rate=44_100))
+    assert profile_for(realtime_settings(realtime)).default_output_rate == 24_000
+
+
+async def test_a_refused_rate_stops_the_bot_with_one_line(
+    realtime: RealtimeStandIn, tmp_path: Path
+) -> None:
+    env = bot_env(realtime, REALTIME_PROVIDER="openai", OUTPUT_SAMPLE_RATE="44100",
+                  BOT_TOKEN="123456:ABCDEFabcdef", TELEGRAM_API_URL="http://127.0.0.1:9",
+                  DATA_DIR=str(tmp_path / "d"))  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", env=env, cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    lines = [line for line in stderr.decode().splitlines() if "configuration error" in line]
+    assert process.returncode == 2
+    assert len(lines) == 1 and "OUTPUT_SAMPLE_RATE" in lines[0]
+    assert "Traceback" not in stderr.decode()
