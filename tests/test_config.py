@@ -119,3 +119,21 @@ def test_env_example_documents_every_setting_and_loads(tmp_path, monkeypatch) ->
     assert settings.output_sample_rate is None  # the provider's default
     assert settings.default_instructions == DEFAULT_INSTRUCTIONS
     assert settings.realtime_api_key is None
+
+
+def test_version_and_the_ask_command_load_no_telegram_code() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from bot.cli import main\n"
+        "import bot.app, bot.i18n, bot.core.models\n"  # what `ask` imports
+        "assert not [m for m in sys.modules if m.startswith('aiogram')], 'aiogram loaded'\n"
+        "main(['--version'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "python -m bot" in done.stdout
