@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,9 @@ __all__ = [
     "Turn",
     "TurnBatch",
     "base_env",
+    "fresh_stage",
     "push_voice",
+    "push_voice_message",
     "reply_to",
     "run_bot",
     "stop_process",
@@ -87,6 +90,13 @@ class Model:
         """The stand-in's time from response.create to response.done, roughly."""
         speed = self.realtime_factor or float("inf")
         return self.time_to_first_audio + reply_seconds / speed
+
+    def describe(self, reply_seconds: float) -> str:
+        """How the stand-in answers, for a report's heading."""
+        return (
+            f"the model stand-in replies {reply_seconds:g} s (first audio after "
+            f"{self.time_to_first_audio:g} s, {self.realtime_factor:g}× real time)"
+        )
 
 
 @dataclass(frozen=True)
@@ -368,6 +378,25 @@ class _FiguresFile:
             await asyncio.sleep(0.005)
 
 
+@contextlib.asynccontextmanager
+async def fresh_stage(
+    scenario: Scenario, redis_server: RedisServer | None = None
+) -> AsyncIterator[Stage]:
+    """A stage of its own: ``redis_server`` (else a new one in a temporary folder) started, a
+    Bot API stand-in and a realtime stand-in answering with ``scenario``; all stopped on the
+    way out."""
+    server = redis_server or RedisServer()
+    server.start()
+    try:
+        async with (
+            BotAPIStandIn() as api,
+            RealtimeStandIn(api_key=API_KEY, scenario=scenario) as realtime,
+        ):
+            yield Stage(api=api, realtime=realtime, redis=server)
+    finally:
+        server.stop()
+
+
 def base_env(stage: Stage) -> dict[str, str]:
     """The environment that points a bot process at the stage (the Yandex provider on the
     realtime stand-in, the Bot API stand-in, the stage's Redis), and nothing else of the
@@ -403,10 +432,19 @@ def push_voice(stage: Stage, polls: Polls, chat: int, note: bytes, seconds: floa
     """Queue a voice note from user ``chat`` in its private chat; returns
     ``time.perf_counter()`` at the push. Delivered at once when the bot has a long poll waiting
     (`Polls.wait` first)."""
+    return push_voice_message(stage, polls, chat, note, seconds)[0]
+
+
+def push_voice_message(
+    stage: Stage, polls: Polls, chat: int, note: bytes, seconds: float
+) -> tuple[float, int]:
+    """`push_voice`, also returning the voice message's id (what the bot's reply replies to)."""
     t_push = time.perf_counter()
-    stage.api.push_message("voice", chat_id=chat, user_id=chat, data=note, duration=round(seconds))
+    update = stage.api.push_message(
+        "voice", chat_id=chat, user_id=chat, data=note, duration=round(seconds)
+    )
     polls.pushed()
-    return t_push
+    return t_push, int(update["message"]["message_id"])
 
 
 async def _wait_replies(

@@ -71,13 +71,10 @@ import asyncio
 import bisect
 import contextlib
 import dataclasses
-import datetime
-import json
 import operator
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -92,29 +89,24 @@ from typing import Any, TypeVar
 import redis.asyncio as aioredis
 
 from bench.driver import (
-    API_KEY,
     START_TIMEOUT,
     BenchError,
     Model,
     Polls,
     Stage,
     base_env,
+    fresh_stage,
     push_voice,
     reply_to,
     stop_process,
 )
 from bench.notes import make_note
 from bench.redis_probe import PROBE_ENV, ProbeLog, RoundTrip, command_name, read_log, write_loader
-from bench.report import grid, percentile
-from stand_ins.bot_api import BotAPIStandIn
-from stand_ins.realtime import RealtimeStandIn
-from stand_ins.redis import RedisServer
+from bench.report import grid, percentile, run_meta, save_report
+from bench.trees import Tree, add_tree_options, measure_trees
 
 __all__ = ["main"]
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-DEFAULT_BASELINE = "6dd39e9"
 NOTE_SECONDS = 5.0
 REPLY_SECONDS = 3.0
 MODEL = Model(time_to_first_audio=0.3, realtime_factor=4.0)
@@ -275,16 +267,6 @@ def _between(items: list[_Stamped], t0: float, t1: float) -> list[_Stamped]:
 
 
 @dataclass(frozen=True)
-class Tree:
-    """A source tree whose ``bot`` package is measured."""
-
-    label: str
-    path: Path
-    revision: str
-    """What the tree holds, for the report: a commit, and whether bot/ has local changes."""
-
-
-@dataclass(frozen=True)
 class Plan:
     """What to measure of each tree."""
 
@@ -418,19 +400,12 @@ async def run_tree(tree: Tree, note: bytes, plan: Plan) -> TreeRun:
     background and both kinds of turns, stop it, and return everything recorded. Raises
     BenchError when the bot fails."""
     async with contextlib.AsyncExitStack() as stack:
-        redis_server = RedisServer()
-        redis_server.start()
-        stack.callback(redis_server.stop)
-        api = await stack.enter_async_context(BotAPIStandIn())
-        realtime = await stack.enter_async_context(
-            RealtimeStandIn(api_key=API_KEY, scenario=MODEL.scenario(REPLY_SECONDS))
-        )
-        stage = Stage(api=api, realtime=realtime, redis=redis_server)
-        stats = CommandStats(redis_server.url)
+        stage = await stack.enter_async_context(fresh_stage(MODEL.scenario(REPLY_SECONDS)))
+        stats = CommandStats(stage.redis.url)
         stack.push_async_callback(stats.aclose)
         # The stats connection is opened (and its set-up commands run) before anything is
         # watched; MONITOR then leaves its INFO calls out by address.
-        monitor = MonitorLog(redis_server.port, ignore=await stats.address())
+        monitor = MonitorLog(stage.redis.port, ignore=await stats.address())
         stack.push_async_callback(monitor.stop)
         await monitor.start()
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="hotpath-")))
@@ -767,40 +742,6 @@ def _pair(value: tuple[float, float] | None) -> str:
 # ----------------------------------------------------------------------------- trees and main
 
 
-def _git(*args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise BenchError(f"git {' '.join(args)}: {done.stderr.strip()}")
-    return done.stdout.strip()
-
-
-def _current_tree() -> Tree:
-    head = _git("rev-parse", "--short", "HEAD")
-    changed = _git("status", "--porcelain", "--", "bot")
-    revision = f"{head} + the working tree" + (" (bot/ has local changes)" if changed else "")
-    return Tree("current", ROOT, revision)
-
-
-@contextlib.contextmanager
-def _worktree(rev: str) -> Iterator[Tree]:
-    """``rev`` checked out (detached) in a temporary folder; removed again on the way out."""
-    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    folder = Path(tempfile.mkdtemp(prefix="hotpath-baseline-"))
-    path = folder / "tree"
-    _git("worktree", "add", "--detach", "--quiet", str(path), commit)
-    try:
-        yield Tree("baseline", path, f"{rev} ({commit[:12]}), in a temporary worktree")
-    finally:
-        # --force: the bot's run leaves __pycache__ folders, which git counts as changes.
-        with contextlib.suppress(BenchError):
-            _git("worktree", "remove", "--force", str(path))
-        shutil.rmtree(folder, ignore_errors=True)
-        with contextlib.suppress(BenchError):
-            _git("worktree", "prune")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.hotpath",
@@ -816,13 +757,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"turns of the returning user after its first, per tree (8; at most "
         f"{RATE_LIMIT_TURNS - 1}, to stay under RATE_LIMIT_TURNS={RATE_LIMIT_TURNS})",
     )
-    parser.add_argument(
-        "--baseline",
-        default=DEFAULT_BASELINE,
-        metavar="REV",
-        help=f"the revision to compare with (default {DEFAULT_BASELINE})",
-    )
-    parser.add_argument("--only", choices=("baseline", "current"), help="measure one tree only")
+    add_tree_options(parser)
     parser.add_argument(
         "--idle",
         type=float,
@@ -830,26 +765,6 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds of idle background to measure before the turns (default 6)",
     )
     return parser
-
-
-async def _measure(
-    trees: list[Tree], note: bytes, plan: Plan
-) -> tuple[list[TreeRun], dict[str, str]]:
-    """Each tree in turn; a tree whose bot fails (a tree in the middle of an edit may not even
-    start) is reported by label with the reason, and the others are still measured."""
-    runs: list[TreeRun] = []
-    failures: dict[str, str] = {}
-    for tree in trees:
-        _progress(f"{tree.label}: starting the bot from {tree.path}")
-        started = time.perf_counter()
-        try:
-            runs.append(await run_tree(tree, note, plan))
-        except BenchError as exc:
-            failures[tree.label] = str(exc)
-            _progress(f"{tree.label}: failed")
-            continue
-        _progress(f"{tree.label}: done in {time.perf_counter() - started:.0f} s")
-    return runs, failures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -865,18 +780,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     note = make_note(NOTE_SECONDS)
     try:
-        with contextlib.ExitStack() as stack:
-            trees: list[Tree] = []
-            if args.only != "current":
-                trees.append(stack.enter_context(_worktree(args.baseline)))
-            if args.only != "baseline":
-                trees.append(_current_tree())
-            runs, failures = asyncio.run(_measure(trees, note, plan))
+        runs, failures = measure_trees(
+            "hotpath", args.baseline, args.only, lambda tree: run_tree(tree, note, plan), _progress
+        )
     except BenchError as exc:  # git could not provide the baseline tree
         print(f"hotpath failed: {exc}", file=sys.stderr)
         return 1
-    for label, reason in failures.items():
-        print(f"hotpath: {label} failed: {reason}", file=sys.stderr)
     if not runs:
         return 1
     results = [TreeFigures.of(run) for run in runs]
@@ -886,9 +795,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"hotpath: per tree, after {WARMUP_TURNS} warm-up turns, {plan.turns} turns each in a "
         f"new private chat, then {plan.returning} turns of one user in one private chat after "
-        f"that user's first; each a {NOTE_SECONDS:g} s voice note; the model stand-in replies "
-        f"{REPLY_SECONDS:g} s (first audio after {MODEL.time_to_first_audio:g} s, "
-        f"{MODEL.realtime_factor:g}× real time); bot env RATE_LIMIT_TURNS={RATE_LIMIT_TURNS}, "
+        f"that user's first; each a {NOTE_SECONDS:g} s voice note; "
+        f"{MODEL.describe(REPLY_SECONDS)}; bot env RATE_LIMIT_TURNS={RATE_LIMIT_TURNS}, "
         f"RATE_LIMIT_WINDOW={RATE_LIMIT_WINDOW}; redis-server {redis_version}; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}"
     )
@@ -899,13 +807,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = {
         "meta": {
-            "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "argv": sys.argv[1:] if argv is None else argv,
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
+            **run_meta(argv, elapsed),
             "redis_server": redis_version,
-            "elapsed_s": elapsed,
             "plan": {
                 **dataclasses.asdict(plan),
                 "warmup_turns": WARMUP_TURNS,
@@ -932,10 +835,7 @@ def main(argv: list[str] | None = None) -> int:
         "trees": {t.tree.label: t.as_dict() for t in results},
         "failed": failures,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "hotpath.json"
-    path.write_text(json.dumps(report, indent=1))
-    print(f"JSON: {path.relative_to(ROOT)}")
+    save_report("hotpath", report)
     return 1 if failures else 0
 
 

@@ -2,16 +2,57 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+import os
+import platform
 import statistics
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.driver import BotRun, Case, Turn, TurnBatch
 
-__all__ = ["Row", "codec_table", "figures", "grid", "percentile", "render", "stage_table"]
+__all__ = [
+    "RESULTS",
+    "Row",
+    "codec_table",
+    "figures",
+    "grid",
+    "percentile",
+    "render",
+    "run_meta",
+    "save_report",
+    "stage_table",
+]
 
 MiB = 1024 * 1024
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_meta(argv: list[str] | None, elapsed: float) -> dict[str, Any]:
+    """The start of a JSON report's meta: when (UTC), the arguments (``sys.argv[1:]`` when
+    ``argv`` is None), the Python version, the platform, the CPU count, the run's seconds."""
+    return {
+        "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "argv": sys.argv[1:] if argv is None else argv,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "elapsed_s": elapsed,
+    }
+
+
+def save_report(name: str, report: dict[str, Any]) -> Path:
+    """``report`` written as indented JSON to ``bench/results/NAME.json``; prints the path and
+    returns it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(report, indent=1))
+    print(f"JSON: {path.relative_to(RESULTS.parent.parent)}")
+    return path
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -75,6 +75,7 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
         endpoint_from_settings(settings),
         connect_timeout=settings.connect_timeout,
         event_timeout=settings.event_timeout,
+        sessions_per_second=profile.sessions_per_second,
     )
     return TurnPipeline(
         client,

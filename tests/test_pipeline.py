@@ -3,6 +3,7 @@ styles, every failure mode of the model, and bad input refused before any model 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from bot.errors import (
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from stand_ins.redis import free_port
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe
-from tests.conftest import make_pipeline, realtime_settings
+from tests.conftest import API_KEY, make_pipeline, realtime_settings
 
 
 def file_turn(path: Path) -> TurnInput:
@@ -202,3 +203,20 @@ async def test_turn_timeout_bounds_a_slow_model(
     pipeline = make_pipeline(realtime_settings(realtime, turn_timeout=1.0))
     with pytest.raises(RealtimeTimeout):
         await ask(pipeline, file_turn(audio_files["voice.ogg"]))
+
+
+async def test_a_handshake_refused_with_429_is_tried_again_a_moment_later(
+    audio_files: dict[str, Path],
+) -> None:
+    # One session at a time on this server: the first turn's handshake meets a full quota.
+    async with RealtimeStandIn(api_key=API_KEY, max_sessions=1) as server:
+        pipeline = make_pipeline(realtime_settings(server))
+        holder = await pipeline.client.connect()  # someone else's session
+        turn = asyncio.create_task(ask(pipeline, file_turn(audio_files["voice.ogg"])))
+        await asyncio.sleep(0.4)
+        await holder.close()  # room again
+        result = await asyncio.wait_for(turn, 20)
+        assert result.voice
+        statuses = [s.handshake_status for s in server.sessions]
+        assert statuses[0] == 101 and 429 in statuses and statuses[-1] == 101
+        server.assert_valid_client_events()

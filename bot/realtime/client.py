@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from types import TracebackType
 from typing import Any
 
@@ -39,20 +40,68 @@ log = logging.getLogger(__name__)
 
 # The websockets default (1 MiB) breaks on large server events; OpenAI allows 15 MiB appends.
 MAX_MESSAGE = 16 * 1024 * 1024
+# A handshake refused with 429 is tried this many times, BUSY_DELAY seconds apart and more.
+BUSY_TRIES = 5
+BUSY_DELAY = 0.3
+
+
+class _Pace:
+    """At most ``per_second`` session openings a second from this process (a provider's quota
+    of new sessions: past it the handshake gets 429)."""
+
+    def __init__(self, per_second: float | None) -> None:
+        self._interval = 1.0 / per_second if per_second else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self._interval:
+            return
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            delay = self._next - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = max(self._next, loop.time()) + self._interval
 
 
 class RealtimeClient:
-    """Opens sessions to one endpoint."""
+    """Opens sessions to one endpoint, at most ``sessions_per_second`` a second from this
+    process; a handshake refused with 429 (the provider's session quota) is tried again a few
+    times, a moment later, before it counts as a failure."""
 
     def __init__(
-        self, endpoint: Endpoint, *, connect_timeout: float = 10.0, event_timeout: float = 30.0
+        self,
+        endpoint: Endpoint,
+        *,
+        connect_timeout: float = 10.0,
+        event_timeout: float = 30.0,
+        sessions_per_second: float | None = None,
+        busy_tries: int = BUSY_TRIES,
     ) -> None:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.event_timeout = event_timeout
+        self.busy_tries = busy_tries
+        self._pace = _Pace(sessions_per_second)
 
     async def connect(self) -> RealtimeSession:
         """Open a WebSocket; handshake failures become typed errors (401/403 are fatal)."""
+        attempt = 1
+        while True:
+            await self._pace.wait()
+            try:
+                return await self._connect()
+            except _Busy:
+                if attempt >= self.busy_tries:
+                    raise RealtimeConnectError(
+                        f"handshake refused with HTTP 429 (quota), {attempt} times"
+                    ) from None
+            # Jittered, so sessions refused together do not come back together.
+            await asyncio.sleep(BUSY_DELAY * attempt * random.uniform(0.5, 1.5))
+            attempt += 1
+
+    async def _connect(self) -> RealtimeSession:
         try:
             ws = await connect(
                 self.endpoint.url,
@@ -71,10 +120,8 @@ class RealtimeClient:
                 raise RealtimeAuthError(f"handshake refused with HTTP {status}") from None
             if status == 429:
                 # Too many sessions at once, or created too fast (Yandex: 10 concurrent, 10 new
-                # a second per cloud): a moment later there is room, so it is passing.
-                raise RealtimeConnectError(
-                    "handshake refused with HTTP 429 (session quota)"
-                ) from None
+                # a second per cloud): a moment later there is room.
+                raise _Busy() from None
             raise RealtimeConnectError(f"handshake refused with HTTP {status}") from None
         except TimeoutError:
             raise RealtimeConnectError(
@@ -83,6 +130,10 @@ class RealtimeClient:
         except (OSError, InvalidHandshake) as exc:
             raise RealtimeConnectError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
         return RealtimeSession(ws, event_timeout=self.event_timeout)
+
+
+class _Busy(Exception):
+    """The handshake was refused with 429."""
 
 
 class RealtimeSession:

@@ -61,6 +61,8 @@ class Profile:
     price_input_per_minute: float = 0.0
     price_output_per_minute: float = 0.0
     currency: str = "RUB"
+    # New sessions a second one process opens at most: under the provider's quota.
+    sessions_per_second: float | None = None
 
 
 PROFILES: dict[str, Profile] = {
@@ -80,6 +82,9 @@ PROFILES: dict[str, Profile] = {
         output_modalities=("text", "audio"),
         price_input_per_minute=0.026 * 60,
         price_output_per_minute=0.02 * 60,
+        # Yandex's quota: 10 new sessions a second per cloud (yandex-cloud/docs,
+        # _includes/yandexgpt-limits.md); one process keeps under it.
+        sessions_per_second=8.0,
     ),
     # OpenAI GA: audio/pcm at 24000 only (openai/types/realtime/realtime_audio_formats.py,
     # AudioPCM.rate: Literal[24000]); turn detection server_vad, semantic_vad or null
