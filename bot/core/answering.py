@@ -170,7 +170,7 @@ class Answering:
         if self.stores is None:
             return self.defaults.settings(), ()
         stores = self.stores
-        # Read together, while the model's connection opens.
+        # Read together, once the model's connection is open (the server is creating the session).
         blocked_since, settings, history = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
             stores.settings_store.get(job.chat_id),
