@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
 from bot.core.models import Limits, Marks, TurnResult, TurnSetup
@@ -198,7 +199,7 @@ class TurnPipeline:
         self.client = client
         self.limits = limits
         self.options = options
-        self.in_flight = 0
+        self.in_flight = 0  # turns of this pipeline running (the gauge counts the process's)
 
     async def run(self, turn: TurnInput, setup: TurnSetup | SetupLoader) -> TurnResult:
         """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses, or what
@@ -219,6 +220,7 @@ class TurnPipeline:
             download = asyncio.ensure_future(turn.fetch())
         connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
         self.in_flight += 1
+        metrics.IN_FLIGHT.inc()
         try:
             try:
                 if isinstance(setup, TurnSetup):
@@ -240,6 +242,7 @@ class TurnPipeline:
                 return await self._attempt(turn, chat, connecting, marks, download)
         finally:
             self.in_flight -= 1
+            metrics.IN_FLIGHT.dec()
             if download is not None:
                 await _settle(download)
 
