@@ -42,10 +42,11 @@ def worker(redis: Redis, handler, name: str, *, cap: int = 1, **options: float) 
     )
 
 
-async def test_a_restarted_worker_frees_its_dead_runs_leases_at_once(redis: Redis) -> None:
-    # The dead run of "w1" holds the only session lease for another 10 s.
-    await redis.set(keys.session_slot(0), "w1:deadbeef:1-0", px=10_000)
-    await Producer(redis).enqueue(TurnJob(chat_id=41, message_id=1))
+async def seconds_to_answer(redis: Redis, lease_holder: str, lease_ms: int, chat: int) -> float:
+    """How long worker "w1" takes to answer a turn while ``lease_holder`` holds the only
+    session lease for ``lease_ms``."""
+    await redis.set(keys.session_slot(0), lease_holder, px=lease_ms)
+    await Producer(redis).enqueue(TurnJob(chat_id=chat, message_id=1))
     answered: list[float] = []
     started = time.perf_counter()
 
@@ -59,26 +60,18 @@ async def test_a_restarted_worker_frees_its_dead_runs_leases_at_once(redis: Redi
     finally:
         stop.set()
         await task
-    assert answered[0] < 2.0  # not the 10 s the dead lease had left
+    return answered[0]
+
+
+async def test_a_restarted_worker_frees_its_dead_runs_leases_at_once(redis: Redis) -> None:
+    # The dead run of "w1" holds the only session lease for another 10 s.
+    answered = await seconds_to_answer(redis, "w1:deadbeef:1-0", 10_000, chat=41)
+    assert answered < 2.0  # not the 10 s the dead lease had left
 
 
 async def test_another_workers_lease_is_left_alone(redis: Redis) -> None:
-    await redis.set(keys.session_slot(0), "w2:cafe:1-0", px=1_500)
-    await Producer(redis).enqueue(TurnJob(chat_id=42, message_id=1))
-    answered: list[float] = []
-    started = time.perf_counter()
-
-    async def handler(job: TurnJob) -> None:
-        answered.append(time.perf_counter() - started)
-
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker(redis, handler, "w1").run(stop))
-    try:
-        await wait_until(lambda: bool(answered), timeout=5)
-    finally:
-        stop.set()
-        await task
-    assert answered[0] > 1.0  # it waited for w2's lease to expire
+    answered = await seconds_to_answer(redis, "w2:cafe:1-0", 1_500, chat=42)
+    assert answered > 1.0  # it waited for w2's lease to expire
 
 
 async def test_a_stalled_worker_that_lost_its_turn_stops_it(redis: Redis) -> None:
