@@ -9,13 +9,17 @@ import hashlib
 import hmac
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "TOOL_NAMES", "Settings", "load_settings"]
+
+# The tools a chat can switch on and off (``bot.tools``): each a group of functions.
+TOOL_NAMES = ("web_search", "clock", "notes", "reminders")
 
 # The reference example's instructions: short, easy to listen to, key facts repeated back.
 DEFAULT_INSTRUCTIONS = (
@@ -90,6 +94,19 @@ class Settings(BaseSettings):
     live_answers: bool = True
     group_reactions: bool = True
 
+    # Tools the model may call during a turn (each chat's admins switch them with /tools)
+    tools_disabled: Annotated[frozenset[str], NoDecode] = frozenset()  # off for every chat
+    default_timezone: str = "Europe/Moscow"
+    search_url: str = ""  # a SearXNG instance: web search where the provider has none
+    tool_timeout: float = Field(10.0, gt=0)
+    tool_rounds: int = Field(4, ge=1)  # responses with tool calls in one turn, at most
+    notes_max: int = Field(50, ge=1)
+    notes_max_chars: int = Field(4000, ge=100)  # all of a chat's notes together
+    note_max_chars: int = Field(500, ge=20)
+    reminders_max: int = Field(20, ge=1)  # waiting per chat
+    reminders_horizon_days: float = Field(366.0, gt=0)
+    reminder_poll: float = Field(1.0, gt=0)  # how often workers look for due reminders
+
     # Conversation memory
     memory_turns: int = Field(6, ge=0)
     memory_ttl: int = Field(3600, gt=0)
@@ -135,6 +152,28 @@ class Settings(BaseSettings):
                 return frozenset(int(p) for p in parts if p)
             except ValueError:
                 raise ValueError("must be Telegram ids separated by commas") from None
+        return value
+
+    @field_validator("tools_disabled", mode="before")
+    @classmethod
+    def _split_tools(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = {p.strip().lower() for p in value.replace(";", ",").split(",") if p.strip()}
+            unknown = names - set(TOOL_NAMES)
+            if unknown:
+                raise ValueError(
+                    f"unknown tools {', '.join(sorted(unknown))}; known: {', '.join(TOOL_NAMES)}"
+                )
+            return frozenset(names)
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
         return value
 
     @field_validator("output_sample_rate")

@@ -33,6 +33,8 @@
     │   ├── ChatUnreachable       the chat blocked or removed the bot; nothing more is sent
     │   └── VoiceForbidden        the user's privacy settings refuse voice notes (a hint)
     ├── TurnStopped               the user stopped the answer before the model began it
+    ├── ToolFailed                a tool could not do what the model asked (told to the model)
+    │   └── LimitReached          a per-chat limit of a tool (notes size, reminders…)
     └── StorageError              Redis is unreachable; transient
 
 ``transient`` says whether trying the same turn again may succeed. ``key`` and ``arguments()`` are
@@ -54,6 +56,7 @@ __all__ = [
     "DownloadFailed",
     "EmptyAudio",
     "InputError",
+    "LimitReached",
     "NotAdmin",
     "NotAllowed",
     "NotAudio",
@@ -73,6 +76,7 @@ __all__ = [
     "StorageError",
     "TooLarge",
     "TooLong",
+    "ToolFailed",
     "TurnStopped",
     "VoiceForbidden",
     "VoiceOnlyAdmins",
@@ -277,3 +281,12 @@ class TurnStopped(BotError):
 class StorageError(BotError):
     key = "error-storage"
     transient = True
+
+
+class ToolFailed(BotError):
+    """A tool could not do what the model asked. Its message is told to the model (in English,
+    for the model to put in the user's words), never shown as it is."""
+
+
+class LimitReached(ToolFailed):
+    """A per-chat limit of a tool: too many notes or reminders, a reminder too far ahead."""

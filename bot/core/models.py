@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 
@@ -18,6 +18,8 @@ __all__ = [
     "Limits",
     "Marks",
     "Reply",
+    "ToolBox",
+    "ToolCall",
     "TurnJob",
     "TurnResult",
     "TurnSetup",
@@ -59,6 +61,42 @@ class Usage:
             output_text_tokens=int(out.get("text_tokens") or 0),
         )
 
+    def __add__(self, other: Usage) -> Usage:
+        """The usage of two responses of one turn together."""
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            input_audio_tokens=self.input_audio_tokens + other.input_audio_tokens,
+            input_text_tokens=self.input_text_tokens + other.input_text_tokens,
+            output_audio_tokens=self.output_audio_tokens + other.output_audio_tokens,
+            output_text_tokens=self.output_text_tokens + other.output_text_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function the model asked the client to call: ``arguments`` is the JSON it wrote."""
+
+    call_id: str
+    name: str
+    arguments: str = "{}"
+
+
+class ToolBox(Protocol):
+    """The tools one turn may use. ``declarations`` go into ``session.tools`` as they are;
+    calls of the names in ``server_side`` are run by the provider itself (Yandex's
+    ``web_search``) and never answered by the client; ``run`` answers any other call with the
+    output the model reads (a failure is an output too: the model tells the user). ``run`` must
+    not raise; the pipeline bounds its time."""
+
+    @property
+    def declarations(self) -> tuple[dict[str, Any], ...]: ...
+
+    @property
+    def server_side(self) -> frozenset[str]: ...
+
+    async def run(self, call: ToolCall) -> str: ...
+
 
 @dataclass(frozen=True)
 class TurnJob:
@@ -79,10 +117,27 @@ class TurnJob:
     listenable: bool = True  # False: a document that is surely not audio (a PDF, an image…)
     enqueued_at: float = field(default_factory=time.time)
     attempt: int = 0
+    kind: Literal["message", "reminder"] = "message"
+    reminder_id: str | None = None  # kind "reminder": which one; ``text`` is what to remind
 
     @property
     def label(self) -> str:
+        if self.kind == "reminder":
+            return f"chat={self.chat_id} reminder={self.reminder_id}"
         return f"chat={self.chat_id} msg={self.message_id}"
+
+    @property
+    def gate_member(self) -> str:
+        """The turn's member in its chat's order gate: its message id, or for a reminder its
+        own id (the message that asked for it was answered long ago)."""
+        if self.kind == "reminder":
+            return f"r{self.reminder_id}"
+        return str(self.message_id)
+
+    @property
+    def gate_score(self) -> float:
+        """Its place in the chat's order: a reminder right after the message that asked."""
+        return self.message_id + 0.5 if self.kind == "reminder" else float(self.message_id)
 
     def dumps(self) -> bytes:
         return orjson.dumps(asdict(self))
@@ -117,6 +172,7 @@ class TurnSetup:
     voice: str
     instructions: str
     history: tuple[HistoryItem, ...] = ()
+    tools: ToolBox | None = None
 
 
 @dataclass
@@ -152,6 +208,7 @@ class TurnResult:
     marks: Marks = field(default_factory=Marks)
     used_history: bool = False
     stopped: bool = False  # the user stopped it: ``voice`` and ``text`` are what came before
+    tool_calls: int = 0  # calls the client answered (a turn with any is never asked again)
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ from bot.errors import StorageError
 from bot.storage import keys
 from bot.storage.retry import is_passing
 
-__all__ = ["ChatSettings", "ChatSettingsStore", "Defaults"]
+__all__ = ["TOOL_FIELD", "ChatSettings", "ChatSettingsStore", "Defaults"]
 
 Mode = Literal["replies", "all"]
+FIELDS = {"voice", "instructions", "mode", "memory", "transcript", "live", "timezone"}
+# A tool's switch is the hash field "tool:NAME".
+TOOL_FIELD = "tool:"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class ChatSettings:
     memory: bool = True  # earlier turns given to the model as context
     transcript: bool | None = None  # show what was heard; None = the chat type's default
     live: bool | None = None  # answers shown as they are made; None = the bot's default
+    tools: tuple[tuple[str, bool], ...] = ()  # tools the chat switched on or off itself
+    timezone: str | None = None  # the chat's IANA time zone; None = the bot's default
+
+    def tool_on(self, name: str, default: bool) -> bool:
+        """Whether the chat has tool ``name`` on (``default`` when it chose nothing)."""
+        return dict(self.tools).get(name, default)
 
     def shows_transcript(self, chat_type: str) -> bool:
         """Off by default in private chats, on in groups (so everyone sees what was asked)."""
@@ -69,11 +78,20 @@ class ChatSettingsStore:
             memory=raw.get("memory", "on") != "off",
             transcript={"on": True, "off": False}.get(raw.get("transcript", "")),
             live={"on": True, "off": False}.get(raw.get("live", "")),
+            tools=tuple(
+                sorted(
+                    (name.removeprefix(TOOL_FIELD), value == "on")
+                    for name, value in raw.items()
+                    if name.startswith(TOOL_FIELD) and value in ("on", "off")
+                )
+            ),
+            timezone=raw.get("timezone") or None,
         )
 
     async def set(self, chat_id: int, **fields: str) -> None:
-        """Set some of voice, instructions, mode, memory, transcript and live ("on"/"off")."""
-        unknown = set(fields) - {"voice", "instructions", "mode", "memory", "transcript", "live"}
+        """Set some of voice, instructions, mode, memory, transcript, live ("on"/"off"),
+        timezone and ``tool:NAME`` ("on"/"off")."""
+        unknown = {name for name in fields if not name.startswith(TOOL_FIELD)} - FIELDS
         if unknown:
             raise ValueError(f"unknown chat settings: {sorted(unknown)}")
         try:

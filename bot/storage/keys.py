@@ -8,14 +8,17 @@ from __future__ import annotations
 
 __all__ = [
     "PREFIX",
+    "REMINDERS_DUE",
     "STOPS_CHANNEL",
     "TURNS_GROUP",
     "TURNS_STREAM",
     "chat_admins",
     "chat_blocked",
     "chat_memory",
+    "chat_notes",
     "chat_notice",
     "chat_order",
+    "chat_reminders",
     "chat_running",
     "chat_settings",
     "not_allowed_notice",
@@ -85,6 +88,23 @@ def user_rate(user_id: int, window: int) -> str:
 def chat_memory(chat_id: int) -> str:
     """List: the chat's last turns as JSON {role, text}, oldest first (expires when idle)."""
     return f"{PREFIX}{{{chat_id}}}:memory"
+
+
+def chat_notes(chat_id: int) -> str:
+    """Hash: the chat's notes (long-term facts the model was told to remember), note id → JSON
+    {text, at}; the field ``seq`` holds the last id given. Never expires."""
+    return f"{PREFIX}{{{chat_id}}}:notes"
+
+
+def chat_reminders(chat_id: int) -> str:
+    """Hash: the chat's waiting reminders, reminder id → the JSON of the turn that speaks it
+    (a ``TurnJob`` of kind "reminder") with its due time. Never expires; a reminder leaves it
+    when it is due (moved into the turn queue) or cancelled."""
+    return f"{PREFIX}{{{chat_id}}}:reminders"
+
+
+# Sorted set (global): every waiting reminder as "CHAT:ID", scored by its due time (Unix).
+REMINDERS_DUE = f"{PREFIX}reminders:due"
 
 
 def usage(scope: str, ident: int | str, period: str) -> str:

@@ -4,9 +4,11 @@ lock and the global session leases, each step one atomic script.
 Keys (``bot.storage.keys``):
 
 - ``vb:turns``: the stream of queued turns; ``vb:workers`` its consumer group.
-- ``vb:{CHAT}:order``: sorted set of the chat's turns by message id. A turn waiting or running
-  has its message id as score; a finished one stays with the score moved below zero (its done
-  mark, so a redelivered update is never answered twice) until a thousand newer ones pass it.
+- ``vb:{CHAT}:order``: sorted set of the chat's turns by message id (``TurnJob.gate_member``
+  and ``gate_score``: a reminder sits right after the message that asked for it). A turn
+  waiting or running has its message id as score; a finished one stays with the score moved
+  below zero (its done mark, so a redelivered update is never answered twice) until a
+  thousand newer ones pass it.
 - ``vb:{CHAT}:running``: the chat's lock, held by the queue entry whose turn runs.
 - ``vb:session:N`` (N below the cap): realtime session leases, each a key with an expiry, so
   a worker that dies frees its leases when they expire and no clock but Redis's decides.
@@ -245,7 +247,7 @@ class TurnQueue:
             rate_key = keys.user_rate(job.user_id, rate_window_index)
         script_keys = [keys.chat_order(job.chat_id), keys.TURNS_STREAM, rate_key or ""]
         script_keys += [check.usage_key for check in budgets]
-        args: list[Any] = [job.message_id, job.message_id, job.dumps(), max_backlog]
+        args: list[Any] = [job.gate_member, job.gate_score, job.dumps(), max_backlog]
         args += [rate_limit if rate_key else 0, rate_window, prices[0], prices[1]]
         for check in budgets:
             args += [check.max_seconds, check.max_cost]
@@ -326,7 +328,7 @@ class TurnQueue:
         state, detail = await self._take(
             [*script_keys, *self._slots],
             [
-                job.message_id,
+                job.gate_member,
                 token,
                 worker,
                 lock_ms,
@@ -359,8 +361,8 @@ class TurnQueue:
                 taken.lease if taken else "",
             ],
             [
-                job.message_id,
-                job.message_id - DONE_OFFSET,
+                job.gate_member,
+                job.gate_score - DONE_OFFSET,
                 job.message_id - DONE_KEEP - DONE_OFFSET,
                 entry_id,
                 keys.TURNS_GROUP,
