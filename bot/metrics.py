@@ -12,6 +12,8 @@ __all__ = [
     "IN_FLIGHT",
     "QUEUE_DEPTH",
     "REALTIME_ERRORS",
+    "REMINDERS_FIRED",
+    "TOOL_CALLS",
     "TURNS",
     "TURN_STAGE_SECONDS",
     "start_metrics_server",
@@ -32,6 +34,12 @@ TURN_STAGE_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge("voicebot_queue_depth", "Turns in the queue not yet finished")
 IN_FLIGHT = Gauge("voicebot_realtime_sessions_in_flight", "Realtime sessions open in this process")
 REALTIME_ERRORS = Counter("voicebot_realtime_errors_total", "Realtime failures, by type", ["type"])
+TOOL_CALLS = Counter(
+    "voicebot_tool_calls_total", "Tool calls run for the model, by outcome", ["tool", "outcome"]
+)
+REMINDERS_FIRED = Counter(
+    "voicebot_reminders_fired_total", "Reminders that came due and were queued"
+)
 
 Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 

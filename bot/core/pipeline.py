@@ -1,5 +1,9 @@
 """One turn, streamed: the session opens while the input downloads and decodes, the reply is
 encoded to OGG/Opus as its audio arrives, so the voice note is ready right after response.done.
+
+When the chat has tools, the model may call them: each call runs within ``tool_timeout`` (a
+call that fails or times out is answered with an error the model tells the user), and the
+audio of every response of the turn goes into the one voice note.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
-from bot.core.models import Limits, Marks, TurnResult, TurnSetup
+from bot.core.models import Limits, Marks, ToolBox, ToolCall, TurnResult, TurnSetup
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -24,7 +28,7 @@ from bot.errors import (
     SilentAudio,
     TurnStopped,
 )
-from bot.realtime.client import RealtimeClient, RealtimeSession
+from bot.realtime.client import RealtimeClient, RealtimeSession, ToolRunner
 from bot.realtime.protocol import (
     INPUT_RATE,
     SessionConfig,
@@ -77,6 +81,8 @@ class TurnOptions:
     output_modalities: tuple[str, ...] = ("text", "audio")
     turn_timeout: float = 120.0
     transcription_model: str = ""
+    tool_timeout: float = 10.0
+    tool_rounds: int = 4
 
 
 @dataclass(frozen=True)
@@ -262,6 +268,9 @@ class TurnPipeline:
             output_modalities=self.options.output_modalities,
             transcription_model=self.options.transcription_model,
             history=chat.history,
+            tools=chat.tools.declarations if chat.tools else (),
+            server_tools=chat.tools.server_side if chat.tools else frozenset(),
+            max_tool_rounds=self.options.tool_rounds,
         )
         encoder = StreamingEncoder()
         protocol = TurnProtocol(config, on_mark=marks)
@@ -270,14 +279,16 @@ class TurnPipeline:
             protocol.on_text = turn.on_text
         # The protocol reads the session's events as soon as it is connected, while the input
         # is still downloading: session.update goes out at once.
-        opening = asyncio.create_task(_start(connecting, protocol), name="realtime-open")
+        runner = _bounded(chat.tools, self.options.tool_timeout) if chat.tools else None
+        opening = asyncio.create_task(_start(connecting, protocol, runner), name="realtime-open")
         try:
             result = await self._run(turn, protocol, encoder, marks, opening, download)
         except ContextRejected:
             raise
         except RealtimeError as exc:
-            if protocol.audio_bytes_received:
-                # Part of the answer was produced (and billed): trying again would pay twice.
+            if protocol.audio_bytes_received or protocol.tool_calls:
+                # Part of the answer was produced (and billed), or a tool acted (a reminder set):
+                # trying again would pay twice, or act twice.
                 exc.transient = False
             raise
         finally:
@@ -354,6 +365,7 @@ class TurnPipeline:
             usage=protocol.usage,
             marks=marks,
             stopped=protocol.stopped,
+            tool_calls=protocol.tool_calls,
         )
 
     async def _send_input(
@@ -393,15 +405,40 @@ class TurnPipeline:
 
 
 async def _start(
-    connecting: asyncio.Task[RealtimeSession], protocol: TurnProtocol
+    connecting: asyncio.Task[RealtimeSession], protocol: TurnProtocol, tools: ToolRunner | None
 ) -> RealtimeSession:
     try:
         session = await connecting
     except asyncio.CancelledError:
         await _abandon(connecting)
         raise
-    session.run(protocol)
+    session.run(protocol, tools)
     return session
+
+
+def _bounded(tools: ToolBox, seconds: float) -> ToolRunner:
+    """``tools.run`` within ``seconds``; a call that overruns or fails is answered with an
+    error the model can tell the user about."""
+
+    async def run(call: ToolCall) -> str:
+        started = asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(seconds):
+                output = await tools.run(call)
+        except TimeoutError:
+            log.warning("tool %s did not finish within %.0f s", call.name, seconds)
+            metrics.TOOL_CALLS.labels(tool=call.name, outcome="timeout").inc()
+            return '{"error": "the tool did not answer in time; it may work if tried later"}'
+        except Exception:
+            log.exception("tool %s failed", call.name)
+            metrics.TOOL_CALLS.labels(tool=call.name, outcome="error").inc()
+            return '{"error": "the tool failed"}'
+        log.info("tool %s ran in %.0f ms", call.name,
+                 (asyncio.get_running_loop().time() - started) * 1000)  # fmt: skip
+        metrics.TOOL_CALLS.labels(tool=call.name, outcome="ok").inc()
+        return output
+
+    return run
 
 
 async def _until_done(
@@ -419,6 +456,7 @@ async def _until_done(
         if not done.done():
             log.info("the user stopped the answer; cancelling the response")
             session.send(protocol.stop())
+            session.settle(protocol)  # stopped between responses: over at once
         await done
     finally:
         stopping.cancel()

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -25,16 +26,21 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from bot.core.models import ToolCall
 from bot.errors import (
     RealtimeAuthError,
     RealtimeConnectError,
     RealtimeConnectionLost,
     RealtimeTimeout,
 )
-from bot.realtime.protocol import TurnProtocol
+from bot.realtime.protocol import Phase, TurnProtocol
 from bot.realtime.providers import Endpoint
 
-__all__ = ["RealtimeClient", "RealtimeSession"]
+__all__ = ["RealtimeClient", "RealtimeSession", "ToolRunner"]
+
+# Runs one call the model made; returns the output the model reads. Bounded in time and never
+# raising: the caller (the pipeline) sees to both.
+ToolRunner = Callable[[ToolCall], Awaitable[str]]
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +149,7 @@ class RealtimeSession:
         self._ws = ws
         self._event_timeout = event_timeout
         self._tasks: list[asyncio.Task[None]] = []
+        self._tools: ToolRunner | None = None
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._settled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -158,12 +165,20 @@ class RealtimeSession:
     ) -> None:
         await self.close()
 
-    def run(self, protocol: TurnProtocol) -> None:
-        """Start reading server events into ``protocol`` and writing queued client events."""
+    def run(self, protocol: TurnProtocol, tools: ToolRunner | None = None) -> None:
+        """Start reading server events into ``protocol`` and writing queued client events;
+        calls the model makes are run with ``tools`` (all of a response's at once) and their
+        outputs sent while the reader goes on."""
+        self._tools = tools
         self._tasks = [
             asyncio.create_task(self._read(protocol), name="realtime-reader"),
             asyncio.create_task(self._write(), name="realtime-writer"),
         ]
+
+    def settle(self, protocol: TurnProtocol) -> None:
+        """The protocol ended the turn by itself (stopped between responses): done."""
+        if protocol.done and not self._done.done():
+            self._done.set_result(None)
 
     def send(self, events: list[dict[str, Any]]) -> None:
         """Queue client events; they are sent in the order queued."""
@@ -209,6 +224,16 @@ class RealtimeSession:
         except ConnectionClosed as exc:
             self._fail(RealtimeConnectionLost(f"connection closed while sending: {exc}"))
 
+    async def _call(self, protocol: TurnProtocol, calls: list[ToolCall]) -> None:
+        """Run a response's calls together and send their outputs (and the next response)."""
+        runner = self._tools
+        if runner is None:
+            outputs = ['{"error": "no tools are available"}'] * len(calls)
+        else:
+            outputs = list(await asyncio.gather(*(runner(call) for call in calls)))
+        self.send(protocol.answer_calls(list(zip(calls, outputs, strict=True))))
+        self.settle(protocol)
+
     async def _read(self, protocol: TurnProtocol) -> None:
         try:
             # Read up to response.done, and on while transcripts of the input are still due.
@@ -217,6 +242,8 @@ class RealtimeSession:
                     async with asyncio.timeout(self._event_timeout):
                         raw = await self._ws.recv()
                 except TimeoutError:
+                    if protocol.phase is Phase.CALLING:
+                        continue  # the server waits for our tools: their time is bounded
                     raise RealtimeTimeout(
                         f"no event from the server for {self._event_timeout:.0f} s "
                         f"(phase {protocol.phase.value})"
@@ -233,6 +260,11 @@ class RealtimeSession:
                 if not isinstance(event, dict):
                     continue
                 self.send(protocol.receive(event))
+                if protocol.calls_due and protocol.phase is Phase.CALLING:
+                    calls, protocol.calls_due = protocol.calls_due, []
+                    self._tasks.append(
+                        asyncio.create_task(self._call(protocol, calls), name="realtime-tools")
+                    )
                 if protocol.done and not self._done.done():
                     self._done.set_result(None)
             if not self._done.done():

@@ -7,6 +7,15 @@ buffer by itself, so the client commits once after the last audio, takes an
 ``input_audio_buffer_commit_empty`` answer to that commit as harmless, and sends
 ``response.create`` exactly once, after its commit is answered. The turn is over at
 ``response.done``, never earlier.
+
+A turn may hold several responses (realtime-notes.md, "Tools in a realtime turn"): a response
+that ends with ``function_call`` items puts the turn in the ``CALLING`` phase; the caller runs
+the calls (``calls_due``) and gives their outputs to ``answer_calls``, which sends them as
+``function_call_output`` items and asks for the next response; the turn is over at the
+``response.done`` of a response that calls nothing. Calls of tools the provider runs itself
+(``server_tools``) are never answered; after ``max_tool_rounds`` rounds the calls are answered
+with an error telling the model to answer now, and one round later the turn ends with what it
+has. The reply's text and audio are those of every response; the usage is their sum.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.core.models import HistoryItem, Usage
+from bot.core.models import HistoryItem, ToolCall, Usage
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -70,7 +79,8 @@ class Phase(enum.Enum):
     INPUT = "input"  # session configured, input being sent
     COMMITTING = "committing"  # our commit sent, waiting for its answer
     RESPONDING = "responding"  # response.create sent
-    DONE = "done"  # response.done received
+    CALLING = "calling"  # a response ended with function calls: the client runs them
+    DONE = "done"  # the last response.done received
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,15 @@ class SessionConfig:
     vad_silence_ms: int = 200
     transcription_model: str = ""  # asks the provider to transcribe the input when set
     history: tuple[HistoryItem, ...] = ()
+    tools: tuple[dict[str, Any], ...] = ()  # session.tools, as the provider takes them
+    server_tools: frozenset[str] = frozenset()  # run by the provider: never answered here
+    max_tool_rounds: int = 4  # rounds of calls run in one turn
+
+
+# What the model is told when a turn made more rounds of calls than it may.
+ROUNDS_EXCEEDED = (
+    '{"error": "too many tool calls in one turn: answer the user now with what you have"}'
+)
 
 
 def _noop_audio(_: bytes) -> None:
@@ -110,11 +129,16 @@ class TurnProtocol:
     stopped: bool = False  # the user asked to stop: the response is cancelled
     audio_items: int = 0  # user audio items committed (each is transcribed when asked)
     transcripts: int = 0  # their input transcriptions received
-    text: str = ""
-    transcript: str = ""
+    text: str = ""  # of the response being made
+    transcript: str = ""  # of the response being made
     input_transcript: str = ""
     status: str = ""
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage = field(default_factory=Usage)  # of every response so far
+    tool_rounds: int = 0  # responses that ended with calls answered by the client
+    tool_calls: int = 0  # calls answered by running a tool
+    calls_due: list[ToolCall] = field(default_factory=list)  # to run, in the CALLING phase
+    _earlier: list[str] = field(default_factory=list)  # the text of earlier responses
+    _calls: dict[str, ToolCall] = field(default_factory=dict)  # of the response being made
     _text_parts: list[str] = field(default_factory=list)
     _transcript_parts: list[str] = field(default_factory=list)
     _pending: list[dict[str, Any]] = field(default_factory=list)
@@ -148,7 +172,12 @@ class TurnProtocol:
     def stop(self) -> list[dict[str, Any]]:
         """The user asked to stop the answer: cancel the response being made (its
         ``response.done`` then comes with status ``cancelled``, which ends the turn without an
-        error). Returns the events to send; none when no response is being made."""
+        error). Returns the events to send; none when no response is being made. Between
+        responses (tools running) the turn ends at once (``done``)."""
+        if self.phase is Phase.CALLING:
+            self.stopped = True
+            self._end("cancelled")
+            return []
         if self.stopped or self.phase is not Phase.RESPONDING:
             self.stopped = True
             return []
@@ -164,6 +193,16 @@ class TurnProtocol:
         if self.phase is Phase.CONNECTING:
             return []
         return self._finish_input()
+
+    def answer_calls(self, outputs: list[tuple[ToolCall, str]]) -> list[dict[str, Any]]:
+        """The outputs of ``calls_due`` (each call with the string the model reads): the
+        ``function_call_output`` items and the next ``response.create``. None when the turn
+        ended meanwhile (stopped)."""
+        if self.phase is not Phase.CALLING:
+            return []
+        self.calls_due = []
+        self.tool_calls += len(outputs)
+        return self._outputs(outputs)
 
     # -- what the server says ----------------------------------------------------------------
 
@@ -189,8 +228,10 @@ class TurnProtocol:
 
     @property
     def reply_text(self) -> str:
-        """The best text of the reply: the output text, else the audio transcript."""
-        return (self.text or self.transcript).strip()
+        """The best text of the reply (of each response, the output text, else the audio
+        transcript), every response's in order."""
+        current = (self.text or self.transcript).strip()
+        return " ".join(part for part in (*self._earlier, current) if part)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -229,22 +270,21 @@ class TurnProtocol:
         }
         if cfg.transcription_model:
             audio_input["transcription"] = {"model": cfg.transcription_model}
-        return {
-            "type": "session.update",
-            "event_id": self._next_id("session"),
-            "session": {
-                "type": "realtime",
-                "output_modalities": list(cfg.output_modalities),
-                "instructions": cfg.instructions,
-                "audio": {
-                    "input": audio_input,
-                    "output": {
-                        "format": {"type": "audio/pcm", "rate": cfg.output_rate},
-                        "voice": cfg.voice,
-                    },
+        session: dict[str, Any] = {
+            "type": "realtime",
+            "output_modalities": list(cfg.output_modalities),
+            "instructions": cfg.instructions,
+            "audio": {
+                "input": audio_input,
+                "output": {
+                    "format": {"type": "audio/pcm", "rate": cfg.output_rate},
+                    "voice": cfg.voice,
                 },
             },
         }
+        if cfg.tools:
+            session["tools"] = list(cfg.tools)
+        return {"type": "session.update", "event_id": self._next_id("session"), "session": session}
 
     def _finish_input(self) -> list[dict[str, Any]]:
         if self.audio_bytes_sent >= MIN_COMMIT_BYTES:
@@ -338,12 +378,34 @@ class TurnProtocol:
             self.input_transcript = f"{self.input_transcript} {text}".strip()
         return []
 
+    def _on_function_call(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """A call the model made (``response.function_call_arguments.done``, or the
+        ``function_call`` item of ``response.output_item.done``: whichever comes, once)."""
+        item = event.get("item") if "item" in event else event
+        if not isinstance(item, dict):
+            return []
+        if event.get("type") == "response.output_item.done" and item.get("type") != "function_call":
+            return []
+        call_id, name = item.get("call_id"), item.get("name")
+        if not isinstance(call_id, str) or not isinstance(name, str):
+            return []
+        if name in self.config.server_tools:
+            return []  # the provider runs it itself
+        arguments = item.get("arguments")
+        self._calls[call_id] = ToolCall(
+            call_id, name, arguments if isinstance(arguments, str) else "{}"
+        )
+        return []
+
     def _on_response_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         response = event.get("response") or {}
         self.status = response.get("status") or "completed"
-        self.usage = Usage.from_event(response.get("usage"))
-        self.phase = Phase.DONE
-        self.on_mark("response_done")
+        self.usage = self.usage + Usage.from_event(response.get("usage"))
+        calls = list(self._calls.values())
+        self._calls.clear()
+        if calls and self.status == "completed" and not self.stopped:
+            return self._called(calls)
+        self._end(self.status)
         if self.status == "completed" or (self.status == "cancelled" and self.stopped):
             return []
         details = response.get("status_details") or {}
@@ -353,6 +415,46 @@ class TurnProtocol:
         if self.status == "incomplete" and self.audio_bytes_received:
             return []
         raise RealtimeResponseFailed(self.status, reason, error.get("message"))
+
+    def _called(self, calls: list[ToolCall]) -> list[dict[str, Any]]:
+        """A response ended with calls: they are due, unless this turn made too many rounds."""
+        self._earlier_text()
+        self.tool_rounds += 1
+        if self.tool_rounds > self.config.max_tool_rounds + 1:
+            self._end("completed")  # it would not stop calling: the turn ends with what it has
+            return []
+        if self.tool_rounds > self.config.max_tool_rounds:
+            return self._outputs([(call, ROUNDS_EXCEEDED) for call in calls])
+        self.phase = Phase.CALLING
+        self.calls_due = calls
+        self.on_mark("tool_call")
+        return []
+
+    def _outputs(self, outputs: list[tuple[ToolCall, str]]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = [
+            {
+                "type": "conversation.item.create",
+                "event_id": self._next_id("output"),
+                "item": {"type": "function_call_output", "call_id": call.call_id, "output": out},
+            }
+            for call, out in outputs
+        ]
+        return events + self._create_response()
+
+    def _earlier_text(self) -> None:
+        """The response being made is over: its text is kept, the next one starts afresh."""
+        text = (self.text or self.transcript).strip()
+        if text:
+            self._earlier.append(text)
+        self.text = self.transcript = ""
+        self._text_parts.clear()
+        self._transcript_parts.clear()
+
+    def _end(self, status: str) -> None:
+        self.status = status
+        self.phase = Phase.DONE
+        self.calls_due = []
+        self.on_mark("response_done")
 
     def _on_error(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         error = event.get("error") or {}
@@ -405,6 +507,8 @@ _HANDLERS: dict[str, _Handler] = {
     "response.output_audio_transcript.delta": TurnProtocol._on_transcript_delta,
     "response.output_audio_transcript.done": TurnProtocol._on_transcript_done,
     "conversation.item.input_audio_transcription.completed": TurnProtocol._on_input_transcript,
+    "response.function_call_arguments.done": TurnProtocol._on_function_call,
+    "response.output_item.done": TurnProtocol._on_function_call,
     "response.done": TurnProtocol._on_response_done,
     "error": TurnProtocol._on_error,
 }
