@@ -16,7 +16,10 @@ session, run a server VAD that commits by itself at pauses, refuse manual commit
 100 ms with ``input_audio_buffer_commit_empty``, and reply with a sine tone at the output rate
 the session asked for. An event the profile refuses is answered with an ``error`` event, changes
 nothing, and is recorded. Failure modes (refused handshakes, error events, failed or incomplete
-responses, dropped or hanging connections) are chosen per session with `Scenario`.
+responses, dropped or hanging connections) are chosen per session with `Scenario`, and so are
+function calls (`Scenario.tool_script`): a scripted response calls the declared functions
+instead of answering (yandex runs its reserved ``web_search`` and ``file_search`` itself), and
+the client's ``function_call_output`` items must answer calls awaiting one.
 
 Every session is recorded in a `RecordedSession` (path, headers, client events, the effective
 session, all appended PCM, the client events the profile refused) so tests can assert on what a
@@ -60,6 +63,7 @@ __all__ = [
     "RealtimeStandIn",
     "RecordedSession",
     "Scenario",
+    "ScriptedCall",
     "validate_client_event",
 ]
 
@@ -97,6 +101,9 @@ TRANSCRIPT_FALLBACK_S = 1.0
 # record it (error ``session_expired`` "Your session hit the maximum duration of 60 minutes.",
 # then close 1001 with the same reason); Yandex documents no shape for it, so it is assumed.
 EXPIRY_CLOSE_CODE = 1001
+# Characters of a function call's arguments per response.function_call_arguments.delta; neither
+# provider documents the size.
+ARGUMENT_DELTA_CHARS = 16
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,9 @@ class Profile:
     """Session creations per second; the next handshake gets HTTP 429. None: no quota."""
     default_voice: str
     """``audio.output.voice`` in ``session.created``."""
+    server_tools: frozenset[str] = frozenset()
+    """Function names the provider runs itself: declared with ``"parameters": "{}"`` (a string),
+    never called on the client's side."""
 
 
 PROFILES: dict[ProfileName, Profile] = {
@@ -194,6 +204,10 @@ PROFILES: dict[ProfileName, Profile] = {
         max_creations_per_second=10,
         # realtime-notes.md's voice list: marina is the default voice.
         default_voice="marina",
+        # realtime/voice_agent.py declares both as {"type": "function", "name": ...,
+        # "parameters": "{}"}: "Встроенная функция для поиска в интернете" and "...по файлам"
+        # (file_search takes the vector store id as its description).
+        server_tools=frozenset({"web_search", "file_search"}),
     ),
     "openai": Profile(
         name="openai",
@@ -287,7 +301,7 @@ def _check_client_event(event: dict[str, Any], profile: Profile) -> _Refusal | N
     elif etype == "response.create":
         refusal = _check_modalities(
             _dig(event, "response", "output_modalities"), "response.output_modalities", profile
-        )
+        ) or _check_tools(_dig(event, "response", "tools"), "response.tools", profile)
         if refusal is not None:
             return refusal
     elif etype == "input_audio_buffer.append" and profile.max_append_bytes is not None:
@@ -354,7 +368,48 @@ def _check_session_patch(session: Any, profile: Profile) -> _Refusal | None:
                 if kind is not None
                 else "session.audio.input.turn_detection",
             )
-    return _check_modalities(session.get("output_modalities"), "session.output_modalities", profile)
+    return _check_modalities(
+        session.get("output_modalities"), "session.output_modalities", profile
+    ) or _check_tools(session.get("tools"), "session.tools", profile)
+
+
+def _check_tools(tools: Any, param: str, profile: Profile) -> _Refusal | None:
+    """A function tool's ``parameters`` must be a JSON Schema object (the GA types take any
+    value, ``object``); only the profile's own server tools may declare the string ``"{}"``."""
+    if not isinstance(tools, list):
+        return None  # the types refuse it
+    for i, tool in enumerate(tools):
+        # A tool without a type is a function tool to the types; MCP tools are theirs to check.
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            continue
+        parameters = tool.get("parameters")
+        if parameters is None or isinstance(parameters, dict):
+            continue
+        if isinstance(parameters, str) and tool.get("name") in profile.server_tools:
+            # realtime/voice_agent.py declares web_search and file_search with "{}".
+            continue
+        # OpenAI: "Invalid type for '<param>': expected an object, but got a string instead."
+        # (code invalid_type), as clients of its APIs record it.
+        where = f"{param}[{i}].parameters"
+        return _Refusal(
+            "invalid_type",
+            f"Invalid type for '{where}': expected an object, but got {_json_kind(parameters)} "
+            "instead.",
+            where,
+        )
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    return "a value of another type"
 
 
 def _check_modalities(value: Any, param: str, profile: Profile) -> _Refusal | None:
@@ -440,6 +495,19 @@ def _extra_fields(obj: object, path: str) -> Iterator[str]:
 
 
 @dataclass
+class ScriptedCall:
+    """A function call the model makes in a scripted response (see `Scenario.tool_script`)."""
+
+    name: str
+    """The function called; the session (or the response.create) must declare it in ``tools``."""
+    arguments: dict[str, Any] | str = field(default_factory=dict)
+    """The arguments: a dict is sent as its JSON, a string exactly as it is (malformed JSON
+    included, as a model may write it)."""
+    call_id: str | None = None
+    """The call's ``call_id``; None generates one (``call_…``)."""
+
+
+@dataclass
 class Scenario:
     """How the stand-in behaves in a session. Read once when a connection's handshake arrives,
     so changing it affects later sessions only."""
@@ -506,6 +574,23 @@ class Scenario:
     session_lifetime: float | None = None
     """Seconds from the handshake until the server ends the session with a ``session_expired``
     error and a close (code 1001); None is the profile's (yandex 300, openai 3600)."""
+    tool_script: list[list[ScriptedCall]] = field(default_factory=list)
+    """Function calls by response: response i of the session (every response the server runs
+    counts, from response.create or a VAD commit) makes the calls ``tool_script[i]`` instead of
+    answering; responses past the script answer normally. Each call goes out as
+    ``response.output_item.added`` (a ``function_call`` item), argument deltas,
+    ``response.function_call_arguments.done`` and ``response.output_item.done``, then
+    ``response.done`` lists the items. A call of a name the response may not call (not in the
+    session's or the response's ``tools``, or ``tool_choice`` ``"none"``) is not made and is
+    recorded in `RecordedSession.script_skipped`; a call of one of the profile's server tools
+    (yandex: ``web_search``, ``file_search``) is run by the server, recorded in
+    `RecordedSession.server_searches`, and never reaches the client. A response left with no
+    call to make answers normally."""
+    tool_preamble: str = ""
+    """When set, a calling response first says this (a message item with a tone of
+    `tool_preamble_seconds` and its text deltas, like an answer), then makes its calls."""
+    tool_preamble_seconds: float = 0.4
+    """Length of the preamble's tone."""
 
 
 @dataclass
@@ -550,6 +635,20 @@ class RecordedSession:
     """The ``type`` of every event the server sent, in order."""
     ended: bool = False
     """True once the connection is closed (at once for refused handshakes)."""
+    responses: int = 0
+    """How many responses the server ran (response.create and VAD commits)."""
+    tool_calls: list[dict[str, str]] = field(default_factory=list)
+    """The function calls sent to the client, as ``{"call_id", "name", "arguments"}``."""
+    tool_outputs: list[dict[str, str]] = field(default_factory=list)
+    """The accepted ``function_call_output`` items, as ``{"call_id", "name", "output"}``."""
+    server_searches: list[dict[str, Any] | str] = field(default_factory=list)
+    """The arguments of the scripted calls of the profile's server tools (yandex's
+    ``web_search`` and ``file_search``), which the server ran itself."""
+    script_skipped: list[str] = field(default_factory=list)
+    """Names of the scripted calls not made: undeclared, or ``tool_choice`` was ``"none"``."""
+    unanswered_at_create: int = 0
+    """How many response.create events started a response while a function call still had no
+    output (allowed, as on both providers; recorded so a test can see it)."""
 
 
 class RealtimeStandIn:
@@ -903,6 +1002,15 @@ class _Vad:
         return events
 
 
+@dataclass(frozen=True)
+class _Call:
+    """A function call a response makes: its ``call_id``, name and arguments (JSON text)."""
+
+    call_id: str
+    name: str
+    arguments: str
+
+
 @dataclass
 class _Response:
     """Progress of one response, shared between its task and response.cancel handling."""
@@ -910,11 +1018,16 @@ class _Response:
     id: str
     item_id: str
     with_audio: bool = True
+    calls: list[_Call] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     cancel_requested: bool = False
     item_started: bool = False
+    message_closed: bool = False
     audio_chunks: int = 0
+    audio_seconds: float = 0.0
     text: list[str] = field(default_factory=list)
+    call_tokens: int = 0
+    output: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Session:
@@ -949,6 +1062,8 @@ class _Session:
         self.committed_ms = 0.0
         self.active: _Response | None = None
         self.audio_sent = False
+        # Function calls in the conversation awaiting an output: call_id -> (name, item id).
+        self.open_calls: dict[str, tuple[str, str]] = {}
         # Transcripts held until the next response.done: (item_id, seconds of audio).
         self.held_transcripts: list[tuple[str, float]] = []
         self.tasks: set[asyncio.Task[None]] = set()
@@ -1173,6 +1288,8 @@ class _Session:
 
     def check_state(self, event: dict[str, Any]) -> _Refusal | None:
         """The profile's rules that depend on what the session did before."""
+        if event["type"] == "conversation.item.create":
+            return self.check_call_output(event.get("item"))
         if event["type"] != "session.update" or not self.profile.voice_locked_after_audio:
             return None
         voice = _dig(event, "session", "audio", "output", "voice")
@@ -1186,6 +1303,26 @@ class _Session:
                 "session.audio.output.voice",
             )
         return None
+
+    def check_call_output(self, item: Any) -> _Refusal | None:
+        """A ``function_call_output`` must answer a function call of the conversation that has
+        no output yet (openai types/beta/realtime/conversation_item.py: "the server will check
+        that a function_call item with the same ID exists in the conversation history"). The
+        code and wording are OpenAI's as clients record them (livekit/agents#3344); refusing a
+        second output for one call is a choice."""
+        if not isinstance(item, dict) or item.get("type") != "function_call_output":
+            return None
+        call_id = item.get("call_id")
+        if call_id in self.open_calls:
+            return None
+        answered = any(out["call_id"] == call_id for out in self.rec.tool_outputs)
+        return _Refusal(
+            "invalid_tool_call_id",
+            f"Tool call ID '{call_id}' already has an output in conversation."
+            if answered
+            else f"Tool call ID '{call_id}' not found in conversation.",
+            "item.call_id",
+        )
 
     async def on_session_update(self, event: dict[str, Any]) -> None:
         if self.scenario.failure == "error_on_update":
@@ -1377,6 +1514,16 @@ class _Session:
         previous = event.get("previous_item_id", self.last_item_id)
         self.last_item_id = item["id"]
         self.items[item["id"]] = item
+        call_id = item.get("call_id")
+        if item.get("type") == "function_call" and isinstance(call_id, str):
+            # A call the client put in the conversation (e.g. an earlier turn given as context)
+            # can be answered like one the server made.
+            self.open_calls[call_id] = (str(item.get("name", "")), item["id"])
+        elif item.get("type") == "function_call_output" and isinstance(call_id, str):
+            name, _ = self.open_calls.pop(call_id)
+            self.rec.tool_outputs.append(
+                {"call_id": call_id, "name": name, "output": str(item.get("output", ""))}
+            )
         await self.send(
             {"type": "conversation.item.added", "item": item, "previous_item_id": previous}
         )
@@ -1404,6 +1551,9 @@ class _Session:
     async def on_item_delete(self, event: dict[str, Any]) -> None:
         if not await self._unknown_item(event):
             del self.items[event["item_id"]]
+            for call_id, (_, item_id) in list(self.open_calls.items()):
+                if item_id == event["item_id"]:
+                    del self.open_calls[call_id]
             await self.send({"type": "conversation.item.deleted", "item_id": event["item_id"]})
 
     async def on_item_truncate(self, event: dict[str, Any]) -> None:
@@ -1438,6 +1588,10 @@ class _Session:
                 client_event_id=event.get("event_id"),
             )
             return
+        if self.open_calls:
+            # Neither provider refuses it (the client may ask a response before it has every
+            # output); recorded so a test can see a client that forgot one.
+            self.rec.unanswered_at_create += 1
         await self.start_response(event)
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
@@ -1478,12 +1632,58 @@ class _Session:
         if not isinstance(modalities, list):
             modalities = self.rec.session.get("output_modalities")
         with_audio = not isinstance(modalities, list) or "audio" in modalities
-        resp = _Response(id=self.new_id("resp"), item_id=self.new_id("item"), with_audio=with_audio)
+        resp = _Response(
+            id=self.new_id("resp"),
+            item_id=self.new_id("item"),
+            with_audio=with_audio,
+            calls=self.scripted_calls(self.rec.responses, event),
+        )
+        self.rec.responses += 1
         self.active = resp
         await self.send(
             {"type": "response.created", "response": self.response_obj(resp, "in_progress")}
         )
         self.spawn(self.run_response(resp))
+
+    def scripted_calls(self, index: int, event: dict[str, Any] | None) -> list[_Call]:
+        """The calls response number ``index`` makes (`Scenario.tool_script`). A model calls
+        only the functions it was given (the response's ``tools`` replace the session's,
+        realtime_response_create_params.py) and none with ``tool_choice`` ``"none"``
+        (realtime_tool_choice_config.py); the profile's server tools are run here."""
+        script = self.scenario.tool_script
+        if index >= len(script):
+            return []
+        tools = _dig(event, "response", "tools")
+        if not isinstance(tools, list):
+            tools = self.rec.session.get("tools")
+        declared = {
+            tool.get("name")
+            for tool in (tools if isinstance(tools, list) else [])
+            if isinstance(tool, dict) and tool.get("type", "function") == "function"
+        }
+        choice = _dig(event, "response", "tool_choice")
+        if choice is None:
+            choice = self.rec.session.get("tool_choice")
+        calls: list[_Call] = []
+        for scripted in script[index]:
+            if choice == "none" or scripted.name not in declared:
+                self.rec.script_skipped.append(scripted.name)
+            elif scripted.name in self.profile.server_tools:
+                # Yandex runs web_search and file_search itself (realtime-notes.md, "Tools in a
+                # realtime turn"); the client sees the answer only.
+                self.rec.server_searches.append(copy.deepcopy(scripted.arguments))
+            else:
+                arguments = scripted.arguments
+                calls.append(
+                    _Call(
+                        call_id=scripted.call_id or self.new_id("call"),
+                        name=scripted.name,
+                        arguments=arguments
+                        if isinstance(arguments, str)
+                        else orjson.dumps(arguments).decode(),
+                    )
+                )
+        return calls
 
     def response_obj(
         self,
@@ -1513,11 +1713,9 @@ class _Session:
         # Plausible counts: 10 audio tokens per input second, 20 per output second.
         rate = self.output_rate
         chunk_samples = max(1, round(rate * self.scenario.chunk_ms / 1000))
-        out_samples = min(
-            resp.audio_chunks * chunk_samples, round(self.scenario.reply_seconds * rate)
-        )
+        out_samples = min(resp.audio_chunks * chunk_samples, round(resp.audio_seconds * rate))
         audio_out = round(out_samples / rate * 20)
-        text_out = len(resp.text)
+        text_out = len(resp.text) + resp.call_tokens
         audio_in = round(self.committed_ms / 100)
         text_in = len(str(self.rec.session.get("instructions") or "").split())
         return {
@@ -1574,6 +1772,35 @@ class _Session:
             await self.finish(resp, "failed", details)
             return
 
+        # A calling response may say something first ("One moment"), then makes its calls;
+        # any other response answers.
+        if resp.calls:
+            text, seconds = sc.tool_preamble, sc.tool_preamble_seconds
+        else:
+            text, seconds = sc.reply_text, sc.reply_seconds
+        if (text or not resp.calls) and not await self.stream_message(resp, text, seconds):
+            return  # the connection was dropped
+
+        if resp.cancel_requested:
+            await self.finish(
+                resp, "cancelled", {"type": "cancelled", "reason": "client_cancelled"}
+            )
+        elif sc.failure == "response_incomplete":
+            await self.finish(
+                resp, "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
+            )
+        else:
+            if resp.calls:
+                if resp.item_started:
+                    await self.close_message(resp, "completed")
+                await self.send_calls(resp)
+            await self.finish(resp, "completed", None)
+
+    async def stream_message(self, resp: _Response, text: str, seconds: float) -> bool:
+        """Send the response's message item (output 0): its content parts, a tone of
+        ``seconds`` and the words of ``text`` spread over it. False when the connection was
+        dropped on purpose (``drop_mid_response``)."""
+        sc = self.scenario
         with_transcript, with_text, text_index = self._text_parts(resp)
         ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
         item = {
@@ -1613,11 +1840,12 @@ class _Session:
             )
 
         chunks = (
-            _tone_chunks(sc.reply_hz, sc.reply_seconds, self.output_rate, sc.chunk_ms)
+            _tone_chunks(sc.reply_hz, seconds, self.output_rate, sc.chunk_ms)
             if resp.with_audio
             else ()
         )
-        words = _split_words(sc.reply_text) if (with_text or with_transcript) else []
+        resp.audio_seconds = seconds if resp.with_audio else 0.0
+        words = _split_words(text) if (with_text or with_transcript) else []
         n_chunks = len(chunks)
         if sc.failure == "response_incomplete":
             n_chunks = max(1, n_chunks // 2) if n_chunks else 0
@@ -1652,7 +1880,7 @@ class _Session:
             resp.audio_chunks += 1
             if i == 0 and sc.failure == "drop_mid_response":
                 self.abort()
-                return
+                return False
             for word in words[word_pos : bounds[i + 1]]:
                 resp.text.append(word)
                 if with_transcript:
@@ -1667,91 +1895,154 @@ class _Session:
                     await self.send({**transcript_delta, "delta": word})
                 if with_text:
                     await self.send({**text_delta, "delta": word})
+        return True
 
-        if resp.cancel_requested:
-            await self.finish(
-                resp, "cancelled", {"type": "cancelled", "reason": "client_cancelled"}
-            )
-        elif sc.failure == "response_incomplete":
-            await self.finish(
-                resp, "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}
-            )
-        else:
-            await self.finish(resp, "completed", None)
-
-    async def finish(self, resp: _Response, status: str, details: dict[str, Any] | None) -> None:
-        """Send the closing events of a response (content parts, item, response.done), then any
-        transcript held for after it."""
-        # Cleared first so a response.cancel arriving from here on is answered "not active".
-        self.active = None
-        output: list[dict[str, Any]] = []
-        if resp.item_started:
-            with_transcript, with_text, text_index = self._text_parts(resp)
-            ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
-            text = "".join(resp.text)
-            content: list[dict[str, Any]] = []
-            if resp.with_audio:
-                await self.send({"type": "response.output_audio.done", **ids, "content_index": 0})
-            if with_transcript:
-                await self.send(
-                    {
-                        "type": "response.output_audio_transcript.done",
-                        **ids,
-                        "content_index": 0,
-                        "transcript": text,
-                    }
-                )
-            if with_text:
-                await self.send(
-                    {
-                        "type": "response.output_text.done",
-                        **ids,
-                        "content_index": text_index,
-                        "text": text,
-                    }
-                )
-            if resp.with_audio:
-                await self.send(
-                    {
-                        "type": "response.content_part.done",
-                        **ids,
-                        "content_index": 0,
-                        "part": {"type": "audio", "transcript": text if with_transcript else None},
-                    }
-                )
-                content.append(
-                    {"type": "output_audio", "transcript": text if with_transcript else None}
-                )
-            if with_text:
-                await self.send(
-                    {
-                        "type": "response.content_part.done",
-                        **ids,
-                        "content_index": text_index,
-                        "part": {"type": "text", "text": text},
-                    }
-                )
-                content.append({"type": "output_text", "text": text})
+    async def send_calls(self, resp: _Response) -> None:
+        """Send the response's function calls as output items after any message: per call
+        ``response.output_item.added`` (arguments empty), the argument deltas,
+        ``response.function_call_arguments.done`` and ``response.output_item.done``
+        (openai/types/realtime/response_function_call_arguments_*_event.py,
+        realtime_conversation_item_function_call.py)."""
+        for call in resp.calls:
+            output_index = len(resp.output)
+            item_id = self.new_id("item")
             item = {
-                "id": resp.item_id,
+                "id": item_id,
                 "object": "realtime.item",
-                "type": "message",
-                "role": "assistant",
-                "status": "completed" if status == "completed" else "incomplete",
-                "content": content,
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": "",
             }
-            self.items[resp.item_id] = item
-            self.last_item_id = resp.item_id
+            self.open_calls[call.call_id] = (call.name, item_id)
+            self.rec.tool_calls.append(
+                {"call_id": call.call_id, "name": call.name, "arguments": call.arguments}
+            )
+            await self.send(
+                {
+                    "type": "response.output_item.added",
+                    "response_id": resp.id,
+                    "output_index": output_index,
+                    "item": item,
+                }
+            )
+            ids = {
+                "response_id": resp.id,
+                "item_id": item_id,
+                "output_index": output_index,
+                "call_id": call.call_id,
+            }
+            args = call.arguments
+            for start in range(0, max(1, len(args)), ARGUMENT_DELTA_CHARS):
+                await self.send(
+                    {
+                        "type": "response.function_call_arguments.delta",
+                        **ids,
+                        "delta": args[start : start + ARGUMENT_DELTA_CHARS],
+                    }
+                )
+            await self.send(
+                {
+                    "type": "response.function_call_arguments.done",
+                    **ids,
+                    "name": call.name,
+                    "arguments": args,
+                }
+            )
+            done_item = {**item, "status": "completed", "arguments": args}
+            self.items[item_id] = done_item
+            self.last_item_id = item_id
             await self.send(
                 {
                     "type": "response.output_item.done",
                     "response_id": resp.id,
-                    "output_index": 0,
-                    "item": item,
+                    "output_index": output_index,
+                    "item": done_item,
                 }
             )
-            output.append(item)
-        done = self.response_obj(resp, status, details, output, usage=self.scenario.usage)
+            resp.output.append(done_item)
+            # Plausible count: about four characters of JSON a token.
+            resp.call_tokens += max(1, len(args) // 4)
+
+    async def close_message(self, resp: _Response, status: str) -> None:
+        """Send the closing events of the response's message item (content parts, item) and
+        add the item to the response's output."""
+        resp.message_closed = True
+        with_transcript, with_text, text_index = self._text_parts(resp)
+        ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
+        text = "".join(resp.text)
+        content: list[dict[str, Any]] = []
+        if resp.with_audio:
+            await self.send({"type": "response.output_audio.done", **ids, "content_index": 0})
+        if with_transcript:
+            await self.send(
+                {
+                    "type": "response.output_audio_transcript.done",
+                    **ids,
+                    "content_index": 0,
+                    "transcript": text,
+                }
+            )
+        if with_text:
+            await self.send(
+                {
+                    "type": "response.output_text.done",
+                    **ids,
+                    "content_index": text_index,
+                    "text": text,
+                }
+            )
+        if resp.with_audio:
+            await self.send(
+                {
+                    "type": "response.content_part.done",
+                    **ids,
+                    "content_index": 0,
+                    "part": {"type": "audio", "transcript": text if with_transcript else None},
+                }
+            )
+            content.append(
+                {"type": "output_audio", "transcript": text if with_transcript else None}
+            )
+        if with_text:
+            await self.send(
+                {
+                    "type": "response.content_part.done",
+                    **ids,
+                    "content_index": text_index,
+                    "part": {"type": "text", "text": text},
+                }
+            )
+            content.append({"type": "output_text", "text": text})
+        item = {
+            "id": resp.item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed" if status == "completed" else "incomplete",
+            "content": content,
+        }
+        self.items[resp.item_id] = item
+        self.last_item_id = resp.item_id
+        await self.send(
+            {
+                "type": "response.output_item.done",
+                "response_id": resp.id,
+                "output_index": 0,
+                "item": item,
+            }
+        )
+        resp.output.append(item)
+
+    async def finish(self, resp: _Response, status: str, details: dict[str, Any] | None) -> None:
+        """Send the closing events of a response (the message item's, if still open, then
+        response.done listing every output item), then any transcript held for after it."""
+        # Cleared first so a response.cancel arriving from here on is answered "not active".
+        self.active = None
+        if resp.item_started and not resp.message_closed:
+            await self.close_message(resp, status)
+        done = self.response_obj(resp, status, details, resp.output, usage=self.scenario.usage)
         self.rec.t_response_done_sent = time.perf_counter()
         await self.send({"type": "response.done", "response": done})
         await self.flush_transcripts()

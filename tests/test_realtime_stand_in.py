@@ -25,6 +25,7 @@ from stand_ins.realtime import (
     ProfileName,
     RealtimeStandIn,
     Scenario,
+    ScriptedCall,
     validate_client_event,
 )
 
@@ -755,3 +756,327 @@ async def test_text_only_response_has_no_audio(stand_in: RealtimeStandIn) -> Non
     assert events[-1]["response"]["output"][0]["content"] == [
         {"type": "output_text", "text": "Just text."}
     ]
+
+
+# -- tool calls ------------------------------------------------------------------------------
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+    },
+}
+# As Yandex's realtime/voice_agent.py declares its reserved tools.
+YANDEX_WEB_SEARCH = {
+    "type": "function",
+    "name": "web_search",
+    "description": "Поиск в интернете",
+    "parameters": "{}",
+}
+
+
+def tools_update(tools: list[dict[str, Any]], **session: Any) -> dict[str, Any]:
+    """A session.update both profiles take (24000 Hz, manual turns) declaring `tools`."""
+    update = session_update(turn_detection=None, out_rate=24000)
+    update["session"]["tools"] = tools
+    update["session"].update(session)
+    return update
+
+
+async def open_session(
+    ws: ClientConnection, tools: list[dict[str, Any]], **session: Any
+) -> list[dict[str, Any]]:
+    events = await recv_until(ws, "session.created")
+    await send(ws, tools_update(tools, **session))
+    return events + await recv_until(ws, "session.updated")
+
+
+def pcm_seconds(events: list[dict[str, Any]], rate: int = 24000) -> float:
+    audio = b"".join(
+        base64.b64decode(e["delta"]) for e in of_type(events, "response.output_audio.delta")
+    )
+    return len(audio) / 2 / rate
+
+
+@pytest.mark.parametrize("profile", ["yandex", "openai"])
+async def test_scripted_call_then_output_then_answer(profile: ProfileName) -> None:
+    scenario = Scenario(
+        reply_text="It is sunny in Paris.",
+        reply_seconds=0.5,
+        tool_preamble="One moment.",
+        tool_script=[[ScriptedCall("get_weather", {"city": "Paris, France"}, "call_fixed")]],
+    )
+    async with (
+        RealtimeStandIn(profile=profile, scenario=scenario) as server,
+        open_ws(server, auth=AUTH[profile]) as ws,
+    ):
+        setup = await open_session(ws, [WEATHER_TOOL])
+        await send(ws, {"type": "response.create"})
+        calling = await recv_until(ws, "response.done")
+        # An output for a call that was never made is refused and adds nothing.
+        wrong = {"type": "function_call_output", "call_id": "call_other", "output": "{}"}
+        await send(ws, {"type": "conversation.item.create", "event_id": "evt_bad", "item": wrong})
+        refused = (await recv_until(ws, "error"))[-1]["error"]
+        output = {"type": "function_call_output", "call_id": "call_fixed", "output": "sunny"}
+        await send(ws, {"type": "conversation.item.create", "item": output})
+        added = await recv_until(ws, "conversation.item.done")
+        await send(ws, {"type": "conversation.item.create", "item": output})
+        again = (await recv_until(ws, "error"))[-1]["error"]
+        await send(ws, {"type": "response.create"})
+        answer = await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    kinds = [e["type"] for e in calling]
+    call_part = kinds[kinds.index("response.output_item.done") + 1 :]
+    deltas = of_type(calling, "response.function_call_arguments.delta")
+    assert call_part == [
+        "response.output_item.added",
+        *["response.function_call_arguments.delta"] * len(deltas),
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.done",
+    ]
+    assert len(deltas) > 1  # the JSON is long enough to come in pieces
+    # The preamble came first, as a message item with audio and its words.
+    assert kinds[:3] == [
+        "response.created",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+    said = of_type(calling, "response.output_audio_transcript.delta")
+    assert "".join(e["delta"] for e in said) == "One moment."
+    arguments = '{"city":"Paris, France"}'
+    assert "".join(e["delta"] for e in deltas) == arguments
+    added_call = of_type(calling, "response.output_item.added")[1]
+    assert added_call["output_index"] == 1
+    assert added_call["item"]["type"] == "function_call"
+    assert added_call["item"]["status"] == "in_progress"
+    assert added_call["item"]["arguments"] == ""
+    args_done = of_type(calling, "response.function_call_arguments.done")[0]
+    assert (args_done["call_id"], args_done["name"], args_done["arguments"]) == (
+        "call_fixed",
+        "get_weather",
+        arguments,
+    )
+    item_done = of_type(calling, "response.output_item.done")[1]["item"]
+    assert item_done["status"] == "completed"
+    assert item_done["arguments"] == arguments
+    assert item_done["id"] == added_call["item"]["id"] == deltas[0]["item_id"]
+    done = calling[-1]["response"]
+    assert done["status"] == "completed"
+    assert [i["type"] for i in done["output"]] == ["message", "function_call"]
+    assert done["output"][1] == item_done
+    assert done["usage"]["output_token_details"]["audio_tokens"] > 0
+    assert done["usage"]["output_token_details"]["text_tokens"] > 0
+    for event in setup + calling + answer:
+        SERVER_EVENT_ADAPTER.validate_python(event)
+
+    assert refused["type"] == "invalid_request_error"
+    assert refused["code"] == "invalid_tool_call_id"
+    assert refused["param"] == "item.call_id"
+    assert refused["event_id"] == "evt_bad"
+    assert refused["message"] == "Tool call ID 'call_other' not found in conversation."
+    assert added[-1]["item"]["call_id"] == "call_fixed"
+    assert again["code"] == "invalid_tool_call_id"
+    # After the output, the next response answers with the reply.
+    assert not of_type(answer, "response.function_call_arguments.delta")
+    text = "".join(e["delta"] for e in of_type(answer, "response.output_audio_transcript.delta"))
+    assert text == "It is sunny in Paris."
+    assert answer[-1]["response"]["status"] == "completed"
+    # The voice note of the turn holds both responses' audio.
+    assert pcm_seconds(calling) == pytest.approx(scenario.tool_preamble_seconds)
+    assert pcm_seconds(answer) == pytest.approx(0.5)
+
+    rec = server.sessions[0]
+    assert rec.responses == 2
+    assert rec.tool_calls == [
+        {"call_id": "call_fixed", "name": "get_weather", "arguments": arguments}
+    ]
+    assert rec.tool_outputs == [{"call_id": "call_fixed", "name": "get_weather", "output": "sunny"}]
+    assert rec.unanswered_at_create == 0
+    assert rec.script_skipped == []
+    assert rec.server_searches == []
+    assert len(rec.invalid) == 2  # the two refused outputs, nothing else
+
+
+async def test_several_calls_without_preamble_and_raw_arguments(
+    openai_stand_in: RealtimeStandIn,
+) -> None:
+    openai_stand_in.scenario = Scenario(
+        tool_script=[
+            [
+                ScriptedCall("get_weather", {"city": "Oslo"}),
+                ScriptedCall("get_weather", '{"city": "Ber'),  # as malformed as a model writes
+            ]
+        ]
+    )
+    async with open_ws(openai_stand_in, auth=AUTH["openai"]) as ws:
+        await open_session(ws, [WEATHER_TOOL])
+        await send(ws, {"type": "response.create"})
+        calling = await recv_until(ws, "response.done")
+        # A response.create with calls unanswered is allowed, and counted.
+        await send(ws, {"type": "response.create"})
+        answer = await recv_until(ws, "response.done")
+
+    for event in calling:
+        SERVER_EVENT_ADAPTER.validate_python(event)
+    assert not of_type(calling, "response.output_audio.delta")
+    added = of_type(calling, "response.output_item.added")
+    assert [(e["output_index"], e["item"]["type"]) for e in added] == [
+        (0, "function_call"),
+        (1, "function_call"),
+    ]
+    call_ids = [e["item"]["call_id"] for e in added]
+    assert all(c.startswith("call_") for c in call_ids) and call_ids[0] != call_ids[1]
+    done = of_type(calling, "response.function_call_arguments.done")
+    assert [e["arguments"] for e in done] == ['{"city":"Oslo"}', '{"city": "Ber']
+    assert [i["call_id"] for i in calling[-1]["response"]["output"]] == call_ids
+    assert of_type(answer, "response.output_audio.delta")
+    await openai_stand_in.wait_sessions(1)
+    rec = openai_stand_in.sessions[0]
+    assert rec.unanswered_at_create == 1
+    assert rec.invalid == []
+
+
+@pytest.mark.parametrize("profile", ["yandex", "openai"])
+async def test_web_search_is_the_server_s_on_yandex_only(profile: ProfileName) -> None:
+    search_tool = (
+        YANDEX_WEB_SEARCH
+        if profile == "yandex"
+        else {**YANDEX_WEB_SEARCH, "parameters": {"type": "object", "properties": {}}}
+    )
+    scenario = Scenario(tool_script=[[ScriptedCall("web_search", {"query": "news"})]])
+    async with (
+        RealtimeStandIn(profile=profile, scenario=scenario) as server,
+        open_ws(server, auth=AUTH[profile]) as ws,
+    ):
+        await open_session(ws, [search_tool, WEATHER_TOOL])
+        await send(ws, {"type": "response.create"})
+        events = await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    rec = server.sessions[0]
+    assert rec.invalid == []
+    calls = of_type(events, "response.function_call_arguments.done")
+    if profile == "yandex":
+        # Yandex searches itself: no call reaches the client, the response answers.
+        assert calls == []
+        assert of_type(events, "response.output_audio.delta")
+        assert rec.server_searches == [{"query": "news"}]
+        assert rec.tool_calls == []
+    else:
+        # To OpenAI it is a function like any other, the client's to run.
+        assert [c["name"] for c in calls] == ["web_search"]
+        assert rec.server_searches == []
+
+
+async def test_a_call_the_session_did_not_declare_is_not_made(stand_in: RealtimeStandIn) -> None:
+    stand_in.scenario = Scenario(
+        reply_text="Plain answer.",
+        tool_script=[
+            [ScriptedCall("get_weather", {"city": "Oslo"})],
+            [ScriptedCall("get_weather", {"city": "Rome"})],
+            [ScriptedCall("get_weather", {"city": "Kyiv"})],
+        ],
+    )
+    async with open_ws(stand_in) as ws:
+        await open_session(ws, [YANDEX_WEB_SEARCH])
+        await send(ws, {"type": "response.create"})
+        undeclared = await recv_until(ws, "response.done")
+        # The response's own tools replace the session's...
+        await send(ws, {"type": "response.create", "response": {"tools": [WEATHER_TOOL]}})
+        declared = await recv_until(ws, "response.done")
+        # ...and tool_choice "none" forbids calls.
+        create = {"tools": [WEATHER_TOOL], "tool_choice": "none"}
+        await send(ws, {"type": "response.create", "response": create})
+        forbidden = await recv_until(ws, "response.done")
+
+    for events in (undeclared, forbidden):
+        assert not of_type(events, "response.function_call_arguments.done")
+        text = "".join(
+            e["delta"] for e in of_type(events, "response.output_audio_transcript.delta")
+        )
+        assert text == "Plain answer."
+    assert [e["name"] for e in of_type(declared, "response.function_call_arguments.done")] == [
+        "get_weather"
+    ]
+    await stand_in.wait_sessions(1)
+    rec = stand_in.sessions[0]
+    assert rec.script_skipped == ["get_weather", "get_weather"]
+    assert [c["arguments"] for c in rec.tool_calls] == ['{"city":"Rome"}']
+    assert rec.invalid == []
+
+
+async def test_an_output_may_answer_a_call_the_client_put_in_the_conversation(
+    stand_in: RealtimeStandIn,
+) -> None:
+    # An earlier turn given as context: its call and output as items.
+    call = {
+        "type": "function_call",
+        "call_id": "call_earlier",
+        "name": "get_weather",
+        "arguments": '{"city":"Oslo"}',
+    }
+    output = {"type": "function_call_output", "call_id": "call_earlier", "output": "rain"}
+    async with open_ws(stand_in) as ws:
+        await open_session(ws, [WEATHER_TOOL])
+        await send(ws, {"type": "conversation.item.create", "item": call})
+        await recv_until(ws, "conversation.item.done")
+        await send(ws, {"type": "conversation.item.create", "item": output})
+        done = (await recv_until(ws, "conversation.item.done"))[-1]
+    assert done["item"]["call_id"] == "call_earlier"
+    await stand_in.wait_sessions(1)
+    rec = stand_in.sessions[0]
+    assert rec.invalid == []
+    assert rec.tool_outputs == [
+        {"call_id": "call_earlier", "name": "get_weather", "output": "rain"}
+    ]
+
+
+def test_tool_parameters_per_profile() -> None:
+    yandex_way = tools_update([YANDEX_WEB_SEARCH, {**YANDEX_WEB_SEARCH, "name": "file_search"}])
+    assert validate_client_event(yandex_way, "yandex") is None
+    assert validate_client_event(yandex_way, "openai") == (
+        "Invalid type for 'session.tools[0].parameters': expected an object, but got a string "
+        "instead."
+    )
+    # Only Yandex's reserved names take a string; its other functions take a schema too.
+    own_string = tools_update([WEATHER_TOOL, {**WEATHER_TOOL, "name": "other", "parameters": "{}"}])
+    assert "session.tools[1].parameters" in str(validate_client_event(own_string, "yandex"))
+    both_ways = tools_update([WEATHER_TOOL])
+    assert validate_client_event(both_ways, "yandex") is None
+    assert validate_client_event(both_ways, "openai") is None
+    create = {"type": "response.create", "response": {"tools": [YANDEX_WEB_SEARCH]}}
+    assert validate_client_event(create, "yandex") is None
+    assert "response.tools[0].parameters" in str(validate_client_event(create, "openai"))
+    listed = tools_update([{**WEATHER_TOOL, "parameters": ["city"]}])
+    assert "but got an array instead" in str(validate_client_event(listed, "yandex"))
+    answer = {
+        "type": "conversation.item.create",
+        "item": {"type": "function_call_output", "call_id": "call_1", "output": "{}"},
+    }
+    assert validate_client_event(answer, "yandex") is None
+    assert validate_client_event(answer, "openai") is None
+
+
+async def test_openai_refuses_string_parameters_in_the_session(
+    openai_stand_in: RealtimeStandIn,
+) -> None:
+    async with open_ws(openai_stand_in, auth=AUTH["openai"]) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, tools_update([YANDEX_WEB_SEARCH]))
+        error = (await recv_until(ws, "error"))[-1]["error"]
+        await send(ws, tools_update([WEATHER_TOOL]))
+        updated = (await recv_until(ws, "session.updated"))[-1]
+    assert error["type"] == "invalid_request_error"
+    assert error["code"] == "invalid_type"
+    assert error["param"] == "session.tools[0].parameters"
+    assert [t["name"] for t in updated["session"]["tools"]] == ["get_weather"]
+    await openai_stand_in.wait_sessions(1)
+    assert len(openai_stand_in.sessions[0].invalid) == 1
