@@ -1,13 +1,109 @@
 """A chat's notes: long-term facts the model was asked to remember ("remember that…"), kept
-without expiry, bounded per chat, given to the model at the start of each turn."""
+without expiry, bounded per chat, given to the model at the start of each turn.
+
+Keys (``bot.storage.keys``):
+
+- ``vb:{CHAT}:notes``: hash, note id (1, 2, …) → JSON ``{"text", "at"}``; the field ``seq`` holds
+  the last id given, so ids are never given twice in a chat (it outlives ``clear``).
+
+Limits (count, all notes' characters together, one note's characters) are checked and the note
+written in one script, so two turns adding at once cannot pass them. Characters are counted as
+Unicode code points on both sides (Python's ``len``; in Lua, the bytes that start a UTF-8 sequence).
+"""
 
 from __future__ import annotations
 
+import builtins
+import logging
+import re
+import string
+import time
 from dataclasses import dataclass
+from typing import Any, cast
 
+import orjson
 from redis.asyncio import Redis
 
+from bot.errors import LimitReached, ToolFailed
+from bot.storage import keys
+from bot.storage.retry import storage_errors
+
 __all__ = ["Note", "NotesStore"]
+
+log = logging.getLogger(__name__)
+
+SEQ = "seq"
+
+# KEYS: the chat's notes. ARGV: text, the note's JSON, max notes, max chars, max note chars.
+# Returns {outcome, number}: ok (the new id), too_long (its length), count (how many notes),
+# chars (the characters the notes have already).
+_ADD = r"""
+local key, text, entry = KEYS[1], ARGV[1], ARGV[2]
+local max_notes, max_chars, max_note = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local function chars(s)
+  local _, n = string.gsub(s, '[^\128-\191]', '')
+  return n
+end
+local length = chars(text)
+if length > max_note then return {'too_long', length} end
+local fields = redis.call('HGETALL', key)
+local count, total = 0, 0
+for i = 1, #fields, 2 do
+  if fields[i] ~= 'seq' then
+    count = count + 1
+    local ok, note = pcall(cjson.decode, fields[i + 1])
+    if ok and type(note) == 'table' and type(note.text) == 'string' then
+      total = total + chars(note.text)
+    end
+  end
+end
+if count >= max_notes then return {'count', count} end
+if total + length > max_chars then return {'chars', total} end
+local id = redis.call('HINCRBY', key, 'seq', 1)
+redis.call('HSET', key, id, entry)
+return {'ok', id}
+"""
+
+# KEYS: the chat's notes. Removes every note, keeps ``seq``; returns how many there were.
+_CLEAR = """
+local key = KEYS[1]
+local seq = redis.call('HGET', key, 'seq')
+local n = redis.call('HLEN', key)
+redis.call('DEL', key)
+if seq then
+  redis.call('HSET', key, 'seq', seq)
+  n = n - 1
+end
+return n
+"""
+
+# KEYS: the new chat's notes. ARGV: the old chat's note JSONs, oldest first. Each gets a new id,
+# unless the new chat has a note of the same text (a migration tried twice).
+_IMPORT = """
+local key = KEYS[1]
+local have = {}
+local fields = redis.call('HGETALL', key)
+for i = 1, #fields, 2 do
+  if fields[i] ~= 'seq' then
+    local ok, note = pcall(cjson.decode, fields[i + 1])
+    if ok and type(note) == 'table' and type(note.text) == 'string' then have[note.text] = true end
+  end
+end
+local n = 0
+for i = 1, #ARGV do
+  local ok, note = pcall(cjson.decode, ARGV[i])
+  if ok and type(note) == 'table' and type(note.text) == 'string' and not have[note.text] then
+    redis.call('HSET', key, redis.call('HINCRBY', key, 'seq', 1), ARGV[i])
+    have[note.text] = true
+    n = n + 1
+  end
+end
+return n
+"""
+
+# Punctuation around the words of ``about`` ("mum's birthday," → "mum's", "birthday").
+_TRIM = string.punctuation + "«»“”„‘’…—–"
+_NOTE_ID = re.compile(r"#?\s*(\d{1,9})")
 
 
 @dataclass(frozen=True)
@@ -27,26 +123,108 @@ class NotesStore:
         self.max_notes = max_notes
         self.max_chars = max_chars
         self.max_note_chars = max_note_chars
+        self._add = redis.register_script(_ADD)
+        self._clear = redis.register_script(_CLEAR)
+        self._import = redis.register_script(_IMPORT)
 
     async def list(self, chat_id: int) -> list[Note]:
         """The chat's notes, oldest first."""
-        raise NotImplementedError
+        with storage_errors(f"reading notes of chat {chat_id}"):
+            raw = cast(dict[str, str], await self._redis.hgetall(keys.chat_notes(chat_id)))
+        return _parse(raw)
 
     async def add(self, chat_id: int, text: str) -> Note:
         """Keep ``text`` (stripped; refused when empty or longer than ``max_note_chars``).
         Raises ``LimitReached`` when the chat has ``max_notes`` notes or they would pass
         ``max_chars`` together; checked and written in one atomic step."""
-        raise NotImplementedError
+        text = text.strip()
+        if not text:
+            raise ToolFailed("the note is empty: say what to remember")
+        at = time.time()
+        entry = orjson.dumps({"text": text, "at": at})
+        with storage_errors(f"adding a note to chat {chat_id}"):
+            outcome, number = await self._add(
+                [keys.chat_notes(chat_id)],
+                [text, entry, self.max_notes, self.max_chars, self.max_note_chars],
+            )
+        number = int(number)
+        if outcome == "too_long":
+            raise LimitReached(
+                f"a note may have at most {self.max_note_chars} characters and this one has "
+                f"{number}; keep it shorter"
+            )
+        if outcome == "count":
+            raise LimitReached(
+                f"the chat has {number} notes, the most it may keep; forget some first"
+            )
+        if outcome == "chars":
+            raise LimitReached(
+                f"the chat's notes have {number} characters and this one would pass the "
+                f"{self.max_chars} they may have together; forget some first"
+            )
+        return Note(id=number, text=text, at=at)
 
-    async def forget(self, chat_id: int, about: str) -> list[Note]:
+    async def forget(self, chat_id: int, about: str) -> builtins.list[Note]:
         """Remove the notes ``about`` matches (a note id, or words every removed note contains,
         case-insensitive); returns them (empty when none matched)."""
-        raise NotImplementedError
+        notes = await self.list(chat_id)
+        chosen = _matching(notes, about)
+        if not chosen:
+            return []
+        key = keys.chat_notes(chat_id)
+        with storage_errors(f"forgetting notes of chat {chat_id}"):
+            # Ids are never given twice: HDEL removes exactly the note that was read, or nothing
+            # when another turn removed it meanwhile (then it is not reported as ours).
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for note in chosen:
+                    pipe.hdel(key, str(note.id))
+                removed = await pipe.execute()
+        return [note for note, n in zip(chosen, removed, strict=True) if n]
 
     async def clear(self, chat_id: int) -> int:
         """Remove every note of the chat; how many there were."""
-        raise NotImplementedError
+        with storage_errors(f"clearing notes of chat {chat_id}"):
+            return int(await self._clear([keys.chat_notes(chat_id)], []))
 
     async def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
         """Carry a group's notes over to the supergroup it became."""
-        raise NotImplementedError
+        old_key = keys.chat_notes(old_chat_id)
+        with storage_errors(f"moving notes of chat {old_chat_id}"):
+            raw = cast(dict[str, str], await self._redis.hgetall(old_key))
+            notes = _parse(raw)
+            if notes:
+                # Two commands, not one script: the chats' keys live on different cluster slots.
+                entries = [orjson.dumps({"text": n.text, "at": n.at}) for n in notes]
+                await self._import([keys.chat_notes(new_chat_id)], entries)
+            if raw:
+                await self._redis.delete(old_key)
+
+
+def _parse(raw: dict[str, str]) -> list[Note]:
+    notes = []
+    for field, value in raw.items():
+        if field == SEQ:
+            continue
+        try:
+            data: dict[str, Any] = orjson.loads(value)
+            notes.append(Note(id=int(field), text=str(data["text"]), at=float(data["at"])))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("skipping an unreadable note %s", field)
+    notes.sort(key=lambda note: note.id)
+    return notes
+
+
+def _matching(notes: list[Note], about: str) -> list[Note]:
+    """The notes ``about`` names: the one with its id ("3", "#3"), else those containing each of
+    its words. An empty ``about`` names none (never "all": forgetting everything is ``clear``)."""
+    about = about.strip()
+    by_id = _NOTE_ID.fullmatch(about)
+    if by_id:
+        wanted = int(by_id.group(1))
+        found = [note for note in notes if note.id == wanted]
+        if found:
+            return found
+    words = [w for w in (word.strip(_TRIM).casefold() for word in about.split()) if w]
+    if not words:
+        return []
+    return [note for note in notes if all(w in note.text.casefold() for w in words)]

@@ -1,17 +1,139 @@
 """Reminders: durable scheduled turns. A reminder waits in Redis until it is due; then one
 atomic step moves it into the turn queue as a turn of kind "reminder" (so it is answered by
 whichever worker takes it, in its chat's order, surviving restarts and crashes like any turn),
-and no reminder is ever moved twice, however many workers look at once."""
+and no reminder is ever moved twice, however many workers look at once.
+
+Keys (``bot.storage.keys``):
+
+- ``vb:{CHAT}:reminders``: hash, reminder id → JSON ``{"due_at": <Unix time>, "job": "<the
+  TurnJob JSON>"}`` (the job as a string, so the move into the queue writes the very bytes
+  ``TurnJob.dumps`` made: Lua's cjson would round large chat ids if it wrote the job again).
+  The field ``seq`` holds the last id given: ids are short numbers ("1", "2", …) a user can say,
+  never given twice in a chat, since a turn's id stays in the order gate as its done mark.
+- ``vb:reminders:due``: sorted set (global) of every waiting reminder as ``CHAT:ID``, scored by
+  its due time.
+- ``vb:turns`` and ``vb:{CHAT}:order`` (``bot.storage.turn_queue``): where a due reminder goes,
+  its gate member ``r<ID>`` scored right after the message that asked for it.
+
+Redis Cluster: ``fire_due`` builds the chat keys from the due set's members inside its script
+and ``add``, ``cancel`` and ``clear`` touch a chat's hash and the global set together, so the
+store needs one Redis (or a cluster's single slot), as the turn queue does.
+"""
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import logging
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
+import orjson
 from redis.asyncio import Redis
 
 from bot.core.models import TurnJob
+from bot.errors import LimitReached, ToolFailed
+from bot.storage import keys
+from bot.storage.retry import storage_errors
+from bot.storage.turn_queue import ORDER_TTL_MS
 
 __all__ = ["Reminder", "ReminderStore"]
+
+log = logging.getLogger(__name__)
+
+SEQ = "seq"
+MAX_TEXT_CHARS = 1000  # a reminder's text is spoken back: a sentence or two, not a letter
+# The job is written before its id is known (the script gives it): the id goes in its place.
+_ID_PLACEHOLDER = "#ID#"
+_ID = re.compile(r"[#rR]?\s*(\d{1,12})")
+
+# KEYS: the chat's reminders, the due set. ARGV: chat id, due time (as Python wrote it), now,
+# horizon seconds, max per chat, the job JSON with the id placeholder. In compact JSON an
+# unescaped '"reminder_id":"' can only be the field itself (quotes inside strings are escaped).
+_ADD = """
+local reminders, due = KEYS[1], KEYS[2]
+local chat, due_text = ARGV[1], ARGV[2]
+local due_at, now, horizon = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_count, job = tonumber(ARGV[5]), ARGV[6]
+if due_at - now > horizon then return {'horizon', ''} end
+local count = redis.call('HLEN', reminders)
+if redis.call('HEXISTS', reminders, 'seq') == 1 then count = count - 1 end
+if count >= max_count then return {'count', tostring(count)} end
+local id = tostring(redis.call('HINCRBY', reminders, 'seq', 1))
+local field = '"reminder_id":"' .. ARGV[7] .. '"'
+local s, e = string.find(job, field, 1, true)
+if not s then return redis.error_reply('the job has no reminder id placeholder') end
+job = string.sub(job, 1, s - 1) .. '"reminder_id":"' .. id .. '"' .. string.sub(job, e + 1)
+redis.call('HSET', reminders, id, '{"due_at":' .. due_text .. ',"job":' .. cjson.encode(job) .. '}')
+redis.call('ZADD', due, due_text, chat .. ':' .. id)
+return {'ok', id}
+"""
+
+# KEYS: the chat's reminders, the due set. ARGV: the id, its due set member. The entry, or nil.
+_CANCEL = """
+local reminders, due, id = KEYS[1], KEYS[2], ARGV[1]
+if id == 'seq' then return false end
+local raw = redis.call('HGET', reminders, id)
+if not raw then return false end
+redis.call('HDEL', reminders, id)
+redis.call('ZREM', due, ARGV[2])
+return raw
+"""
+
+# KEYS: the chat's reminders, the due set. ARGV: the chat id. Keeps ``seq``; returns how many.
+_CLEAR = """
+local reminders, due = KEYS[1], KEYS[2]
+local fields = redis.call('HGETALL', reminders)
+local n = 0
+for i = 1, #fields, 2 do
+  if fields[i] ~= 'seq' then
+    redis.call('HDEL', reminders, fields[i])
+    redis.call('ZREM', due, ARGV[1] .. ':' .. fields[i])
+    n = n + 1
+  end
+end
+return n
+"""
+
+# KEYS: the due set, the turn stream. ARGV: now, limit, the chat reminders key and the chat
+# order key each as the text before and after the chat's hash tag, the order key's lifetime.
+# Each due member leaves the due set and its chat's hash, enters the chat's order gate (as
+# TurnJob.gate_member and gate_score say: "r" .. id, message id + 0.5) and, if the gate took
+# it, the stream: what TurnQueue.admit does, without its limits. Returns {member, entry} pairs.
+_FIRE_DUE = """
+local due, stream = KEYS[1], KEYS[2]
+local now, limit = ARGV[1], tonumber(ARGV[2])
+local fired = {}
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
+  redis.call('ZREM', due, member)
+  local sep = string.find(member, ':', 1, true)
+  if sep then
+    local chat, id = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
+    local reminders = ARGV[3] .. '{' .. chat .. '}' .. ARGV[4]
+    local raw = redis.call('HGET', reminders, id)
+    if raw then
+      redis.call('HDEL', reminders, id)
+      local ok, entry = pcall(cjson.decode, raw)
+      local job = ok and type(entry) == 'table' and entry.job
+      local okj, fields = pcall(cjson.decode, job or '')
+      local message_id = okj and type(fields) == 'table' and tonumber(fields.message_id)
+      if message_id then
+        local order = ARGV[5] .. '{' .. chat .. '}' .. ARGV[6]
+        local score = string.format('%.1f', message_id + 0.5)
+        if redis.call('ZADD', order, 'NX', score, 'r' .. id) == 1 then
+          redis.call('PEXPIRE', order, ARGV[7])
+          redis.call('XADD', stream, '*', 'job', job)
+          fired[#fired + 1] = {member, raw}
+        end
+      end
+    end
+  end
+end
+return fired
+"""
 
 
 @dataclass(frozen=True)
@@ -32,32 +154,160 @@ class ReminderStore:
         self._redis = redis
         self.max_per_chat = max_per_chat
         self.horizon_seconds = horizon_seconds
+        self._add = redis.register_script(_ADD)
+        self._cancel = redis.register_script(_CANCEL)
+        self._clear = redis.register_script(_CLEAR)
+        self._fire_due = redis.register_script(_FIRE_DUE)
+        self._reminders_key = _around_tag(keys.chat_reminders)
+        self._order_key = _around_tag(keys.chat_order)
 
     async def add(self, asking: TurnJob, text: str, due_at: float, *, now: float) -> Reminder:
         """Schedule ``text`` at ``due_at`` for the chat of ``asking`` (the turn that asked; the
         reminder replies to its message). Raises ``LimitReached`` when the chat has
         ``max_per_chat`` waiting or ``due_at`` is more than ``horizon_seconds`` after ``now``,
         ``ToolFailed`` when ``due_at`` is not after ``now``."""
-        raise NotImplementedError
+        text = text.strip()
+        if not text:
+            raise ToolFailed("the reminder has no text: say what to remind of")
+        if len(text) > MAX_TEXT_CHARS:
+            raise LimitReached(f"a reminder may have at most {MAX_TEXT_CHARS} characters")
+        due_at = float(due_at)
+        if not math.isfinite(due_at) or due_at <= now:
+            raise ToolFailed("the reminder's time has already passed; choose a later time")
+        job = TurnJob(
+            chat_id=asking.chat_id,
+            message_id=asking.message_id,
+            user_id=asking.user_id,
+            chat_type=asking.chat_type,
+            lang=asking.lang,
+            thread_id=asking.thread_id,
+            text=text,
+            kind="reminder",
+            reminder_id=_ID_PLACEHOLDER,
+            enqueued_at=now,
+        )
+        chat_id = asking.chat_id
+        with storage_errors(f"adding a reminder to chat {chat_id}"):
+            outcome, detail = await self._add(
+                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE],
+                [
+                    chat_id,
+                    repr(due_at),
+                    repr(float(now)),
+                    self.horizon_seconds,
+                    self.max_per_chat,
+                    job.dumps(),
+                    _ID_PLACEHOLDER,
+                ],
+            )
+        if outcome == "horizon":
+            days = self.horizon_seconds / 86400
+            raise LimitReached(f"a reminder may be set at most {days:g} days ahead")
+        if outcome == "count":
+            raise LimitReached(
+                f"the chat has {detail} reminders waiting, the most it may have; cancel some first"
+            )
+        reminder_id = str(detail)
+        job = dataclasses.replace(job, reminder_id=reminder_id)
+        return Reminder(id=reminder_id, chat_id=chat_id, text=text, due_at=due_at, job=job)
 
-    async def list(self, chat_id: int) -> list[Reminder]:
+    async def list(self, chat_id: int) -> builtins.list[Reminder]:
         """The chat's waiting reminders, soonest first."""
-        raise NotImplementedError
+        with storage_errors(f"reading reminders of chat {chat_id}"):
+            raw = cast(dict[str, str], await self._redis.hgetall(keys.chat_reminders(chat_id)))
+        found = []
+        for field, value in raw.items():
+            if field == SEQ:
+                continue
+            reminder = _parse(chat_id, field, value)
+            if reminder is not None:
+                found.append(reminder)
+        found.sort(key=lambda r: (r.due_at, _order(r.id)))
+        return found
 
     async def cancel(self, chat_id: int, reminder_id: str) -> Reminder | None:
         """Cancel one of the chat's reminders (only its own chat's); None when there is no such
         reminder waiting (already due, cancelled, or another chat's)."""
-        raise NotImplementedError
+        matched = _ID.fullmatch(str(reminder_id).strip())
+        if matched is None:
+            return None
+        rid = str(int(matched.group(1)))
+        with storage_errors(f"cancelling a reminder of chat {chat_id}"):
+            raw = await self._cancel(
+                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE], [rid, f"{chat_id}:{rid}"]
+            )
+        if raw is None:
+            return None
+        return _parse(chat_id, rid, raw)
 
     async def clear(self, chat_id: int) -> int:
         """Cancel every waiting reminder of the chat; how many."""
-        raise NotImplementedError
+        with storage_errors(f"clearing reminders of chat {chat_id}"):
+            return int(
+                await self._clear([keys.chat_reminders(chat_id), keys.REMINDERS_DUE], [chat_id])
+            )
 
-    async def fire_due(self, now: float, limit: int = 100) -> list[Reminder]:
+    async def migrate(self, old_chat_id: int, new_chat_id: int, *, now: float) -> int:
+        """Move a group's waiting reminders to the supergroup it became (each gets a new id
+        there; the message that asked stays in the old chat, so the reminder is sent without
+        replying). How many moved."""
+        moved = 0
+        for reminder in await self.list(old_chat_id):
+            if await self.cancel(old_chat_id, reminder.id) is None:
+                continue  # came due meanwhile: it goes to the old chat's id, which forwards
+            asking = dataclasses.replace(reminder.job, chat_id=new_chat_id)
+            await self.add(asking, reminder.text, max(reminder.due_at, now + 1), now=now)
+            moved += 1
+        return moved
+
+    async def fire_due(self, now: float, limit: int = 100) -> builtins.list[Reminder]:
         """Move the reminders due at ``now`` (at most ``limit``) into the turn queue, each in one
         atomic step with its chat's order gate: exactly once, whoever calls at the same time."""
-        raise NotImplementedError
+        with storage_errors("firing due reminders"):
+            fired = await self._fire_due(
+                [keys.REMINDERS_DUE, keys.TURNS_STREAM],
+                [repr(float(now)), limit, *self._reminders_key, *self._order_key, ORDER_TTL_MS],
+            )
+        moved = []
+        for member, raw in fired:
+            chat, _, rid = str(member).partition(":")
+            reminder = _parse(int(chat), rid, raw)
+            if reminder is not None:
+                log.info("reminder due: chat=%s reminder=%s", chat, rid)
+                moved.append(reminder)
+        return moved
 
     async def next_due(self) -> float | None:
         """When the soonest waiting reminder is due."""
-        raise NotImplementedError
+        with storage_errors("reading the next reminder"):
+            head = await self._redis.zrange(keys.REMINDERS_DUE, 0, 0, withscores=True)
+        return float(head[0][1]) if head else None
+
+
+def _parse(chat_id: int, reminder_id: str, raw: str | bytes) -> Reminder | None:
+    try:
+        data: dict[str, Any] = orjson.loads(raw)
+        job = TurnJob.loads(data["job"])
+        return Reminder(
+            id=reminder_id,
+            chat_id=chat_id,
+            text=job.text or "",
+            due_at=float(data["due_at"]),
+            job=job,
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        log.warning("skipping an unreadable reminder chat=%s reminder=%s", chat_id, reminder_id)
+        return None
+
+
+def _order(reminder_id: str) -> int:
+    return int(reminder_id) if reminder_id.isdigit() else 0
+
+
+def _around_tag(build: Callable[[int], str]) -> tuple[str, str]:
+    """A chat key's text before and after its ``{CHAT}`` hash tag, for a script that builds
+    the keys of chats it finds (``keys`` stays the one place key names are made)."""
+    head, tag, tail = build(0).partition("{0}")
+    if not tag:
+        raise ValueError(f"{build.__name__} has no {{chat}} hash tag")
+    return head, tail

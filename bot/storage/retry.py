@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from redis.exceptions import (
@@ -26,7 +27,7 @@ from redis.exceptions import (
 
 from bot.errors import StorageError
 
-__all__ = ["is_passing", "retrying"]
+__all__ = ["is_passing", "retrying", "storage_errors"]
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +63,15 @@ async def retrying(call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: 
             log.warning("Redis unavailable for %s (%s); retrying in %.1f s", name, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_DELAY)
+
+
+@contextmanager
+def storage_errors(doing: str) -> Iterator[None]:
+    """Passing Redis failures become ``StorageError`` (``doing`` says what failed); others (a
+    script bug) stay as they are."""
+    try:
+        yield
+    except RedisError as exc:
+        if not is_passing(exc):
+            raise
+        raise StorageError(f"{doing}: {exc}") from None
