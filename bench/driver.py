@@ -664,8 +664,9 @@ def _sessions_by_chat(
             continue
         instructions = str(session.session.get("instructions") or "")
         if instructions.startswith("chat-"):
+            # The chat's own instructions come first (the tools' notes may follow them).
             with contextlib.suppress(ValueError):
-                out[int(instructions[5:])] = session
+                out[int(instructions[5:].split("\n", 1)[0])] = session
             continue
         hz = dominant_hz(session.input_pcm[: 5 * 24000 * 2], 24000)
         chat, tone = min(tones.items(), key=lambda item: abs(item[1] - hz))

@@ -16,6 +16,7 @@ from bot.core.answering import Answering, TurnStores
 from bot.core.models import Limits
 from bot.core.pipeline import TurnOptions, TurnPipeline
 from bot.i18n import Catalogue
+from bot.queue.clock import ReminderClock
 from bot.queue.worker import Handler, TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import PROFILES, endpoint_from_settings, profile_for
@@ -23,15 +24,21 @@ from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory
+from bot.storage.notes import NotesStore
+from bot.storage.reminders import ReminderStore
 from bot.storage.stops import StopBus
 from bot.storage.turn_queue import TurnQueue
 from bot.storage.usage import Budgets, Prices, UsageLedger
+from bot.tools import ToolKit
+from bot.tools.search import SearxSearch
 
 __all__ = [
     "Services",
     "build_answering",
+    "build_clock",
     "build_pipeline",
     "build_services",
+    "build_tool_kit",
     "build_worker",
     "defaults_from",
     "limits_from",
@@ -54,6 +61,15 @@ class Services:
     admission: Admission
     answering: Answering
     stop_bus: StopBus
+    notes: NotesStore
+    reminders: ReminderStore
+    tool_kit: ToolKit
+    search: SearxSearch | None = None
+
+    async def close(self) -> None:
+        """Free what the services hold besides Redis (the search back end's connections)."""
+        if self.search is not None:
+            await self.search.close()
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -86,6 +102,8 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
             output_modalities=profile.output_modalities,
             turn_timeout=settings.turn_timeout,
             transcription_model=settings.input_transcription_model,
+            tool_timeout=settings.tool_timeout,
+            tool_rounds=settings.tool_rounds,
         ),
     )
 
@@ -103,9 +121,13 @@ def prices_from(settings: Settings) -> Prices:
 
 
 def build_answering(
-    settings: Settings, catalogue: Catalogue, stores: TurnStores | None = None
+    settings: Settings,
+    catalogue: Catalogue,
+    stores: TurnStores | None = None,
+    tools: ToolKit | None = None,
 ) -> Answering:
-    """The worker's side of a turn; without ``stores`` (no Redis) chats get the defaults."""
+    """The worker's side of a turn; without ``stores`` (no Redis) chats get the defaults, and
+    without ``tools`` the model only talks."""
     return Answering(
         build_pipeline(settings),
         catalogue,
@@ -116,6 +138,20 @@ def build_answering(
         # A hung model is noticed after EVENT_TIMEOUT of silence: the user hears of it then.
         slow_after=settings.event_timeout + 3,
         live_default=settings.live_answers,
+        tools=tools,
+    )
+
+
+def build_tool_kit(
+    settings: Settings, notes: NotesStore, reminders: ReminderStore, search: SearxSearch | None
+) -> ToolKit:
+    return ToolKit(
+        notes=notes,
+        reminders=reminders,
+        search=search,
+        provider_search=profile_for(settings).web_search,
+        disabled=settings.tools_disabled,
+        default_timezone=settings.default_timezone,
     )
 
 
@@ -142,6 +178,19 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         ),
     )
     stores = TurnStores(settings_store, memory, ledger, chat_status)
+    notes = NotesStore(
+        redis,
+        max_notes=settings.notes_max,
+        max_chars=settings.notes_max_chars,
+        max_note_chars=settings.note_max_chars,
+    )
+    reminders = ReminderStore(
+        redis,
+        max_per_chat=settings.reminders_max,
+        horizon_seconds=settings.reminders_horizon_days * 86400,
+    )
+    search = SearxSearch(settings.search_url) if settings.search_url else None
+    tool_kit = build_tool_kit(settings, notes, reminders, search)
     return Services(
         settings=settings,
         catalogue=catalogue,
@@ -153,8 +202,12 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         ledger=ledger,
         turn_queue=turn_queue,
         admission=admission,
-        answering=build_answering(settings, catalogue, stores),
+        answering=build_answering(settings, catalogue, stores, tool_kit),
         stop_bus=StopBus(redis),
+        notes=notes,
+        reminders=reminders,
+        tool_kit=tool_kit,
+        search=search,
     )
 
 
@@ -172,3 +225,8 @@ def build_worker(services: Services, handler: Handler, give_up: Handler) -> Turn
         ),
         on_give_up=give_up,
     )
+
+
+def build_clock(services: Services) -> ReminderClock:
+    """The reminder clock every worker process runs."""
+    return ReminderClock(services.reminders, poll=services.settings.reminder_poll)

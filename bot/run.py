@@ -16,7 +16,7 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.app import Services, build_services, build_worker
+from bot.app import Services, build_clock, build_services, build_worker
 from bot.config import Settings
 from bot.metrics import QUEUE_DEPTH, start_metrics_server
 from bot.queue.worker import TurnWorker
@@ -78,6 +78,9 @@ class _Running:
             )  # fmt: skip
         if self._worker is not None:
             self._tasks.append(asyncio.create_task(self._worker.run(self.stop), name="worker"))
+            # Due reminders become turns: every worker process looks, each is queued once.
+            clock = build_clock(self.services)
+            self._tasks.append(asyncio.create_task(clock.run(self.stop), name="reminders"))
             # Stops pressed by users reach this process's turns, whoever received them.
             self._listener = asyncio.create_task(
                 self.services.stop_bus.listen(self._live.stop), name="stop-listener"
@@ -94,6 +97,7 @@ class _Running:
                 await self._listener
         if self._metrics is not None:
             await self._metrics.cleanup()
+        await self.services.close()
         await self.bot.session.close()
 
     def stop_on_signals(self) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiogram import Bot, Dispatcher
 from redis.asyncio import Redis
 
-from bot.app import Services, build_services
+from bot.app import Services, build_clock, build_services
 from bot.config import Settings
 from bot.run import telegram_worker
 from bot.storage.redis import redis_client
@@ -57,6 +57,7 @@ async def running_bot(
         live = LiveTurns()
         worker = asyncio.create_task(telegram_worker(services, bot, live).run(stop))
         stops = asyncio.create_task(services.stop_bus.listen(live.stop))
+        clock = asyncio.create_task(build_clock(services).run(stop))
         polling_stop = asyncio.Event()
         polling = asyncio.create_task(
             poll(
@@ -74,6 +75,8 @@ async def running_bot(
             await asyncio.wait_for(polling, 10)
             stop.set()
             await asyncio.wait_for(worker, 30)
+            await asyncio.wait_for(clock, 10)
+            await services.close()
             stops.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await stops

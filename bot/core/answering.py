@@ -5,6 +5,11 @@ the turn (tried again, up to ``retries`` times with backoff, when it failed for 
 reason); the reply goes to the ``ReplySink`` (its delivery tried again on its own, so a reply
 that exists is never asked of the model twice); memory and usage are written; every failure
 becomes one message in the user's language (``bot.i18n.render``).
+
+With tools (``bot.tools``), the chat's enabled tools go to the model with the turn, the text of
+the answer says what they did ("⏰ 18:40 — call mum") and lists the sources of a search. A
+reminder that came due is a turn of its own: the model speaks it in the chat's voice, as a
+reply to the message that asked for it.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory
 from bot.storage.usage import TurnUsage, UsageLedger
+from bot.tools import ToolKit, TurnTools
 
 __all__ = ["Answering", "TurnStores"]
 
@@ -43,6 +49,11 @@ log = logging.getLogger(__name__)
 
 RETRY_BASE_DELAY = 1.0
 _T = TypeVar("_T")
+# What the model is asked when a reminder is due (it answers in the reminder's language).
+REMINDER_PROMPT = (
+    "It is time for a reminder this chat asked you for earlier. Say it to them now, in one or "
+    "two short, warm sentences, in the language of the reminder: «{text}»"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class Answering:
         deadline: float = 150.0,
         slow_after: float = 33.0,
         live_default: bool = True,
+        tools: ToolKit | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -81,6 +93,7 @@ class Answering:
         self.deadline = deadline
         self.slow_after = slow_after
         self.live_default = live_default
+        self.tools = tools
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
@@ -100,10 +113,12 @@ class Answering:
 
     async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         chat: list[ChatSettings] = []
+        tools: list[TurnTools] = []
         stop = asyncio.Event()
         # Downloaded once per turn, however many tries the model needs.
         fetch = fetch_once(source.fetch) if job.file_id else None
-        turn = TurnInput(fetch=fetch, text=job.text, label=job.label, on_text=sink.draft, stop=stop)
+        text = REMINDER_PROMPT.format(text=job.text) if job.kind == "reminder" else job.text
+        turn = TurnInput(fetch=fetch, text=text, label=job.label, on_text=sink.draft, stop=stop)
         told: list[asyncio.Task[None]] = []
         slow = asyncio.get_running_loop().call_later(
             self.slow_after, _tell_slow, self.catalogue, job, sink, told
@@ -112,7 +127,7 @@ class Answering:
             try:
                 async with asyncio.timeout(self.deadline):
                     result = await self._with_retries(
-                        lambda: self._run_model(turn, job, sink, chat, stop)
+                        lambda: self._run_model(turn, job, sink, chat, tools, stop)
                     )
             except TimeoutError:
                 raise RealtimeTimeout(f"no answer within {self.deadline:.0f} s") from None
@@ -121,7 +136,7 @@ class Answering:
                 for notice in told:
                     await notice  # the slow notice is sent before the outcome edits it
             settings = chat[0]
-            text = self._text(job, settings, result)
+            text = self._text(job, settings, result, tools[0] if tools else None)
             if result.stopped:
                 # What the user saw streamed stays, as a message: no voice note of an answer
                 # they stopped (the draft would vanish once anything is sent).
@@ -129,7 +144,8 @@ class Answering:
             else:
                 reply = Reply(result.voice, result.voice_seconds, text)
             started = time.perf_counter()
-            if reply.voice or result.text:
+            acted = bool(tools and tools[0].summary())  # a stopped turn's tools did act
+            if reply.voice or result.text or acted:
                 await self._with_retries(lambda: sink.send_reply(reply))
             if told:
                 await sink.send_notice(self.catalogue.get(job.lang, "slow-model-done"))
@@ -151,6 +167,7 @@ class Answering:
         job: TurnJob,
         sink: ReplySink,
         chat: list[ChatSettings],
+        tools: list[TurnTools],
         stop: asyncio.Event,
     ) -> TurnResult:
         async with contextlib.AsyncExitStack() as progress:
@@ -158,11 +175,20 @@ class Answering:
             async def load() -> TurnSetup:
                 settings, history = await self._read_state(job)
                 chat[:] = [settings]
+                instructions = settings.instructions
+                turn_tools = None
+                if self.tools is not None and job.kind == "message":
+                    turn_tools = await self.tools.for_turn(job, settings)
+                if turn_tools is not None:
+                    tools[:] = [turn_tools]
+                    instructions = f"{instructions}\n\n{turn_tools.instructions}"
                 # Shown once the chat's choice is known (right after the model's connection
                 # opens): drafts or a reaction with live answers on, "recording voice…" else.
+                # A reminder is no answer being made for someone waiting: no drafts.
                 live = settings.live if settings.live is not None else self.live_default
+                live = live and job.kind == "message"
                 await progress.enter_async_context(sink.progress(live, stop))
-                return TurnSetup(settings.voice, settings.instructions, history)
+                return TurnSetup(settings.voice, instructions, history, turn_tools)
 
             return await self.pipeline.run(turn, load)
 
@@ -181,7 +207,7 @@ class Answering:
                 raise ChatUnreachable("the chat blocked or removed the bot")
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
-        return settings, history if settings.memory else ()
+        return settings, history if settings.memory and job.kind == "message" else ()
 
     async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
         attempt = 0
@@ -198,12 +224,18 @@ class Answering:
                             delay)  # fmt: skip
                 await asyncio.sleep(delay)
 
-    def _text(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> str:
+    def _text(
+        self, job: TurnJob, chat: ChatSettings, result: TurnResult, tools: TurnTools | None
+    ) -> str:
+        parts = [result.text]
+        if job.kind == "reminder":
+            parts.insert(0, f"⏰ {job.text}")
         heard = self._heard(job, result)
         if heard and job.file_id and chat.shows_transcript(job.chat_type):
-            heard_line = self.catalogue.get(job.lang, "heard", text=heard)
-            return f"{heard_line}\n\n{result.text}".strip()
-        return result.text
+            parts.insert(0, self.catalogue.get(job.lang, "heard", text=heard))
+        if tools is not None:
+            parts.append(tools.summary())  # what the tools did, and the sources
+        return "\n\n".join(part for part in parts if part).strip()
 
     def _heard(self, job: TurnJob, result: TurnResult) -> str:
         return result.input_transcript if job.file_id else (job.text or "")
@@ -211,7 +243,7 @@ class Answering:
     async def _remember(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> None:
         if self.stores is None:
             return
-        if chat.memory:
+        if chat.memory and job.kind == "message":
             heard = self._heard(job, result)
             question = heard or self.catalogue.get(job.lang, "memory-voice-without-transcript")
             await self.stores.memory.remember(job.chat_id, question, result.text)

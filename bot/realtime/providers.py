@@ -63,6 +63,8 @@ class Profile:
     currency: str = "RUB"
     # New sessions a second one process opens at most: under the provider's quota.
     sessions_per_second: float | None = None
+    # The provider runs a ``web_search`` function itself (Yandex reserves the name).
+    web_search: bool = False
 
 
 PROFILES: dict[str, Profile] = {
@@ -85,6 +87,9 @@ PROFILES: dict[str, Profile] = {
         # Yandex's quota: 10 new sessions a second per cloud (yandex-cloud/docs,
         # _includes/yandexgpt-limits.md); one process keeps under it.
         sessions_per_second=8.0,
+        # A function named web_search (parameters "{}") is run on Yandex's side
+        # (realtime/voice_agent.py; billed as a Search API generative response).
+        web_search=True,
     ),
     # OpenAI GA: audio/pcm at 24000 only (openai/types/realtime/realtime_audio_formats.py,
     # AudioPCM.rate: Literal[24000]); turn detection server_vad, semantic_vad or null

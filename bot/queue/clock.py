@@ -1,0 +1,50 @@
+"""The reminder clock: every worker process looks for due reminders about once a second and
+moves them into the turn queue (``ReminderStore.fire_due``: one atomic step per reminder, so
+however many processes look at once, each reminder is queued once). From there a reminder is a
+turn like any other: taken by one worker, in its chat's order, resumed after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+from redis.exceptions import RedisError
+
+from bot import metrics
+from bot.errors import StorageError
+from bot.storage.reminders import ReminderStore
+
+__all__ = ["ReminderClock"]
+
+log = logging.getLogger(__name__)
+
+
+class ReminderClock:
+    def __init__(
+        self,
+        reminders: ReminderStore,
+        *,
+        poll: float = 1.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.reminders = reminders
+        self.poll = poll
+        self.now = now
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set. Redis away is waited out (a reminder comes late, never lost)."""
+        while not stop.is_set():
+            try:
+                fired = await self.reminders.fire_due(self.now())
+            except (RedisError, OSError, StorageError) as exc:
+                log.warning("reminders: cannot look for due ones (%s); trying again",
+                            exc.__class__.__name__)  # fmt: skip
+                fired = []
+            for reminder in fired:
+                metrics.REMINDERS_FIRED.inc()
+                log.info("reminder %s of chat %s is due: queued", reminder.id, reminder.chat_id)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll)
