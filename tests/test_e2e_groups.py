@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.core.models import TurnJob
 from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, running_bot
 
@@ -153,17 +155,25 @@ async def test_bots_are_never_answered(app: RunningBot, ogg: bytes) -> None:
     assert not app.api.calls_of("sendVoice")
 
 
-async def test_supergroup_migration_keeps_settings(app: RunningBot) -> None:
+async def test_supergroup_migration_keeps_settings_notes_and_reminders(app: RunningBot) -> None:
     old = -4242
     app.api.push_message("text", chat_id=old, user_id=OWNER, text="/voice lera",
                          chat_type="group", chat_title="Old")  # fmt: skip
     await app.api.wait_for("sendMessage", timeout=10)
+    await app.services.notes.add(old, "The team meets on Fridays.")
+    asking = TurnJob(chat_id=old, message_id=3, user_id=OWNER, chat_type="group", text="x")
+    due = time.time() + 3600
+    await app.services.reminders.add(asking, "book the room", due, now=time.time())
     migrated = app.api.push_message("text", chat_id=old, user_id=OWNER, text="x",
                                     chat_type="group", chat_title="Old")  # fmt: skip
     migrated["message"].pop("text")
     migrated["message"].pop("entities", None)
     migrated["message"]["migrate_to_chat_id"] = GROUP
     assert "lera" in await group_command(app, "/settings")
+    assert [n.text for n in await app.services.notes.list(GROUP)] == ["The team meets on Fridays."]
+    (moved,) = await app.services.reminders.list(GROUP)
+    assert (moved.text, moved.due_at, moved.job.chat_id) == ("book the room", due, GROUP)
+    assert await app.services.notes.list(old) == [] and await app.services.reminders.list(old) == []
 
 
 async def test_group_messages_in_russian(app: RunningBot) -> None:

@@ -25,16 +25,19 @@ __all__ = ["build_dispatcher", "set_commands"]
 
 log = logging.getLogger(__name__)
 
-EVERYONE = ("start", "help", "settings", "ask", "usage")
+EVERYONE = ("start", "help", "settings", "ask", "notes", "reminders", "usage")
 PRIVATE = ("start", "help", "settings", "voice", "instructions", "forget", "memory",
-           "transcript", "live", "usage", "reset")  # fmt: skip
+           "transcript", "live", "tools", "timezone", "notes", "reminders", "usage",
+           "reset")  # fmt: skip
 ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", "memory",
-          "transcript", "live", "usage", "reset")  # fmt: skip
+          "transcript", "live", "tools", "timezone", "notes", "reminders", "usage",
+          "reset")  # fmt: skip
 
 
 def build_dispatcher(services: Services) -> Dispatcher:
     """A dispatcher whose handlers receive the services by name (``admission``,
-    ``settings_store``, ``memory``, ``ledger``, ``permissions``, ``catalogue``, ``settings``)."""
+    ``settings_store``, ``memory``, ``ledger``, ``notes``, ``reminders``, ``tool_kit``,
+    ``permissions``, ``catalogue``, ``settings``)."""
     settings = services.settings
     workflow: dict[str, Any] = {
         "settings": settings,
@@ -45,6 +48,9 @@ def build_dispatcher(services: Services) -> Dispatcher:
         "ledger": services.ledger,
         "admission": services.admission,
         "stop_bus": services.stop_bus,
+        "notes": services.notes,
+        "reminders": services.reminders,
+        "tool_kit": services.tool_kit,
         "permissions": Permissions(services.admins, settings.admin_ids),
     }
     dp = Dispatcher(**workflow)

@@ -3,6 +3,7 @@ and what a settings command asks for."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiogram import Bot
@@ -13,6 +14,7 @@ from bot.storage.chat_settings import ChatSettings
 from bot.telegram.permissions import Permissions
 
 __all__ = [
+    "Args",
     "ForTheBot",
     "InstructionsGiven",
     "IsChatAdmin",
@@ -125,3 +127,17 @@ class InstructionsGiven(Filter):
         if not text and reply is not None:
             text = (reply.text or reply.caption or "").strip()
         return {"text": text} if text else False
+
+
+class Args(Filter):
+    """The command's arguments match ``pattern`` (whole, case-insensitive): gives the handler
+    the pattern's named groups."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern, re.IGNORECASE | re.DOTALL)
+
+    async def __call__(self, message: Message, command: CommandObject) -> bool | dict[str, Any]:
+        match = self.pattern.fullmatch((command.args or "").strip())
+        if match is None:
+            return False
+        return {k: v for k, v in match.groupdict().items() if v is not None} or True

@@ -11,6 +11,15 @@ help =
     I answer voice notes and texts that reply to my messages, and texts that mention me (@{ $bot }). With /mode all I answer every voice note in the group. Reply to someone's voice note with /ask to have me answer it.
     Telegram's privacy mode hides ordinary group messages from bots: to use /mode all, turn it off in @BotFather (/setprivacy → Disable) and add me to the group again, or make me an admin.
 
+    <b>What I can do</b>
+    Besides answering, I can search the web, tell the date and time, remember what you ask me to and remind you when you say. Just say it, for example:
+    “What's the weather in Kazan?”
+    “Remember that my daughter's name is Ada.”
+    “Remind me in twenty minutes to call mum.”
+    /tools — which tools are on
+    /notes — what I remember (/notes forget NUMBER)
+    /reminders — what I will remind of (/reminders cancel ID)
+
     <b>Settings</b> (admins of the chat)
     /voice — choose the voice
     /instructions TEXT — what I should be like
@@ -21,6 +30,9 @@ help =
     /memory on|off — remember earlier turns
     /transcript on|off — show what I heard above the answer
     /live on|off — show answers as they are made (a draft with a stop button in private chats, a reaction in groups)
+    /tools NAME on|off — switch a tool
+    /timezone ZONE — the chat's time zone, for the time and reminders
+    /notes clear, /reminders clear — forget every note, cancel every reminder
     /usage — how much you and this chat used
 
     Current voice: { $voice }.
@@ -29,6 +41,8 @@ settings =
     Voice: { $voice }
     Mode: { $mode }
     Live answers: { $live }
+    Tools on: { $tools }
+    Time zone: { $timezone }
     Instructions: { $instructions }
 mode-all = every voice note
 mode-replies = replies and mentions
@@ -114,3 +128,58 @@ voice-no-rights = I may not send voice notes in this chat, so here is the answer
 live-usage = Live answers are { $state }. Admins switch them with /live on or /live off.
 live-set = Live answers are { $state } now.
 menu-live = Live answers: on or off
+menu-tools = Tools: which are on, switch them
+menu-timezone = The chat's time zone
+menu-notes = What I remember in this chat
+menu-reminders = Reminders waiting in this chat
+tools-title = Tools in this chat:
+tools-line = { $mark } { $tool } — { $description }
+tool-web_search = search the web
+tool-clock = date and time
+tool-notes = notes: remember what you ask me to
+tool-reminders = reminders at the time you say
+tools-how = Admins switch a tool with /tools NAME on or /tools NAME off, for example /tools { $example } off.
+tools-none = This bot has no tools: I just answer.
+tools-none-on = none
+tools-set-on = The tool { $tool } is on now.
+tools-set-off = The tool { $tool } is off now.
+tools-unknown = I don't know the tool “{ $tool }”. Tools: { $tools }.
+tools-unavailable = The tool “{ $tool }” is not available in this bot. Tools: { $tools }.
+timezone-show =
+    Time zone: { $zone } ({ $offset }). The time there: { $time }.
+    Admins set it with /timezone and a zone such as Europe/Berlin or an offset such as UTC+3; /timezone reset goes back to the default.
+timezone-set = Time zone set: { $zone }. The time there: { $time }.
+timezone-reset = The time zone is back to the default: { $zone }. The time there: { $time }.
+timezone-unknown = I don't know the time zone “{ $zone }”. Give a name such as Europe/Berlin, or a whole-hour offset such as UTC+3.
+weekday = { $day ->
+    [0] Mon
+    [1] Tue
+    [2] Wed
+    [3] Thu
+    [4] Fri
+    [5] Sat
+   *[6] Sun
+}
+notes-title = What I remember in this chat:
+notes-line = { $id }. { $text }
+notes-how = /notes forget NUMBER forgets one; admins: /notes clear forgets them all.
+notes-empty = I have no notes in this chat yet. Say “remember that …” and I will keep it.
+notes-forgotten = Forgotten: { $text }
+notes-not-found = There is no note { $id }. /notes lists them with their numbers.
+notes-cleared = { $count ->
+    [0] There were no notes to forget.
+    [one] I have forgotten the one note.
+   *[other] I have forgotten all { $count } notes.
+}
+reminders-title = Waiting reminders (time zone { $zone }):
+reminders-line = #{ $id } { $when } — { $text }
+reminders-how = /reminders cancel ID cancels one of yours (admins: any); admins: /reminders clear cancels them all.
+reminders-empty = No reminders are waiting. Say, for example, “remind me in twenty minutes to call mum”.
+reminders-not-found = No reminder { $id } is waiting. /reminders lists them.
+reminders-not-yours = Only the one who asked for this reminder, or an admin, can cancel it.
+reminders-cancelled = Cancelled: { $line }
+reminders-cleared = { $count ->
+    [0] No reminders were waiting.
+    [one] I have cancelled the one waiting reminder.
+   *[other] I have cancelled all { $count } waiting reminders.
+}

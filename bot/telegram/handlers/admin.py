@@ -1,11 +1,14 @@
 """Settings commands of the chat's admins: /voice (and its keyboard), /instructions TEXT, /mode,
-/reset, /forget, /memory on|off, /transcript on|off, /live on|off.
+/reset, /forget, /memory on|off, /transcript on|off, /live on|off, and the tools' changes:
+/tools NAME on|off, /timezone ZONE|reset, /notes clear, /reminders cancel ID|clear.
 
 The router carries the admin check (``IsChatAdmin``) for all of them; a non-admin's command falls
-through to ``commands``, which refuses it.
+through to ``tools`` or ``commands``, which refuse it.
 """
 
 from __future__ import annotations
+
+import time
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -14,15 +17,30 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from bot.config import Settings
 from bot.i18n import Texts
 from bot.realtime.providers import voices_for
-from bot.storage.chat_settings import ChatSettings, ChatSettingsStore
+from bot.storage.chat_settings import TOOL_FIELD, ChatSettings, ChatSettingsStore
 from bot.storage.memory import ConversationMemory
-from bot.telegram.filters import InstructionsGiven, IsChatAdmin, Switch
+from bot.storage.notes import NotesStore
+from bot.storage.reminders import ReminderStore
+from bot.telegram.filters import Args, InstructionsGiven, IsChatAdmin, Switch
+from bot.telegram.handlers.tools import (
+    CANCEL,
+    CLEAR,
+    RESET,
+    SWITCH,
+    echo,
+    local_time,
+    reminder_line,
+    resolve_tool,
+    zone_named,
+)
 from bot.telegram.ports import tell, thread_of
+from bot.tools.kit import ToolKit
 
 __all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "router"]
 
 ADMIN_COMMANDS = (
     "voice", "instructions", "mode", "reset", "forget", "memory", "transcript", "live",
+    "tools", "timezone", "notes", "reminders",
 )  # fmt: skip
 VOICE_CALLBACK = "voice:"
 VOICES_PER_ROW = 3
@@ -168,6 +186,79 @@ async def on_live(
     await tell(bot, message, texts("live-set", state=texts(f"state-{state}")))
 
 
+async def on_tool_switch(
+    message: Message,
+    tool: str,
+    state: str,
+    bot: Bot,
+    texts: Texts,
+    settings_store: ChatSettingsStore,
+    tool_kit: ToolKit,
+) -> None:
+    name = resolve_tool(tool)
+    available = tool_kit.available()
+    if name is None or name not in available:
+        key = "tools-unknown" if name is None else "tools-unavailable"
+        await tell(bot, message, texts(key, tool=echo(tool), tools=", ".join(available) or "—"))
+        return
+    state = state.lower()
+    await settings_store.set(message.chat.id, **{f"{TOOL_FIELD}{name}": state})
+    await tell(bot, message, texts(f"tools-set-{state}", tool=name))
+
+
+async def on_timezone_reset(
+    message: Message, bot: Bot, texts: Texts, settings_store: ChatSettingsStore, settings: Settings
+) -> None:
+    # An empty value reads as unset: the chat follows the bot's default again.
+    await settings_store.set(message.chat.id, timezone="")
+    zone = settings.default_timezone
+    await tell(
+        bot, message, texts("timezone-reset", zone=zone, time=local_time(texts, time.time(), zone))
+    )
+
+
+async def on_timezone_set(
+    message: Message, zone: str, bot: Bot, texts: Texts, settings_store: ChatSettingsStore
+) -> None:
+    name = zone_named(zone)
+    if name is None:
+        await tell(bot, message, texts("timezone-unknown", zone=echo(zone)))
+        return
+    await settings_store.set(message.chat.id, timezone=name)
+    await tell(
+        bot, message, texts("timezone-set", zone=name, time=local_time(texts, time.time(), name))
+    )
+
+
+async def on_notes_clear(message: Message, bot: Bot, texts: Texts, notes: NotesStore) -> None:
+    count = await notes.clear(message.chat.id)
+    await tell(bot, message, texts("notes-cleared", count=count))
+
+
+async def on_reminder_cancel(
+    message: Message,
+    reminder_id: str,
+    bot: Bot,
+    chat_settings: ChatSettings,
+    texts: Texts,
+    reminders: ReminderStore,
+    tool_kit: ToolKit,
+) -> None:
+    cancelled = await reminders.cancel(message.chat.id, reminder_id)
+    if cancelled is None:
+        await tell(bot, message, texts("reminders-not-found", id=echo(reminder_id)))
+        return
+    line = reminder_line(texts, cancelled, tool_kit.timezone_for(chat_settings))
+    await tell(bot, message, texts("reminders-cancelled", line=line))
+
+
+async def on_reminders_clear(
+    message: Message, bot: Bot, texts: Texts, reminders: ReminderStore
+) -> None:
+    count = await reminders.clear(message.chat.id)
+    await tell(bot, message, texts("reminders-cleared", count=count))
+
+
 def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="admin")
@@ -183,4 +274,12 @@ def router() -> Router:
     r.message.register(on_memory, Command("memory"), Switch())
     r.message.register(on_transcript, Command("transcript"), Switch())
     r.message.register(on_live, Command("live"), Switch())
+    # The tools' commands without a change to make (listing, /notes forget ID, a bad form) go
+    # on to the ``tools`` router.
+    r.message.register(on_tool_switch, Command("tools"), Args(SWITCH))
+    r.message.register(on_timezone_reset, Command("timezone"), Args(RESET))
+    r.message.register(on_timezone_set, Command("timezone"), Args(r"(?P<zone>.+)"))
+    r.message.register(on_notes_clear, Command("notes"), Args(CLEAR))
+    r.message.register(on_reminder_cancel, Command("reminders"), Args(CANCEL))
+    r.message.register(on_reminders_clear, Command("reminders"), Args(CLEAR))
     return r

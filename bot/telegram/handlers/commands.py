@@ -1,6 +1,6 @@
 """Commands anyone may use: /start /help /settings, and reading what admins set (/instructions,
-/memory, /transcript, /live without a new value). An admin command from anyone else ends here too
-(the admin router let it through) and is refused."""
+/memory, /transcript, /live without a new value); the tools' commands are in ``tools``. An admin
+command from anyone else ends here too (the admin router let it through) and is refused."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from bot.i18n import Texts
 from bot.storage.chat_settings import ChatSettings
 from bot.telegram.filters import InstructionsGiven, Switch
 from bot.telegram.handlers.admin import ADMIN_COMMANDS, VOICE_CALLBACK
+from bot.telegram.handlers.tools import tools_of
 from bot.telegram.ports import tell
+from bot.tools.kit import ToolKit
 
 INSTRUCTIONS_PREVIEW = 300
 
@@ -32,8 +34,14 @@ async def on_help(message: Message, bot: Bot, chat_settings: ChatSettings, texts
 
 
 async def on_settings(
-    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, settings: Settings
+    message: Message,
+    bot: Bot,
+    chat_settings: ChatSettings,
+    texts: Texts,
+    settings: Settings,
+    tool_kit: ToolKit,
 ) -> None:
+    tools = ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on")
     instructions = chat_settings.instructions
     if len(instructions) > INSTRUCTIONS_PREVIEW:
         instructions = instructions[:INSTRUCTIONS_PREVIEW].rstrip() + "…"
@@ -42,6 +50,8 @@ async def on_settings(
         voice=html.escape(chat_settings.voice),
         mode=texts(f"mode-{chat_settings.mode}"),
         live=texts("state-on" if _live(chat_settings, settings) else "state-off"),
+        tools=html.escape(tools),
+        timezone=html.escape(tool_kit.timezone_for(chat_settings)),
         instructions=html.escape(instructions),
     )
     await tell(bot, message, text, html_text=True)

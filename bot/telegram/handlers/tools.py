@@ -1,0 +1,252 @@
+"""The tools' commands anyone may use: /tools (which are on), /timezone, /notes and /notes forget
+ID, /reminders and /reminders cancel ID (of a reminder one asked for).
+
+The changes only admins may make (/tools NAME on|off, /timezone ZONE|reset, /notes clear,
+/reminders clear, cancelling anyone's reminder) are in ``admin``, behind its ``IsChatAdmin``
+filter; the same commands from anyone else end here and are refused. This router comes before
+``commands``, whose last handler refuses every admin command it sees.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import time
+from zoneinfo import ZoneInfo, available_timezones
+
+from aiogram import Bot, Router
+from aiogram.filters import Command
+from aiogram.types import Message
+
+from bot.config import TOOL_NAMES
+from bot.errors import NotAdmin
+from bot.i18n import Texts
+from bot.storage.chat_settings import ChatSettings
+from bot.storage.notes import NotesStore
+from bot.storage.reminders import Reminder, ReminderStore
+from bot.telegram.filters import Args
+from bot.telegram.ports import tell
+from bot.telegram.texts import split_text
+from bot.tools.kit import ToolKit
+
+__all__ = [
+    "CANCEL",
+    "CLEAR",
+    "RESET",
+    "SWITCH",
+    "echo",
+    "local_time",
+    "reminder_line",
+    "resolve_tool",
+    "router",
+    "tools_of",
+    "zone_named",
+]
+
+# What people call the tools, besides their names.
+TOOL_ALIASES = {
+    "search": "web_search", "websearch": "web_search", "web": "web_search",
+    "time": "clock", "date": "clock", "datetime": "clock",
+    "note": "notes", "reminder": "reminders",
+}  # fmt: skip
+# Fixed offsets have IANA names with the sign reversed: UTC+3 is "Etc/GMT-3".
+_OFFSET = re.compile(
+    r"(?:utc|gmt)?\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?"
+)
+MAX_OFFSET_HOURS = 14
+# What a reply repeats of a user's argument, at most (an argument can be a message long).
+ECHO_CHARS = 40
+
+# The arguments of the commands' forms (see ``Args``).
+SWITCH = r"(?P<tool>\S+)\s+(?P<state>on|off)"
+CLEAR = r"clear"
+RESET = r"reset|default"
+CANCEL = r"cancel\s+#?(?P<reminder_id>\S+)"
+FORGET = r"forget\s+#?(?P<note_id>\d+)"
+
+
+def echo(text: str) -> str:
+    """The user's argument, short enough to repeat in a reply."""
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
+
+
+def resolve_tool(name: str) -> str | None:
+    """The tool ``name`` (or one of its aliases) stands for, None when none."""
+    name = name.strip().lower().replace("-", "_")
+    name = TOOL_ALIASES.get(name, name)
+    return name if name in TOOL_NAMES else None
+
+
+@functools.cache
+def _zones() -> dict[str, str]:
+    """Every IANA zone name, by its lower-case form."""
+    return {name.lower(): name for name in available_timezones()}
+
+
+def zone_named(text: str) -> str | None:
+    """The IANA zone ``text`` names (any case), or the fixed-offset zone of "UTC+3", "GMT-5",
+    "+03:00"; None when it names none (offsets must be whole hours, as IANA's are)."""
+    text = text.strip().lower()
+    if text in ("utc", "gmt", "z"):
+        return "UTC"
+    offset = _OFFSET.fullmatch(text)
+    if offset is not None:
+        hours = int(offset["hours"])
+        if offset["minutes"] not in (None, "00") or hours > MAX_OFFSET_HOURS:
+            return None
+        if hours == 0:
+            return "UTC"
+        return _zones().get(f"etc/gmt{'-' if offset['sign'] == '+' else '+'}{hours}")
+    return _zones().get(text)
+
+
+def local_time(texts: Texts, at: float, zone: str) -> str:
+    """``at`` in ``zone``, the way people read it: "Sun 30.11 18:40"."""
+    moment = dt.datetime.fromtimestamp(at, ZoneInfo(zone))
+    return f"{texts('weekday', day=moment.weekday())} {moment:%d.%m %H:%M}"
+
+
+def utc_offset(at: float, zone: str) -> str:
+    """The offset of ``zone`` at ``at``: "UTC+03:00"."""
+    offset = dt.datetime.fromtimestamp(at, ZoneInfo(zone)).strftime("%z")
+    return f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def tools_of(tool_kit: ToolKit, chat_settings: ChatSettings) -> list[str]:
+    """The tools on in this chat, in the deployment's order."""
+    enabled = tool_kit.enabled_for(chat_settings)
+    return [name for name in tool_kit.available() if name in enabled]
+
+
+def reminder_line(texts: Texts, reminder: Reminder, zone: str) -> str:
+    when = local_time(texts, reminder.due_at, zone)
+    return texts("reminders-line", id=reminder.id, when=when, text=reminder.text)
+
+
+async def tell_long(bot: Bot, message: Message, text: str) -> None:
+    """``tell``, in as many messages as Telegram needs (a list of notes can be long)."""
+    for part in split_text(text):
+        await tell(bot, message, part)
+
+
+async def on_tools(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, tool_kit: ToolKit
+) -> None:
+    available = tool_kit.available()
+    if not available:
+        await tell(bot, message, texts("tools-none"))
+        return
+    enabled = tool_kit.enabled_for(chat_settings)
+    lines = [texts("tools-title")]
+    lines += [
+        texts("tools-line", mark="✅" if name in enabled else "⛔", tool=name,
+              description=texts(f"tool-{name}"))
+        for name in available
+    ]  # fmt: skip
+    lines.append(texts("tools-how", example=available[-1]))
+    await tell(bot, message, "\n".join(lines))
+
+
+async def on_timezone(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, tool_kit: ToolKit
+) -> None:
+    zone = tool_kit.timezone_for(chat_settings)
+    now = time.time()
+    await tell(
+        bot,
+        message,
+        texts(
+            "timezone-show",
+            zone=zone,
+            offset=utc_offset(now, zone),
+            time=local_time(texts, now, zone),
+        ),
+    )
+
+
+async def on_notes(message: Message, bot: Bot, texts: Texts, notes: NotesStore) -> None:
+    kept = await notes.list(message.chat.id)
+    if not kept:
+        await tell(bot, message, texts("notes-empty"))
+        return
+    lines = [texts("notes-title")]
+    lines += [texts("notes-line", id=str(note.id), text=note.text) for note in kept]
+    lines.append(texts("notes-how"))
+    await tell_long(bot, message, "\n".join(lines))
+
+
+async def on_notes_forget(
+    message: Message, note_id: str, bot: Bot, texts: Texts, notes: NotesStore
+) -> None:
+    forgotten = await notes.forget(message.chat.id, note_id)
+    if forgotten:
+        await tell(bot, message, texts("notes-forgotten", text=forgotten[0].text))
+    else:
+        await tell(bot, message, texts("notes-not-found", id=echo(note_id)))
+
+
+async def on_reminders(
+    message: Message,
+    bot: Bot,
+    chat_settings: ChatSettings,
+    texts: Texts,
+    reminders: ReminderStore,
+    tool_kit: ToolKit,
+) -> None:
+    waiting = await reminders.list(message.chat.id)
+    if not waiting:
+        await tell(bot, message, texts("reminders-empty"))
+        return
+    zone = tool_kit.timezone_for(chat_settings)
+    lines = [texts("reminders-title", zone=zone)]
+    lines += [reminder_line(texts, reminder, zone) for reminder in waiting]
+    lines.append(texts("reminders-how"))
+    await tell_long(bot, message, "\n".join(lines))
+
+
+async def on_reminders_cancel_own(
+    message: Message,
+    reminder_id: str,
+    bot: Bot,
+    chat_settings: ChatSettings,
+    texts: Texts,
+    reminders: ReminderStore,
+    tool_kit: ToolKit,
+) -> None:
+    # Not an admin (they are served by ``admin``): only the reminders they asked for.
+    chat_id = message.chat.id
+    asker = message.from_user.id if message.from_user else None
+    found = next((r for r in await reminders.list(chat_id) if r.id == reminder_id), None)
+    if found is not None and (asker is None or found.job.user_id != asker):
+        await tell(bot, message, texts("reminders-not-yours"))
+        return
+    cancelled = await reminders.cancel(chat_id, reminder_id) if found is not None else None
+    if cancelled is None:
+        await tell(bot, message, texts("reminders-not-found", id=echo(reminder_id)))
+        return
+    zone = tool_kit.timezone_for(chat_settings)
+    await tell(
+        bot, message, texts("reminders-cancelled", line=reminder_line(texts, cancelled, zone))
+    )
+
+
+async def refuse(_: object) -> None:
+    raise NotAdmin("not an admin of the chat")
+
+
+def router() -> Router:
+    """A new router with this module's handlers (a router joins one dispatcher only)."""
+    r = Router(name="tools")
+    # A change only admins may make, from someone else: refused; anything else: what is now.
+    r.message.register(refuse, Command("tools"), Args(SWITCH))
+    r.message.register(on_tools, Command("tools"))
+    r.message.register(refuse, Command("timezone"), Args(r".+"))
+    r.message.register(on_timezone, Command("timezone"))
+    r.message.register(refuse, Command("notes"), Args(CLEAR))
+    r.message.register(on_notes_forget, Command("notes"), Args(FORGET))
+    r.message.register(on_notes, Command("notes"))
+    r.message.register(refuse, Command("reminders"), Args(CLEAR))
+    r.message.register(on_reminders_cancel_own, Command("reminders"), Args(CANCEL))
+    r.message.register(on_reminders, Command("reminders"))
+    return r
