@@ -9,12 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
 from bot.core.models import TurnJob
+from bot.storage.reminders import ReminderStore
+from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from stand_ins.search import SearxStandIn
 from tests.audio_props import decode, dominant_hz, probe
 from tests.bot_harness import RunningBot, running_bot
+from tests.test_e2e_durability import env_for, response_requested, spawn
+from tests.test_e2e_process import stop_bot
 
 USER = 5151
 
@@ -241,3 +246,61 @@ async def test_two_workers_deliver_each_reminder_once(
         await asyncio.sleep(1.0)
         sent = one.api.calls_of("sendVoice") + two.api.calls_of("sendVoice")
         assert sorted(int(c.params["chat_id"]) for c in sent) == chats
+
+
+@pytest.mark.realtime_profile("openai")
+async def test_stop_while_a_tool_runs_ends_the_turn_at_once(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    realtime.scenario = Scenario(
+        tool_preamble="Let me look that up.",
+        tool_script=[[ScriptedCall("web_search", {"query": "anything"})]],
+    )
+    async with (
+        SearxStandIn(failure="hang") as searx,
+        running_bot(realtime, redis_url, search_url=searx.url, tool_timeout=30.0) as app,
+    ):
+        app.api.push_message("voice", chat_id=USER, user_id=USER, data=ogg, duration=3)
+        async with asyncio.timeout(20):
+            while not searx.queries:  # the search hangs: the turn waits for its tool
+                await asyncio.sleep(0.02)
+        draft = app.api.calls_of("sendMessageDraft")[0]
+        stopped_at = time.monotonic()
+        app.api.push_stop(USER, draft.int_param("draft_id"))
+        (kept,) = await app.api.wait_for("sendMessage", timeout=10)
+        assert time.monotonic() - stopped_at < 3
+        assert kept.params["text"].strip() == "Let me look that up."
+        await asyncio.sleep(1.0)
+        assert not app.api.calls_of("sendVoice")
+        session = realtime.sessions[0]
+        # Nothing more was asked of the model: no output, no second response.
+        assert session.tool_outputs == [] and session.event_types.count("response.create") == 1
+
+
+async def test_a_worker_killed_while_speaking_a_reminder_is_replaced_and_it_is_said_once(
+    realtime: RealtimeStandIn, redis_url: str, tmp_path: Path
+) -> None:
+    async with BotAPIStandIn() as api:
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        store = ReminderStore(redis)
+        await store.add(asking(USER, 9), "water the plants", time.time() + 0.5, now=time.time())
+        env = env_for(realtime, api, redis_url, WORKER_NAME="solo", REMINDER_POLL="0.2")
+        realtime.scenario = Scenario(time_to_first_audio=60)  # the model "holds" the reminder
+        bot = await spawn(env, tmp_path)
+        try:
+            await response_requested(realtime)
+        finally:
+            bot.kill()
+            await bot.wait()
+        assert await store.list(USER) == []  # it was taken off the schedule when it came due
+        realtime.scenario = Scenario(reply_text="Time to water the plants.")
+        bot = await spawn(env, tmp_path)
+        try:
+            (call,) = await api.wait_for("sendVoice", timeout=30)
+            await asyncio.sleep(1.5)  # room for a second one, which must not come
+        finally:
+            await stop_bot(bot)
+            await redis.aclose()
+        assert len(api.calls_of("sendVoice")) == 1
+        assert call.params["reply_parameters"]["message_id"] == 9
+        assert call.params["caption"] == "⏰ water the plants\n\nTime to water the plants."
