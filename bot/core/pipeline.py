@@ -435,7 +435,8 @@ def _bounded(tools: ToolBox, seconds: float) -> ToolRunner:
             return '{"error": "the tool failed"}'
         log.info("tool %s ran in %.0f ms", call.name,
                  (asyncio.get_running_loop().time() - started) * 1000)  # fmt: skip
-        metrics.TOOL_CALLS.labels(tool=call.name, outcome="ok").inc()
+        refused = output.startswith('{"error"')  # the tool's own refusal, told to the model
+        metrics.TOOL_CALLS.labels(tool=call.name, outcome="error" if refused else "ok").inc()
         return output
 
     return run
