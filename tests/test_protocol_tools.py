@@ -168,3 +168,14 @@ def test_a_failed_response_with_calls_is_not_run() -> None:
     with pytest.raises(RealtimeResponseFailed):
         proto.receive({"type": "response.done", "response": {"status": "failed"}})
     assert proto.calls_due == [] and proto.tool_calls == 0
+
+
+def test_a_call_listed_only_in_response_done_is_still_run() -> None:
+    proto, _ = answering()
+    item = {"type": "function_call", "call_id": "late", "name": "set_reminder", "arguments": "{}"}
+    message = {"type": "message", "role": "assistant", "content": []}
+    proto.receive(
+        {"type": "response.done", "response": {"status": "completed", "output": [message, item]}}
+    )
+    assert proto.phase is Phase.CALLING
+    assert proto.calls_due == [ToolCall("late", "set_reminder", "{}")]

@@ -401,6 +401,10 @@ class TurnProtocol:
         response = event.get("response") or {}
         self.status = response.get("status") or "completed"
         self.usage = self.usage + Usage.from_event(response.get("usage"))
+        for item in response.get("output") or []:
+            # The response's own list of its items: a call whose events were missed still counts.
+            if isinstance(item, dict) and item.get("call_id") not in self._calls:
+                self._on_function_call({"type": "response.output_item.done", "item": item})
         calls = list(self._calls.values())
         self._calls.clear()
         if calls and self.status == "completed" and not self.stopped:
