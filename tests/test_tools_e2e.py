@@ -47,7 +47,8 @@ async def test_a_reminder_set_by_voice_is_spoken_when_due_replying_to_the_asking
         reply_seconds=1.0,
         tool_preamble="One moment.",
         tool_preamble_seconds=0.5,
-        tool_script=[[ScriptedCall("set_reminder", {"text": "call mum", "in_minutes": 0.05})]],
+        tool_script=[[ScriptedCall("set_reminder", {"text": "call mum", "in_minutes": 0.1})]],
+        realtime_factor=1.0,  # spoken at real time: the live draft has time to show it
     )
     async with running_bot(realtime, redis_url, reminder_poll=0.2) as app:
         update = await voice_turn(app, ogg, 1)
@@ -63,10 +64,13 @@ async def test_a_reminder_set_by_voice_is_spoken_when_due_replying_to_the_asking
         caption = answer.params["caption"]
         assert caption.startswith("One moment. I will remind you.")
         assert "⏰" in caption and "call mum" in caption
+        # The live draft showed what the tool did as the answer went on.
+        drafts = [c.params.get("text", "") for c in app.api.calls_of("sendMessageDraft")]
+        assert any("⏰" in text and "call mum" in text for text in drafts)
         (waiting,) = await app.services.reminders.list(USER)
-        assert waiting.text == "call mum" and 1.0 < waiting.due_at - time.time() < 3.5
+        assert waiting.text == "call mum" and 0 < waiting.due_at - time.time() < 6.0
 
-        # Due in 3 s: a turn of its own, spoken in the chat's voice, replying to the asking note.
+        # Due in 6 s: a turn of its own, spoken in the chat's voice, replying to the asking note.
         (_, reminder) = await app.api.wait_for("sendVoice", count=2, timeout=15)
         assert reminder.params["reply_parameters"]["message_id"] == asked
         assert reminder.params["caption"].startswith("⏰ call mum")

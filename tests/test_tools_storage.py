@@ -374,3 +374,15 @@ async def test_a_fired_reminder_waits_its_turn_in_the_chats_order(redis: Redis) 
     assert taken.state == "go" and fired.job == reminder.job
     await finish(fired.job, taken)
     assert (await take(after, "w:1:f")).state == "go"
+
+
+async def test_a_tick_fires_what_is_due_and_says_when_the_next_one_is(redis: Redis) -> None:
+    store = ReminderStore(redis)
+    now = 1_800_000_000.0
+    await store.add(asking(), "first", now + 10, now=now)
+    await store.add(asking(), "second", now + 25.5, now=now)
+    assert await store.tick(now) == ([], now + 10)
+    fired, next_due = await store.tick(now + 11)
+    assert [r.text for r in fired] == ["first"] and next_due == now + 25.5
+    fired, next_due = await store.tick(now + 30)
+    assert [r.text for r in fired] == ["second"] and next_due is None

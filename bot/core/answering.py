@@ -40,6 +40,7 @@ from bot.logging import turn_context
 from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory
+from bot.storage.notes import Note
 from bot.storage.usage import TurnUsage, UsageLedger
 from bot.tools import ToolKit, TurnTools
 
@@ -118,7 +119,13 @@ class Answering:
         # Downloaded once per turn, however many tries the model needs.
         fetch = fetch_once(source.fetch) if job.file_id else None
         text = REMINDER_PROMPT.format(text=job.text) if job.kind == "reminder" else job.text
-        turn = TurnInput(fetch=fetch, text=text, label=job.label, on_text=sink.draft, stop=stop)
+
+        def draft(so_far: str) -> None:
+            # The live draft shows what the tools did too, as the answer will.
+            summary = tools[0].summary() if tools else ""
+            sink.draft(f"{so_far}\n\n{summary}" if summary else so_far)
+
+        turn = TurnInput(fetch=fetch, text=text, label=job.label, on_text=draft, stop=stop)
         told: list[asyncio.Task[None]] = []
         slow = asyncio.get_running_loop().call_later(
             self.slow_after, _tell_slow, self.catalogue, job, sink, told
@@ -173,12 +180,12 @@ class Answering:
         async with contextlib.AsyncExitStack() as progress:
 
             async def load() -> TurnSetup:
-                settings, history = await self._read_state(job)
+                settings, history, notes = await self._read_state(job)
                 chat[:] = [settings]
                 instructions = settings.instructions
                 turn_tools = None
                 if self.tools is not None and job.kind == "message":
-                    turn_tools = await self.tools.for_turn(job, settings)
+                    turn_tools = self.tools.prepare(job, settings, notes)
                 if turn_tools is not None:
                     tools[:] = [turn_tools]
                     instructions = f"{instructions}\n\n{turn_tools.instructions}"
@@ -192,22 +199,27 @@ class Answering:
 
             return await self.pipeline.run(turn, load)
 
-    async def _read_state(self, job: TurnJob) -> tuple[ChatSettings, tuple[HistoryItem, ...]]:
+    async def _read_state(
+        self, job: TurnJob
+    ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None]:
+        """The chat's settings, memory and notes."""
         if self.stores is None:
-            return self.defaults.settings(), ()
+            return self.defaults.settings(), (), []
         stores = self.stores
         # Read together, once the model's connection is open (the server is creating the session).
-        blocked_since, settings, history = await asyncio.gather(
+        wants_notes = self.tools is not None and job.kind == "message"
+        blocked_since, settings, history, notes = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
             stores.settings_store.get(job.chat_id),
             stores.memory.history(job.chat_id),
+            self.tools.read_notes(job.chat_id) if self.tools and wants_notes else _nothing(),
         )
         if blocked_since is not None:
             if blocked_since >= job.enqueued_at:
                 raise ChatUnreachable("the chat blocked or removed the bot")
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
-        return settings, history if settings.memory and job.kind == "message" else ()
+        return settings, history if settings.memory and job.kind == "message" else (), notes
 
     async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
         attempt = 0
@@ -270,6 +282,10 @@ class Answering:
             log.error("turn failed unexpectedly", exc_info=exc)
         await sink.send_notice(render(self.catalogue, job.lang, exc))
         return outcome
+
+
+async def _nothing() -> list[Note]:
+    return []
 
 
 def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:

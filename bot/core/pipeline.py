@@ -433,7 +433,7 @@ def _bounded(tools: ToolBox, seconds: float) -> ToolRunner:
             log.exception("tool %s failed", call.name)
             metrics.TOOL_CALLS.labels(tool=call.name, outcome="error").inc()
             return '{"error": "the tool failed"}'
-        log.info("tool %s ran in %.0f ms", call.name,
+        log.info("tool %s ran in %.1f ms", call.name,
                  (asyncio.get_running_loop().time() - started) * 1000)  # fmt: skip
         refused = output.startswith('{"error"')  # the tool's own refusal, told to the model
         metrics.TOOL_CALLS.labels(tool=call.name, outcome="error" if refused else "ok").inc()

@@ -23,6 +23,9 @@ log = logging.getLogger(__name__)
 
 
 class ReminderClock:
+    """Looks every ``poll`` seconds, and right when the soonest reminder it knows of is due
+    (so a reminder is late by milliseconds, not by up to ``poll``)."""
+
     def __init__(
         self,
         reminders: ReminderStore,
@@ -37,8 +40,9 @@ class ReminderClock:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set. Redis away is waited out (a reminder comes late, never lost)."""
         while not stop.is_set():
+            next_due: float | None = None
             try:
-                fired = await self.reminders.fire_due(self.now())
+                fired, next_due = await self.reminders.tick(self.now())
             except (RedisError, OSError, StorageError) as exc:
                 log.warning("reminders: cannot look for due ones (%s); trying again",
                             exc.__class__.__name__)  # fmt: skip
@@ -46,5 +50,8 @@ class ReminderClock:
             for reminder in fired:
                 metrics.REMINDERS_FIRED.inc()
                 log.info("reminder %s of chat %s is due: queued", reminder.id, reminder.chat_id)
+            wait = self.poll
+            if next_due is not None:
+                wait = min(wait, max(0.0, next_due - self.now()))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll)
+                await asyncio.wait_for(stop.wait(), wait)

@@ -102,7 +102,8 @@ return n
 # order key each as the text before and after the chat's hash tag, the order key's lifetime.
 # Each due member leaves the due set and its chat's hash, enters the chat's order gate (as
 # TurnJob.gate_member and gate_score say: "r" .. id, message id + 0.5) and, if the gate took
-# it, the stream: what TurnQueue.admit does, without its limits. Returns {member, entry} pairs.
+# it, the stream: what TurnQueue.admit does, without its limits. Returns the {member, entry}
+# pairs, and when the next reminder is due (as text; empty when none waits).
 _FIRE_DUE = """
 local due, stream = KEYS[1], KEYS[2]
 local now, limit = ARGV[1], tonumber(ARGV[2])
@@ -132,7 +133,8 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0
     end
   end
 end
-return fired
+local next_due = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')[2] or ''
+return {fired, next_due}
 """
 
 
@@ -263,11 +265,21 @@ class ReminderStore:
     async def fire_due(self, now: float, limit: int = 100) -> builtins.list[Reminder]:
         """Move the reminders due at ``now`` (at most ``limit``) into the turn queue, each in one
         atomic step with its chat's order gate: exactly once, whoever calls at the same time."""
+        fired, _ = await self.tick(now, limit)
+        return fired
+
+    async def tick(
+        self, now: float, limit: int = 100
+    ) -> tuple[builtins.list[Reminder], float | None]:
+        """``fire_due``, and when the next waiting reminder is due, in the same round trip."""
         with storage_errors("firing due reminders"):
-            fired = await self._fire_due(
+            fired, next_due = await self._fire_due(
                 [keys.REMINDERS_DUE, keys.TURNS_STREAM],
                 [repr(float(now)), limit, *self._reminders_key, *self._order_key, ORDER_TTL_MS],
             )
+        return self._moved(fired), float(next_due) if next_due else None
+
+    def _moved(self, fired: builtins.list[Any]) -> builtins.list[Reminder]:
         moved = []
         for member, raw in fired:
             chat, _, rid = str(member).partition(":")

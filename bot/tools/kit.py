@@ -109,19 +109,30 @@ class ToolKit:
         return self.default_timezone
 
     async def for_turn(self, job: TurnJob, settings: ChatSettings) -> TurnTools | None:
-        """The tools of ``job``'s turn, or None when the chat has none on. Reads the chat's notes
-        when its ``notes`` tool is on (when Redis is away the turn goes on, told they could not
-        be read)."""
+        """The tools of ``job``'s turn, or None when the chat has none on; the chat's notes read
+        first (``read_notes``)."""
+        return self.prepare(job, settings, await self.read_notes(job.chat_id))
+
+    async def read_notes(self, chat_id: int) -> list[Note] | None:
+        """The chat's notes for a turn: empty when no chat may use notes; None when Redis is
+        away (the turn goes on, the model told they could not be read). Read together with the
+        chat's settings, before knowing whether the chat has notes on: one round trip."""
+        if "notes" not in self.available():
+            return []
+        try:
+            return await self.notes.list(chat_id)
+        except StorageError as exc:
+            log.warning("chat=%s: notes unavailable: %s", chat_id, exc)
+            return None
+
+    def prepare(
+        self, job: TurnJob, settings: ChatSettings, notes: list[Note] | None
+    ) -> TurnTools | None:
+        """The tools of ``job``'s turn given the chat's ``notes``, or None when the chat has
+        none on."""
         enabled = self.enabled_for(settings)
         if not enabled:
             return None
-        notes: list[Note] | None = []
-        if "notes" in enabled:
-            try:
-                notes = await self.notes.list(job.chat_id)
-            except StorageError as exc:
-                log.warning("%s: notes unavailable: %s", job.label, exc)
-                notes = None
         return TurnTools(
             job,
             enabled=enabled,
@@ -130,7 +141,7 @@ class ToolKit:
             reminders_store=self.reminders,
             search=None if self.provider_search else self.search,
             provider_search=self.provider_search,
-            notes=notes,
+            notes=notes if "notes" in enabled else [],
             now=self.now,
         )
 
