@@ -207,12 +207,12 @@ class Answering:
             return self.defaults.settings(), (), []
         stores = self.stores
         # Read together, once the model's connection is open (the server is creating the session).
-        wants_notes = self.tools is not None and job.kind == "message"
+        tools = self.tools if job.kind == "message" else None  # a reminder uses no tools
         blocked_since, settings, history, notes = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
             stores.settings_store.get(job.chat_id),
             stores.memory.history(job.chat_id),
-            self.tools.read_notes(job.chat_id) if self.tools and wants_notes else _nothing(),
+            tools.read_notes(job.chat_id) if tools is not None else _nothing(),
         )
         if blocked_since is not None:
             if blocked_since >= job.enqueued_at:
