@@ -179,3 +179,17 @@ def test_a_call_listed_only_in_response_done_is_still_run() -> None:
     )
     assert proto.phase is Phase.CALLING
     assert proto.calls_due == [ToolCall("late", "set_reminder", "{}")]
+
+
+def test_a_provider_tool_call_left_unanswered_by_the_provider_is_answered_here() -> None:
+    # A response that only calls web_search and says nothing: the provider did not run it.
+    proto, _ = answering()
+    proto.receive(call_events("s", "web_search", {"query": "news"})[1])
+    done(proto)
+    assert proto.phase is Phase.CALLING
+    assert proto.calls_due == [ToolCall("s", "web_search", '{"query": "news"}')]
+    # One that spoke besides (the provider searched and answered): nothing to answer.
+    proto.answer_calls([(proto.calls_due[0], '{"error": "unavailable"}')])
+    proto.receive(call_events("t", "web_search", {})[1])
+    speak(proto, "Here is the news.")
+    assert done(proto) == [] and proto.done

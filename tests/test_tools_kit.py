@@ -185,8 +185,11 @@ async def test_web_search_is_the_providers_or_ours(
     assert (declaration["type"], declaration["name"]) == ("function", "web_search")
     assert declaration["parameters"] == "{}"  # a string, as Yandex's example declares it
     assert provider.server_side == {"web_search"}
-    refused = await call(provider, "web_search", {"query": "weather"})
-    assert "error" in refused  # the provider runs it, never run()
+    # Should the provider leave the call to the bot after all: our back end, when there is one.
+    assert await call(provider, "web_search", {"query": "weather"}) == {"results": []}
+    alone = await turn(notes, reminders, chat=off, provider_search=True, search=None)
+    refused = await call(alone, "web_search", {"query": "weather"})
+    assert "unavailable" in refused["error"]
 
     ours = await turn(notes, reminders, chat=off, search=Search([]))
     [declaration] = ours.declarations

@@ -139,6 +139,8 @@ class TurnProtocol:
     calls_due: list[ToolCall] = field(default_factory=list)  # to run, in the CALLING phase
     _earlier: list[str] = field(default_factory=list)  # the text of earlier responses
     _calls: dict[str, ToolCall] = field(default_factory=dict)  # of the response being made
+    _server_calls: dict[str, ToolCall] = field(default_factory=dict)  # the provider's to run
+    _said: bool = False  # the response being made has audio or text
     _text_parts: list[str] = field(default_factory=list)
     _transcript_parts: list[str] = field(default_factory=list)
     _pending: list[dict[str, Any]] = field(default_factory=list)
@@ -296,6 +298,7 @@ class TurnProtocol:
 
     def _create_response(self) -> list[dict[str, Any]]:
         self.phase = Phase.RESPONDING
+        self._said = False
         self.on_mark("response_create")
         return [{"type": "response.create", "event_id": self._next_id("response")}]
 
@@ -342,6 +345,7 @@ class TurnProtocol:
             if not self.audio_bytes_received:
                 self.on_mark("first_audio")
             self.audio_bytes_received += len(pcm)
+            self._said = True
             self.on_audio(pcm)
         return []
 
@@ -362,6 +366,7 @@ class TurnProtocol:
         return []
 
     def _text_grew(self) -> None:
+        self._said = True
         if not self._first_text:
             self._first_text = True
             self.on_mark("first_text")
@@ -389,12 +394,12 @@ class TurnProtocol:
         call_id, name = item.get("call_id"), item.get("name")
         if not isinstance(call_id, str) or not isinstance(name, str):
             return []
-        if name in self.config.server_tools:
-            return []  # the provider runs it itself
         arguments = item.get("arguments")
-        self._calls[call_id] = ToolCall(
-            call_id, name, arguments if isinstance(arguments, str) else "{}"
-        )
+        call = ToolCall(call_id, name, arguments if isinstance(arguments, str) else "{}")
+        if name in self.config.server_tools:
+            self._server_calls[call_id] = call  # the provider runs it itself
+        else:
+            self._calls[call_id] = call
         return []
 
     def _on_response_done(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -406,7 +411,12 @@ class TurnProtocol:
             if isinstance(item, dict) and item.get("call_id") not in self._calls:
                 self._on_function_call({"type": "response.output_item.done", "item": item})
         calls = list(self._calls.values())
+        if not calls and self._server_calls and not self._said:
+            # A response that only called a provider's tool and said nothing: the provider did
+            # not run it after all (its undocumented side): the client answers it.
+            calls = list(self._server_calls.values())
         self._calls.clear()
+        self._server_calls.clear()
         if calls and self.status == "completed" and not self.stopped:
             return self._called(calls)
         self._end(self.status)

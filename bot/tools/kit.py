@@ -139,7 +139,7 @@ class ToolKit:
             timezone=self.timezone_for(settings),
             notes_store=self.notes,
             reminders_store=self.reminders,
-            search=None if self.provider_search else self.search,
+            search=self.search,
             provider_search=self.provider_search,
             notes=notes if "notes" in enabled else [],
             now=self.now,
@@ -200,6 +200,8 @@ class TurnTools:
             if provider_search:
                 declarations.append(_PROVIDER_SEARCH)
                 server_side = frozenset({"web_search"})
+                # Should the provider leave a call to us after all, our back end runs it.
+                handlers["web_search"] = self._web_search if search else self._no_search
             elif search is not None:
                 declarations.append(_OWN_SEARCH)
                 handlers["web_search"] = self._web_search
@@ -333,9 +335,12 @@ class TurnTools:
         self.actions.append(f"❌⏰ {_one_line(reminder.text)}")
         return {"cancelled": True, **self._reminder_json(reminder)}
 
+    async def _no_search(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        raise ToolFailed("web search is unavailable right now; answer from what you know")
+
     async def _web_search(self, arguments: dict[str, Any]) -> dict[str, Any]:
         query = _text(arguments, "query")
-        assert self._search is not None  # declared only with a back end
+        assert self._search is not None  # run only with a back end
         hits = await self._search.search(query, limit=SEARCH_LIMIT, language=self.job.lang)
         seen = {source.url for source in self.sources}
         for hit in hits:
