@@ -137,3 +137,21 @@ def test_version_and_the_ask_command_load_no_telegram_code() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "python -m bot" in done.stdout
+
+
+def test_tools_switched_off_for_everyone_and_the_default_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().tools_disabled == frozenset()
+    monkeypatch.setenv("TOOLS_DISABLED", "web_search, Notes")
+    monkeypatch.setenv("DEFAULT_TIMEZONE", "Asia/Almaty")
+    s = load_settings()
+    assert s.tools_disabled == {"web_search", "notes"} and s.default_timezone == "Asia/Almaty"
+    monkeypatch.setenv("TOOLS_DISABLED", "weather")
+    with pytest.raises(ConfigError, match=r"^TOOLS_DISABLED: .*unknown tools weather"):
+        load_settings()
+    monkeypatch.delenv("TOOLS_DISABLED")
+    for zone in ("Mars/Olympus", "Europe", "../etc/passwd"):
+        monkeypatch.setenv("DEFAULT_TIMEZONE", zone)
+        with pytest.raises(ConfigError, match=r"^DEFAULT_TIMEZONE: .*IANA time zone"):
+            load_settings()
