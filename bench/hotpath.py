@@ -36,10 +36,11 @@ be fractional, and a command the background issues can come out slightly negativ
 
 How each figure is taken:
 
-- Commands before the connection: a ``MONITOR`` connection opened by the benchmark sees every
-  command with redis-server's wall-clock time stamp; commands of the benchmark's own connection
-  (its INFO calls) are left out. MONITOR skips a few administrative commands, which the bot's
-  hot path does not use. Commands a Lua script runs are listed with "(script)" after their name.
+- Commands before the connection: a ``MONITOR`` connection opened by the benchmark
+  (`bench.redis_monitor`) sees every command with redis-server's wall-clock time stamp;
+  commands of the benchmark's own connection (its INFO calls) are left out. MONITOR skips a few
+  administrative commands, which the bot's hot path does not use. Commands a Lua script runs
+  are listed with "(script)" after their name.
 - Commands per whole turn: ``INFO commandstats`` read just before the push and at the end of
   window *b*; the difference, less the benchmark's own INFO calls. The MONITOR count of the same
   window is printed under it: the two should agree, which checks the windows and the attribution.
@@ -74,7 +75,6 @@ import dataclasses
 import operator
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -101,7 +101,8 @@ from bench.driver import (
     stop_process,
 )
 from bench.notes import make_note
-from bench.redis_probe import PROBE_ENV, ProbeLog, RoundTrip, command_name, read_log, write_loader
+from bench.redis_monitor import MonitorLog, Seen
+from bench.redis_probe import PROBE_ENV, ProbeLog, RoundTrip, read_log, write_loader
 from bench.report import grid, percentile, run_meta, save_report
 from bench.trees import Tree, add_tree_options, measure_trees
 
@@ -117,16 +118,10 @@ SETTLE_AFTER_SEND = 0.3  # window b ends this long after sendVoice: the marks wr
 GAP_SECONDS = 0.2  # before each push, after the previous turn's window
 QUIET_BEFORE_IDLE = 1.0  # after the warm-up, so its last writes stay out of the idle window
 TURN_TIMEOUT = 60.0
-MONITOR_DRAIN = 0.3  # after the bot stops, for the last MONITOR lines to arrive
 KINDS = {
     "new": "new users (each a first turn in a rate-limit window)",
     "returning": "a returning user (later turns in the same window)",
 }
-# 1700000000.123456 [0 127.0.0.1:5555] "XREADGROUP" "GROUP" ... (the client is "lua" for the
-# commands a script runs, "unix:/path" for a Unix socket).
-_MONITOR_LINE = re.compile(
-    rb'^\+?(\d+\.\d+) \[\d+ ([^\]]*)\] "((?:[^"\\]|\\.)*)"(?: "((?:[^"\\]|\\.)*)")?'
-)
 
 
 def _progress(message: str) -> None:
@@ -134,66 +129,6 @@ def _progress(message: str) -> None:
 
 
 # ----------------------------------------------------------------------------- what Redis ran
-
-
-@dataclass(frozen=True)
-class Seen:
-    """One command as MONITOR reported it."""
-
-    t: float
-    """redis-server's wall-clock time stamp."""
-    client: str
-    """``ip:port`` of the connection, or ``lua`` for a command a script ran."""
-    name: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} (script)" if self.client == "lua" else self.name
-
-
-class MonitorLog:
-    """Every command redis-server runs from the moment `start` returns, read from ``MONITOR``
-    on a connection of its own, in the order the server ran them; those of the connection
-    ``ignore`` (``ip:port``) are left out."""
-
-    def __init__(self, port: int, ignore: str) -> None:
-        self.port = port
-        self.ignore = ignore
-        self.seen: list[Seen] = []
-        self._writer: asyncio.StreamWriter | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        # Large limit: a line holds every argument, and a queued turn is a few hundred bytes.
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, limit=1 << 24)
-        self._writer = writer
-        writer.write(b"MONITOR\r\n")
-        await writer.drain()
-        answer = await reader.readline()
-        if not answer.startswith(b"+OK"):
-            raise BenchError(f"MONITOR refused: {answer!r}")
-        self._task = asyncio.create_task(self._read(reader), name="hotpath-monitor")
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        while line := await reader.readline():
-            match = _MONITOR_LINE.match(line)
-            if match is None:
-                continue
-            stamp, client, name, sub = match.groups()
-            client_text = client.decode("utf-8", "replace")
-            if client_text != self.ignore:
-                self.seen.append(Seen(float(stamp), client_text, command_name(name, sub)))
-
-    async def stop(self) -> None:
-        """Stop reading; `seen` keeps what was read."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._writer is not None:
-            self._writer.close()
-            with contextlib.suppress(OSError):
-                await self._writer.wait_closed()
 
 
 @dataclass(frozen=True)
@@ -444,7 +379,7 @@ async def run_tree(tree: Tree, note: bytes, plan: Plan) -> TreeRun:
             failure = exc
         finally:
             exit_code = await stop_process(process)
-            await asyncio.sleep(MONITOR_DRAIN)
+            await monitor.drain()
         log_tail = log_path.read_text(errors="replace")[-3000:] or "-"
         if failure is not None:
             raise BenchError(f"{tree.label}: {failure}\n--- the bot's log ---\n{log_tail}")
@@ -465,7 +400,7 @@ async def run_tree(tree: Tree, note: bytes, plan: Plan) -> TreeRun:
             idle=idle,
             turns={"new": new, "returning": returning},
             rate_window_crossed=len(windows) > 1,
-            monitor=sorted(monitor.seen, key=operator.attrgetter("t")),
+            monitor=monitor.in_order(),
             probe=dataclasses.replace(
                 probe, round_trips=sorted(probe.round_trips, key=operator.attrgetter("t"))
             ),

@@ -77,7 +77,7 @@ from bench.driver import (
 )
 from bench.notes import make_note
 from bench.report import grid, percentile, run_meta, save_report
-from bench.trees import Tree, current_tree, each_tree
+from bench.trees import Tree, measure_modes
 from bot.storage import keys
 from stand_ins.bot_api import Call
 from stand_ins.realtime import RecordedSession
@@ -620,18 +620,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     note = make_note(NOTE_SECONDS)
     try:
-        tree = current_tree()
+        # The same tree twice, labelled by the run; a run that fails leaves the other measured.
+        tree, runs, failures = measure_modes(
+            "live", MODES, lambda mode: run_mode(mode, note, plan), _progress
+        )
     except BenchError as exc:  # git could not describe the checkout
         print(f"live failed: {exc}", file=sys.stderr)
         return 1
-    # The same tree twice, labelled by the run: each_tree runs them in turn, and a run that
-    # fails leaves the other measured.
-    modes = [dataclasses.replace(tree, label=label) for label in MODES]
-    runs, failures = asyncio.run(
-        each_tree(modes, lambda mode: run_mode(mode, note, plan), _progress)
-    )
-    for label, reason in failures.items():
-        print(f"live: {label} failed: {reason}", file=sys.stderr)
     if not runs:
         return 1
     elapsed = time.perf_counter() - started

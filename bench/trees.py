@@ -3,7 +3,8 @@
 The baseline is checked out (detached) with ``git worktree add`` into a temporary folder and
 removed again afterwards; the current tree is this checkout as it is on disk, local changes
 included. Each bot is then started as ``python -m bot`` with ``cwd`` and PYTHONPATH its tree's
-folder, so the ``bot`` package comes from that tree.
+folder, so the ``bot`` package comes from that tree. A benchmark of the current tree alone in
+several modes (a bot set up one way, then another) runs it once per mode (`measure_modes`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -31,6 +33,7 @@ __all__ = [
     "current_tree",
     "each_tree",
     "has_local_changes",
+    "measure_modes",
     "measure_trees",
     "worktree",
 ]
@@ -146,6 +149,27 @@ def measure_trees(
         if only != "baseline":
             trees.append(current_tree())
         runs, failures = asyncio.run(each_tree(trees, run, progress))
+    _print_failures(bench, failures)
+    return runs, failures
+
+
+def measure_modes(
+    bench: str,
+    modes: Iterable[str],
+    run: Callable[[Tree], Awaitable[_R]],
+    progress: Callable[[str], None],
+) -> tuple[Tree, list[_R], dict[str, str]]:
+    """``run`` (in a fresh event loop) on the current tree once per mode, the tree labelled
+    with the mode each time (``run`` sets the bot up as its label says). Returns the tree, what
+    the runs returned and, by mode, the reason of each that failed (printed to stderr as with
+    `measure_trees`). Raises BenchError when git cannot describe the checkout."""
+    tree = current_tree()
+    trees = [dataclasses.replace(tree, label=mode) for mode in modes]
+    runs, failures = asyncio.run(each_tree(trees, run, progress))
+    _print_failures(bench, failures)
+    return tree, runs, failures
+
+
+def _print_failures(bench: str, failures: dict[str, str]) -> None:
     for label, reason in failures.items():
         print(f"{bench}: {label} failed: {reason}", file=sys.stderr)
-    return runs, failures
