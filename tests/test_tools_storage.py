@@ -386,3 +386,24 @@ async def test_a_tick_fires_what_is_due_and_says_when_the_next_one_is(redis: Red
     assert [r.text for r in fired] == ["first"] and next_due == now + 25.5
     fired, next_due = await store.tick(now + 30)
     assert [r.text for r in fired] == ["second"] and next_due is None
+
+
+async def test_a_note_said_twice_is_kept_once(redis: Redis) -> None:
+    notes = NotesStore(redis)
+    first = await notes.add(CHAT, "Ada likes tea.")
+    again = await notes.add(CHAT, "  Ada likes tea. ")
+    assert again == first and len(await notes.list(CHAT)) == 1
+    assert (await notes.add(CHAT, "Ada likes coffee.")).id != first.id
+
+
+async def test_a_reminder_asked_again_by_the_same_message_is_the_same_one(redis: Redis) -> None:
+    # A turn tried again after its tool ran asks again, "in 20 minutes" a little later.
+    store = ReminderStore(redis)
+    first = await store.add(asking(message_id=40), "call mum", NOW + 1200, now=NOW)
+    again = await store.add(asking(message_id=40), "call mum", NOW + 1260, now=NOW + 60)
+    assert again == first and len(await store.list(CHAT)) == 1
+    # Another time, another text or another message: another reminder.
+    later = await store.add(asking(message_id=40), "call mum", NOW + 4800, now=NOW)
+    other_text = await store.add(asking(message_id=40), "call dad", NOW + 1200, now=NOW)
+    other_message = await store.add(asking(message_id=41), "call mum", NOW + 1200, now=NOW)
+    assert len({first.id, later.id, other_text.id, other_message.id}) == 4

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 SEQ = "seq"
 
 # KEYS: the chat's notes. ARGV: text, the note's JSON, max notes, max chars, max note chars.
-# Returns {outcome, number}: ok (the new id), too_long (its length), count (how many notes),
-# chars (the characters the notes have already).
+# Returns {outcome, number}: ok (the new id), same (the id of a note of that very text, kept
+# as it is, with its JSON third), too_long (its length), count (how many notes), chars (the
+# characters the notes have already).
 _ADD = r"""
 local key, text, entry = KEYS[1], ARGV[1], ARGV[2]
 local max_notes, max_chars, max_note = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -53,6 +54,7 @@ for i = 1, #fields, 2 do
     count = count + 1
     local ok, note = pcall(cjson.decode, fields[i + 1])
     if ok and type(note) == 'table' and type(note.text) == 'string' then
+      if note.text == text then return {'same', tonumber(fields[i]), fields[i + 1]} end
       total = total + chars(note.text)
     end
   end
@@ -134,20 +136,24 @@ class NotesStore:
         return _parse(raw)
 
     async def add(self, chat_id: int, text: str) -> Note:
-        """Keep ``text`` (stripped; refused when empty or longer than ``max_note_chars``).
-        Raises ``LimitReached`` when the chat has ``max_notes`` notes or they would pass
-        ``max_chars`` together; checked and written in one atomic step."""
+        """Keep ``text`` (stripped; refused when empty or longer than ``max_note_chars``); a
+        note of that very text already kept is returned as it is. Raises ``LimitReached`` when
+        the chat has ``max_notes`` notes or they would pass ``max_chars`` together; checked and
+        written in one atomic step."""
         text = text.strip()
         if not text:
             raise ToolFailed("the note is empty: say what to remember")
         at = time.time()
         entry = orjson.dumps({"text": text, "at": at})
         with storage_errors(f"adding a note to chat {chat_id}"):
-            outcome, number = await self._add(
+            outcome, number, *same = await self._add(
                 [keys.chat_notes(chat_id)],
                 [text, entry, self.max_notes, self.max_chars, self.max_note_chars],
             )
         number = int(number)
+        if outcome == "same":
+            # Said twice (or a turn tried again after a tool ran): one note.
+            return Note(id=number, text=text, at=float(orjson.loads(same[0])["at"]))
         if outcome == "too_long":
             raise LimitReached(
                 f"a note may have at most {self.max_note_chars} characters and this one has "

@@ -45,22 +45,40 @@ __all__ = ["Reminder", "ReminderStore"]
 log = logging.getLogger(__name__)
 
 SEQ = "seq"
+# A reminder asked for again by the same message, of the same text, due within this many
+# seconds of the first, is the first (a turn tried again computes "in 20 minutes" a little later).
+SAME_WITHIN = 300.0
 MAX_TEXT_CHARS = 1000  # a reminder's text is spoken back: a sentence or two, not a letter
 # The job is written before its id is known (the script gives it): the id goes in its place.
 _ID_PLACEHOLDER = "#ID#"
 _ID = re.compile(r"[#rR]?\s*(\d{1,12})")
 
 # KEYS: the chat's reminders, the due set. ARGV: chat id, due time (as Python wrote it), now,
-# horizon seconds, max per chat, the job JSON with the id placeholder. In compact JSON an
-# unescaped '"reminder_id":"' can only be the field itself (quotes inside strings are escaped).
+# horizon seconds, max per chat, the job JSON with the id placeholder, the placeholder, the
+# asking message id, the text, SAME_WITHIN. A waiting reminder the same message asked for, of
+# the same text and about the same time, is returned as it is ({'same', id, its entry}). In
+# compact JSON an unescaped '"reminder_id":"' can only be the field itself (quotes inside
+# strings are escaped).
 _ADD = """
 local reminders, due = KEYS[1], KEYS[2]
 local chat, due_text = ARGV[1], ARGV[2]
 local due_at, now, horizon = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local max_count, job = tonumber(ARGV[5]), ARGV[6]
+local message_id, text, near = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
 if due_at - now > horizon then return {'horizon', ''} end
-local count = redis.call('HLEN', reminders)
-if redis.call('HEXISTS', reminders, 'seq') == 1 then count = count - 1 end
+local fields = redis.call('HGETALL', reminders)
+local count = 0
+for i = 1, #fields, 2 do
+  if fields[i] ~= 'seq' then
+    count = count + 1
+    local ok, entry = pcall(cjson.decode, fields[i + 1])
+    local okj, asked = pcall(cjson.decode, ok and type(entry) == 'table' and entry.job or '')
+    if okj and type(asked) == 'table' and tonumber(asked.message_id) == message_id
+        and asked.text == text and math.abs((tonumber(entry.due_at) or 0) - due_at) <= near then
+      return {'same', fields[i], fields[i + 1]}
+    end
+  end
+end
 if count >= max_count then return {'count', tostring(count)} end
 local id = tostring(redis.call('HINCRBY', reminders, 'seq', 1))
 local field = '"reminder_id":"' .. ARGV[7] .. '"'
@@ -165,9 +183,10 @@ class ReminderStore:
 
     async def add(self, asking: TurnJob, text: str, due_at: float, *, now: float) -> Reminder:
         """Schedule ``text`` at ``due_at`` for the chat of ``asking`` (the turn that asked; the
-        reminder replies to its message). Raises ``LimitReached`` when the chat has
-        ``max_per_chat`` waiting or ``due_at`` is more than ``horizon_seconds`` after ``now``,
-        ``ToolFailed`` when ``due_at`` is not after ``now``."""
+        reminder replies to its message); one the same message asked for, of the same text and
+        within ``SAME_WITHIN`` seconds, is returned as it is. Raises ``LimitReached`` when the
+        chat has ``max_per_chat`` waiting or ``due_at`` is more than ``horizon_seconds`` after
+        ``now``, ``ToolFailed`` when ``due_at`` is not after ``now``."""
         text = text.strip()
         if not text:
             raise ToolFailed("the reminder has no text: say what to remind of")
@@ -190,7 +209,7 @@ class ReminderStore:
         )
         chat_id = asking.chat_id
         with storage_errors(f"adding a reminder to chat {chat_id}"):
-            outcome, detail = await self._add(
+            outcome, detail, *rest = await self._add(
                 [keys.chat_reminders(chat_id), keys.REMINDERS_DUE],
                 [
                     chat_id,
@@ -200,8 +219,16 @@ class ReminderStore:
                     self.max_per_chat,
                     job.dumps(),
                     _ID_PLACEHOLDER,
+                    asking.message_id,
+                    text,
+                    SAME_WITHIN,
                 ],
             )
+        if outcome == "same":
+            # Asked twice (or a turn tried again after its tool ran): one reminder.
+            same = _parse(chat_id, str(detail), rest[0])
+            if same is not None:
+                return same
         if outcome == "horizon":
             days = self.horizon_seconds / 86400
             raise LimitReached(f"a reminder may be set at most {days:g} days ahead")
