@@ -229,4 +229,14 @@ async def test_help_tells_what_the_assistant_can_do(app: RunningBot) -> None:
     assert "remind me in twenty minutes to call mum" in help_text.lower()
     assert "what's the weather in kazan?" in help_text.lower()
     assert "/tools" in help_text and "/timezone" in help_text
+    assert "search the web, date and time" in help_text
     assert "Что я умею" in await private(app, "/help", lang="ru")
+
+
+async def test_help_offers_only_the_tools_of_this_deployment(
+    realtime: RealtimeStandIn, redis_url: str
+) -> None:
+    async with running_bot(realtime, redis_url, tools_disabled=frozenset({"web_search"})) as app:
+        help_text = await private(app, "/help")
+        assert "search the web" not in help_text and "weather" not in help_text
+        assert "date and time" in help_text and "what day is it today?" in help_text.lower()

@@ -12,8 +12,11 @@ help =
     Telegram's privacy mode hides ordinary group messages from bots: to use /mode all, turn it off in @BotFather (/setprivacy → Disable) and add me to the group again, or make me an admin.
 
     <b>What I can do</b>
-    Besides answering, I can search the web, tell the date and time, remember what you ask me to and remind you when you say. Just say it, for example:
-    “What's the weather in Kazan?”
+    Besides answering, I can use these tools: { $can }. Just say it, for example:
+    { $search ->
+        [yes] “What's the weather in Kazan?”
+       *[no] “What day is it today?”
+    }
     “Remember that my daughter's name is Ada.”
     “Remind me in twenty minutes to call mum.”
     /tools — which tools are on

@@ -27,9 +27,18 @@ async def on_start(message: Message, bot: Bot, chat_settings: ChatSettings, text
     await tell(bot, message, texts("start", voice=chat_settings.voice))
 
 
-async def on_help(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
+async def on_help(
+    message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, tool_kit: ToolKit
+) -> None:
     me = await bot.me()
-    text = texts("help", voice=html.escape(chat_settings.voice), bot=me.username or "bot")
+    available = tool_kit.available()
+    text = texts(
+        "help",
+        voice=html.escape(chat_settings.voice),
+        bot=me.username or "bot",
+        can=", ".join(texts(f"tool-{name}") for name in available) or texts("tools-none-on"),
+        search="yes" if "web_search" in available else "no",
+    )
     await tell(bot, message, text, html_text=True)
 
 
