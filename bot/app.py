@@ -177,7 +177,9 @@ def build_services(settings: Settings, redis: Redis) -> Services:
             rate_window=settings.rate_limit_window,
         ),
     )
-    stores = TurnStores(settings_store, memory, ledger, chat_status)
+    stores = TurnStores(
+        settings_store, memory, ledger, chat_status, budgets=budgets, owners=settings.admin_ids
+    )
     notes = NotesStore(
         redis,
         max_notes=settings.notes_max,

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.core.models import TurnJob
 from bot.storage.reminders import ReminderStore
+from bot.storage.usage import TurnUsage
 from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from stand_ins.search import SearxStandIn
@@ -308,3 +309,17 @@ async def test_a_worker_killed_while_speaking_a_reminder_is_replaced_and_it_is_s
         assert len(api.calls_of("sendVoice")) == 1
         assert call.params["reply_parameters"]["message_id"] == 9
         assert call.params["caption"] == "⏰ water the plants\n\nTime to water the plants."
+
+
+async def test_a_reminder_due_over_the_budget_is_written_not_spoken(
+    realtime: RealtimeStandIn, redis_url: str
+) -> None:
+    async with running_bot(realtime, redis_url, reminder_poll=0.2, user_daily_seconds=30.0) as app:
+        await app.services.ledger.record(USER, USER, TurnUsage(20.0, 15.0))  # 35 s used today
+        await app.services.reminders.add(asking(USER, 12), "call mum", time.time() + 0.5,
+                                         now=time.time())  # fmt: skip
+        (call,) = await app.api.wait_for("sendMessage", timeout=15)
+        assert call.params["text"] == "⏰ call mum"
+        assert call.params["reply_parameters"]["message_id"] == 12
+        await asyncio.sleep(0.5)
+        assert not realtime.sessions and not app.api.calls_of("sendVoice")

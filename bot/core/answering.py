@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot import metrics
@@ -33,6 +33,7 @@ from bot.errors import (
     RealtimeError,
     RealtimeTimeout,
     SendFailed,
+    StorageError,
     TurnStopped,
 )
 from bot.i18n import Catalogue, render
@@ -41,7 +42,7 @@ from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import Note
-from bot.storage.usage import TurnUsage, UsageLedger
+from bot.storage.usage import Budgets, TurnUsage, UsageLedger, budget_checks
 from bot.tools import ToolKit, TurnTools
 
 __all__ = ["Answering", "TurnStores"]
@@ -65,6 +66,8 @@ class TurnStores:
     memory: ConversationMemory
     ledger: UsageLedger
     chat_status: ChatStatus
+    budgets: Budgets = field(default_factory=Budgets)  # a due reminder over them: text only
+    owners: frozenset[int] = frozenset()  # exempt from budgets
 
 
 class Answering:
@@ -113,6 +116,17 @@ class Answering:
         await sink.send_notice(render(self.catalogue, job.lang, BotError()))
 
     async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
+        if job.kind == "reminder" and await self._over_budget(job):
+            # Said by the model it would cost what the budget no longer allows: written.
+            try:
+                await self._with_retries(lambda: sink.send_reply(Reply(b"", 0.0, f"⏰ {job.text}")))
+            except ChatUnreachable as exc:
+                log.info("skipping the reminder: %s", exc)
+                return "skipped"
+            except Exception as exc:
+                return await self._fail(job, sink, exc)
+            log.info("reminder sent as text: a budget is used up")
+            return "answered"
         chat: list[ChatSettings] = []
         tools: list[TurnTools] = []
         stop = asyncio.Event()
@@ -220,6 +234,19 @@ class Answering:
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
         return settings, history if settings.memory and job.kind == "message" else (), notes
+
+    async def _over_budget(self, job: TurnJob) -> bool:
+        """A budget of the user or chat is used up (reminders are not admitted, so their turn
+        checks here)."""
+        stores = self.stores
+        if stores is None or job.user_id in stores.owners:
+            return False
+        budgets = budget_checks(stores.budgets, job.chat_id, job.user_id)
+        try:
+            return await stores.ledger.used_up(budgets) is not None
+        except StorageError as exc:
+            log.warning("cannot read the budgets (%s); the reminder is spoken", exc)
+            return False
 
     async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
         attempt = 0

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from bot.core.models import Usage
 from bot.errors import OverBudget
 from bot.storage import keys
+from bot.storage.retry import storage_errors
 from bot.storage.turn_queue import BudgetCheck
 
 __all__ = ["Budget", "Budgets", "Prices", "Totals", "TurnUsage", "UsageLedger", "budget_checks"]
@@ -178,6 +179,25 @@ class UsageLedger:
             await self._record([*hashes, *tops], args)
         except RedisError as exc:
             log.warning("cannot record usage: %s", exc)
+
+    async def used_up(self, budgets: list[Budget]) -> Budget | None:
+        """The first of ``budgets`` used up, as admission counts it (one round trip). Redis
+        away: ``StorageError``."""
+        if not budgets:
+            return None
+        with storage_errors("reading budgets"):
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for budget in budgets:
+                    pipe.hmget(budget.check.usage_key, ["in_sec", "out_sec"])
+                rows = await pipe.execute()
+        for budget, (used_in, used_out) in zip(budgets, rows, strict=True):
+            inp, out = float(used_in or 0), float(used_out or 0)
+            check = budget.check
+            if (check.max_seconds and inp + out >= check.max_seconds) or (
+                check.max_cost and self.prices.cost(inp, out) >= check.max_cost
+            ):
+                return budget
+        return None
 
     async def totals(self, scope: str, ident: int | str, period: str) -> Totals:
         raw = cast(dict[str, str], await self._redis.hgetall(keys.usage(scope, ident, period)))
