@@ -48,6 +48,14 @@ async def test_results_as_hits(searx: SearxStandIn, backend: SearxSearch) -> Non
     assert query["headers"]["accept"] == "application/json"
 
 
+async def test_a_query_is_one_line_of_bounded_length(
+    searx: SearxStandIn, backend: SearxSearch
+) -> None:
+    await backend.search("  weather\n in   Kazan  " + "x" * 1000)
+    sent = searx.queries[0]["q"]
+    assert sent.startswith("weather in Kazan x") and len(sent) == 300
+
+
 async def test_limit_and_language(searx: SearxStandIn, backend: SearxSearch) -> None:
     searx.results = [(f"Result {i}", f"https://example.com/{i}", f"Text {i}") for i in range(10)]
     hits = await backend.search("новости", limit=2, language="ru")

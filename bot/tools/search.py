@@ -15,6 +15,8 @@ from bot.errors import ToolFailed
 
 __all__ = ["SearchHit", "SearxSearch"]
 
+MAX_QUERY_CHARS = 300
+
 SNIPPET_CHARS = 300
 """Longest snippet handed to the model: enough to answer from, short enough to speak."""
 TITLE_CHARS = 150
@@ -48,7 +50,8 @@ class SearxSearch:
     async def search(self, query: str, *, limit: int = 5, language: str = "") -> list[SearchHit]:
         """The top ``limit`` results for ``query``. Raises ``ToolFailed`` (with a short reason
         the model can tell the user, never the URL) when the back end fails or times out."""
-        if not query.strip():
+        query = " ".join(query.split())[:MAX_QUERY_CHARS]  # a query, not a page of text
+        if not query:
             raise ToolFailed("the search query is empty")
         params = {"q": query, "format": "json"}
         if language:
