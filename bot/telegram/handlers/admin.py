@@ -22,7 +22,8 @@ from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
 from bot.telegram.filters import Args, InstructionsGiven, IsChatAdmin, Switch
-from bot.telegram.handlers.tools import (
+from bot.telegram.ports import tell, thread_of
+from bot.telegram.tool_words import (
     CANCEL,
     CLEAR,
     RESET,
@@ -33,7 +34,6 @@ from bot.telegram.handlers.tools import (
     resolve_tool,
     zone_named,
 )
-from bot.telegram.ports import tell, thread_of
 from bot.tools.kit import ToolKit
 
 __all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "router"]

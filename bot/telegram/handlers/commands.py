@@ -16,8 +16,8 @@ from bot.i18n import Texts
 from bot.storage.chat_settings import ChatSettings
 from bot.telegram.filters import InstructionsGiven, Switch
 from bot.telegram.handlers.admin import ADMIN_COMMANDS, VOICE_CALLBACK
-from bot.telegram.handlers.tools import tools_of
 from bot.telegram.ports import tell
+from bot.telegram.tool_words import tools_of
 from bot.tools.kit import ToolKit
 
 INSTRUCTIONS_PREVIEW = 300
