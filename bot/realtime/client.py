@@ -260,8 +260,8 @@ class RealtimeSession:
                 if not isinstance(event, dict):
                     continue
                 self.send(protocol.receive(event))
-                if protocol.calls_due and protocol.phase is Phase.CALLING:
-                    calls, protocol.calls_due = protocol.calls_due, []
+                if protocol.calls_due:
+                    calls = protocol.take_calls()
                     self._tasks.append(
                         asyncio.create_task(self._call(protocol, calls), name="realtime-tools")
                     )

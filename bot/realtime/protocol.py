@@ -196,6 +196,12 @@ class TurnProtocol:
             return []
         return self._finish_input()
 
+    def take_calls(self) -> list[ToolCall]:
+        """The calls due, once: the caller runs them and gives their outputs to
+        ``answer_calls``."""
+        calls, self.calls_due = self.calls_due, []
+        return calls
+
     def answer_calls(self, outputs: list[tuple[ToolCall, str]]) -> list[dict[str, Any]]:
         """The outputs of ``calls_due`` (each call with the string the model reads): the
         ``function_call_output`` items and the next ``response.create``. None when the turn

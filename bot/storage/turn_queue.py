@@ -31,7 +31,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.core.models import TurnJob
 from bot.storage import keys
 
-__all__ = ["Admitted", "BudgetCheck", "Taken", "TurnQueue"]
+__all__ = ["BUDGET_LUA", "Admitted", "BudgetCheck", "Taken", "TurnQueue"]
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +42,35 @@ DONE_OFFSET = 2**51
 DONE_KEEP = 1000
 ORDER_TTL_MS = 7 * 86_400 * 1000
 
-_ADMIT = """
+# The budget rule, one copy for every script that checks budgets (admission's, and the one a
+# due reminder's turn runs, ``UsageLedger.used_up``). KEYS from ``first_key`` on are usage
+# hashes; ARGV at ``prices_at`` holds the prices a minute in and out, then each budget's
+# maximum seconds and cost. Returns the index of the first budget used up, or -1.
+BUDGET_LUA = """
+local function over_budget(first_key, prices_at)
+  local price_in, price_out = tonumber(ARGV[prices_at]), tonumber(ARGV[prices_at + 1])
+  for i = first_key, #KEYS do
+    local used = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec')
+    local inp, out = tonumber(used[1]) or 0, tonumber(used[2]) or 0
+    local at = prices_at + 2 * (i - first_key + 1)
+    local max_seconds, max_cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    if (max_seconds > 0 and inp + out >= max_seconds)
+        or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
+      return i - first_key
+    end
+  end
+  return -1
+end
+"""
+
+_ADMIT = (
+    BUDGET_LUA
+    + """
 local order, stream, rate = KEYS[1], KEYS[2], KEYS[3]
 local member, score, job = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local backlog, rate_limit, rate_window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local price_in, price_out = tonumber(ARGV[7]), tonumber(ARGV[8])
-for i = 4, #KEYS do
-  local used = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec')
-  local inp, out = tonumber(used[1]) or 0, tonumber(used[2]) or 0
-  local max_seconds, max_cost = tonumber(ARGV[7 + 2 * (i - 3)]), tonumber(ARGV[8 + 2 * (i - 3)])
-  if (max_seconds > 0 and inp + out >= max_seconds)
-      or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
-    return {'over', i - 4}
-  end
-end
+local over = over_budget(4, 7)
+if over >= 0 then return {'over', over} end
 if redis.call('ZADD', order, 'NX', score, member) == 0 then return {'duplicate', 0} end
 if redis.call('ZCOUNT', order, 0, '+inf') > backlog then
   redis.call('ZREM', order, member)
@@ -72,6 +87,7 @@ end
 redis.call('XADD', stream, '*', 'job', job)
 return {'queued', 0}
 """
+)
 
 _TAKE = """
 local order, lock = KEYS[1], KEYS[2]

@@ -20,7 +20,7 @@ from bot.core.models import Usage
 from bot.errors import OverBudget
 from bot.storage import keys
 from bot.storage.retry import storage_errors
-from bot.storage.turn_queue import BudgetCheck
+from bot.storage.turn_queue import BUDGET_LUA, BudgetCheck
 
 __all__ = ["Budget", "Budgets", "Prices", "Totals", "TurnUsage", "UsageLedger", "budget_checks"]
 
@@ -143,6 +143,7 @@ class UsageLedger:
         self._redis = redis
         self.prices = prices
         self._record = redis.register_script(_RECORD)
+        self._over = redis.register_script(BUDGET_LUA + "return over_budget(1, 1)")
 
     def _scopes(self, chat_id: int, user_id: int | None) -> list[tuple[str, int | str]]:
         # Everyone's hashes at positions 3 and 4: the script counts tokens there.
@@ -185,19 +186,12 @@ class UsageLedger:
         away: ``StorageError``."""
         if not budgets:
             return None
+        args: list[float] = [self.prices.input_per_minute, self.prices.output_per_minute]
+        for budget in budgets:
+            args += [budget.check.max_seconds, budget.check.max_cost]
         with storage_errors("reading budgets"):
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for budget in budgets:
-                    pipe.hmget(budget.check.usage_key, ["in_sec", "out_sec"])
-                rows = await pipe.execute()
-        for budget, (used_in, used_out) in zip(budgets, rows, strict=True):
-            inp, out = float(used_in or 0), float(used_out or 0)
-            check = budget.check
-            if (check.max_seconds and inp + out >= check.max_seconds) or (
-                check.max_cost and self.prices.cost(inp, out) >= check.max_cost
-            ):
-                return budget
-        return None
+            index = int(await self._over([b.check.usage_key for b in budgets], args))
+        return budgets[index] if index >= 0 else None
 
     async def totals(self, scope: str, ident: int | str, period: str) -> Totals:
         raw = cast(dict[str, str], await self._redis.hgetall(keys.usage(scope, ident, period)))

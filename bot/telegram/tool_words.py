@@ -22,6 +22,7 @@ __all__ = [
     "SWITCH",
     "echo",
     "local_time",
+    "reminder_cancelled",
     "reminder_line",
     "resolve_tool",
     "tools_of",
@@ -107,3 +108,12 @@ def tools_of(tool_kit: ToolKit, chat_settings: ChatSettings) -> list[str]:
 def reminder_line(texts: Texts, reminder: Reminder, zone: str) -> str:
     when = local_time(texts, reminder.due_at, zone)
     return texts("reminders-line", id=reminder.id, when=when, text=reminder.text)
+
+
+def reminder_cancelled(
+    texts: Texts, cancelled: Reminder | None, reminder_id: str, zone: str
+) -> str:
+    """What a /reminders cancel ID says: the reminder cancelled, or that none is waiting."""
+    if cancelled is None:
+        return texts("reminders-not-found", id=echo(reminder_id))
+    return texts("reminders-cancelled", line=reminder_line(texts, cancelled, zone))

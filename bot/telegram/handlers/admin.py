@@ -30,7 +30,7 @@ from bot.telegram.tool_words import (
     SWITCH,
     echo,
     local_time,
-    reminder_line,
+    reminder_cancelled,
     resolve_tool,
     zone_named,
 )
@@ -245,11 +245,8 @@ async def on_reminder_cancel(
     tool_kit: ToolKit,
 ) -> None:
     cancelled = await reminders.cancel(message.chat.id, reminder_id)
-    if cancelled is None:
-        await tell(bot, message, texts("reminders-not-found", id=echo(reminder_id)))
-        return
-    line = reminder_line(texts, cancelled, tool_kit.timezone_for(chat_settings))
-    await tell(bot, message, texts("reminders-cancelled", line=line))
+    zone = tool_kit.timezone_for(chat_settings)
+    await tell(bot, message, reminder_cancelled(texts, cancelled, reminder_id, zone))
 
 
 async def on_reminders_clear(

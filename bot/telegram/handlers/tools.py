@@ -30,6 +30,7 @@ from bot.telegram.tool_words import (
     SWITCH,
     echo,
     local_time,
+    reminder_cancelled,
     reminder_line,
     utc_offset,
 )
@@ -136,13 +137,8 @@ async def on_reminders_cancel_own(
         await tell(bot, message, texts("reminders-not-yours"))
         return
     cancelled = await reminders.cancel(chat_id, reminder_id) if found is not None else None
-    if cancelled is None:
-        await tell(bot, message, texts("reminders-not-found", id=echo(reminder_id)))
-        return
     zone = tool_kit.timezone_for(chat_settings)
-    await tell(
-        bot, message, texts("reminders-cancelled", line=reminder_line(texts, cancelled, zone))
-    )
+    await tell(bot, message, reminder_cancelled(texts, cancelled, reminder_id, zone))
 
 
 async def refuse(_: object) -> None:
