@@ -1,11 +1,19 @@
 """A local WebSocket server speaking the Realtime protocol (GA event names) for tests and benches.
 
-It plays one of two providers, chosen with ``RealtimeStandIn(profile=...)``:
+It plays one of two providers (Yandex in two variants), chosen with
+``RealtimeStandIn(profile=...)``:
 
 - ``"yandex"`` (the default): Yandex AI Studio's ``speech-realtime-250923`` as its documentation
   and official examples show it: ``Api-Key`` or ``Bearer`` auth, PCM at 24000 or 44100 Hz,
   server VAD, input transcripts sent without being asked for, no buffer-clear events, sessions of
   5 minutes, 10 concurrent sessions and 10 session creations a second.
+- ``"yandex-field"``: the same service as clients of the live one report it (2026-08/09),
+  where that differs from the documentation: assistant-role history items refused and the
+  connection dropped, rates echoed as ``null`` (44100 Hz out unless asked), ``session.updated``
+  twice, items announced as ``conversation.item.created``, the text on content part 0 and the
+  audio on part 1, no pongs to WebSocket pings, model URIs checked, server VAD defaults of 800 ms
+  and no session lifetime. Where no report settles a behaviour, a `Scenario` knob chooses, and
+  this profile defaults to the harsh side (stand_ins/README.md lists each rule and its source).
 - ``"openai"``: OpenAI's GA Realtime API as openai-python's ``openai.types.realtime`` define it:
   ``Bearer`` auth only, ``audio/pcm`` at 24000 Hz only, unknown parameters refused, one output
   modality at a time, input transcription only when asked for and possibly after
@@ -53,6 +61,7 @@ from openai.types.realtime import RealtimeClientEvent
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 __all__ = [
@@ -60,6 +69,7 @@ __all__ = [
     "Failure",
     "Profile",
     "ProfileName",
+    "ProviderName",
     "RealtimeStandIn",
     "RecordedSession",
     "Scenario",
@@ -82,7 +92,8 @@ Failure = Literal[
     "reject_items",
 ]
 
-ProfileName = Literal["yandex", "openai"]
+ProfileName = Literal["yandex", "yandex-field", "openai"]
+ProviderName = Literal["yandex", "openai"]
 
 DEFAULT_MODEL = "speech-realtime-250923"
 DEFAULT_RATE = 24000
@@ -104,6 +115,23 @@ EXPIRY_CLOSE_CODE = 1001
 # Characters of a function call's arguments per response.function_call_arguments.delta; neither
 # provider documents the size.
 ARGUMENT_DELTA_CHARS = 16
+# yandex-field: the models the live service knows. Model Gallery as third parties quote it
+# (Exquisite0828/casbot-yandex-realtime, docs/YANDEX_REALTIME_VERIFIED.md: 250923 and 260528).
+FIELD_MODELS = frozenset({"speech-realtime-250923", "speech-realtime-260528"})
+# yandex-field: ``gpt://<folder>/<model>`` with an optional tag (``/latest`` works: a public Yandex
+# Cloud Function voice bridge connects with ``gpt://<folder>/speech-realtime-260528/latest``).
+MODEL_URI = re.compile(r"gpt://(?P<folder>[^/\s]+)/(?P<model>[^/\s]+)(?:/(?P<tag>[^/\s]+))?")
+# Close codes of the yandex-field refusals. 1008 after "Invalid model URI": the voice bridge's
+# comment ("разрыв соединения (код 1008)"). The others are choices (no report names them): 1011
+# (server error) for an unknown model and after a refused assistant item, 1013 ("try again
+# later") for a session past the quota when Scenario.quota_refusal is "error_event".
+INVALID_URI_CLOSE_CODE = 1008
+FATAL_CLOSE_CODE = 1011
+QUOTA_CLOSE_CODE = 1013
+# What a yandex-field response says when response.create came before the transcript of the
+# audio just committed (Scenario.create_needs_transcript): one client saw "здравствуйте" in a
+# loop (the voice bridge's comment); the wording is a choice.
+FIELD_GREETING = "Здравствуйте! Чем могу помочь?"
 
 
 @dataclass(frozen=True)
@@ -139,8 +167,9 @@ class Profile:
     """Whether ``audio.output.voice`` is refused once the session has produced audio."""
     max_append_bytes: int | None
     """Largest audio one ``input_audio_buffer.append`` may carry, None for no limit."""
-    session_lifetime: float
-    """Seconds from the handshake until the server ends the session."""
+    session_lifetime: float | None
+    """Seconds from the handshake until the server ends the session; None: no lifetime
+    (``expires_at`` null)."""
     max_sessions: int | None
     """Concurrent sessions per credential; the next handshake gets HTTP 429. None: no quota."""
     max_creations_per_second: int | None
@@ -149,7 +178,59 @@ class Profile:
     """``audio.output.voice`` in ``session.created``."""
     server_tools: frozenset[str] = frozenset()
     """Function names the provider runs itself: declared with ``"parameters": "{}"`` (a string),
-    never called on the client's side."""
+    never called on the client's side (but see `web_search_events`)."""
+    provider: ProviderName = "yandex"
+    """The provider the profile plays (a client configures itself for it); yandex-field is
+    yandex."""
+    refuses_assistant_items: bool = False
+    """Whether ``conversation.item.create`` of an assistant message is answered with a
+    ``server_error`` and the connection closed (1011)."""
+    echoes_null_rates: bool = False
+    """Whether ``session.created``/``session.updated`` show ``audio.*.format.rate`` as null (the
+    rate asked is still the one used)."""
+    default_output_rate: int = DEFAULT_RATE
+    """Output rate of a session that never asked one."""
+    echoes_both_modalities: bool = False
+    """Whether session and response events show ``output_modalities`` ``["text", "audio"]``
+    whatever was asked (a ``["text"]`` request still generates text only)."""
+    session_updated_count: int = 1
+    """How many ``session.updated`` events answer one ``session.update``."""
+    item_events: Literal["added_done", "created"] = "added_done"
+    """How items are announced: the GA ``conversation.item.added`` and ``.done``, or the older
+    ``conversation.item.created`` (once per user item, twice for a response's message item:
+    empty, then with its content parts)."""
+    text_part_first: bool = False
+    """Whether a response's message puts its text (``response.output_text.*``) on content part
+    0 and its audio on part 1, sends no transcript deltas, and keeps both parts in text-only
+    responses (else audio on 0, text per `Scenario.text_kind`)."""
+    answers_pings: bool = True
+    """Whether the server answers the client's WebSocket pings with pongs."""
+    checks_model: bool = False
+    """Whether the ``model`` query parameter must be ``gpt://<folder>/<model>[/<tag>]`` of a
+    known model (`FIELD_MODELS`); else an error and a close before ``session.created``."""
+    model_voices: tuple[tuple[str, str], ...] = ()
+    """Default voices by model, overriding `default_voice`."""
+    session_shape: Literal["ga", "probed"] = "ga"
+    """The fields of the session in ``session.created``: the GA defaults (server VAD of 200 ms,
+    ``create_response`` true) or what a live probe recorded (800 ms, ``threshold`` null, no
+    ``create_response``, no ``model`` or ``tool_choice``)."""
+    transcript_delay: float = 0.0
+    """Seconds from a commit to its transcript when the scenario does not say (and the profile
+    does not hold transcripts for after the response)."""
+    vad_auto_response: bool = False
+    """Default of `Scenario.vad_auto_response`."""
+    honours_create_response: bool = True
+    """Default of `Scenario.honours_create_response`."""
+    honours_null_turn_detection: bool = True
+    """Default of `Scenario.honours_null_turn_detection`."""
+    create_needs_transcript: bool = False
+    """Default of `Scenario.create_needs_transcript`."""
+    cancel_honoured: bool = True
+    """Default of `Scenario.cancel_honoured`."""
+    web_search_events: Literal["none", "function_call"] = "none"
+    """Default of `Scenario.web_search_events`."""
+    quota_refusal: Literal["http_429", "error_event"] = "http_429"
+    """Default of `Scenario.quota_refusal`."""
 
 
 PROFILES: dict[ProfileName, Profile] = {
@@ -211,6 +292,7 @@ PROFILES: dict[ProfileName, Profile] = {
     ),
     "openai": Profile(
         name="openai",
+        provider="openai",
         # OpenAI authenticates with "Authorization: Bearer <key>" (openai-python sends it).
         auth_schemes=frozenset({"bearer"}),
         # openai/types/realtime/realtime_audio_formats.py: AudioPCM, AudioPCMU, AudioPCMA.
@@ -254,9 +336,84 @@ PROFILES: dict[ProfileName, Profile] = {
     ),
 }
 
+# Yandex's service as clients of the live one saw it (realtime-notes.md, "What live clients of
+# Yandex's service saw"): every documented rule of "yandex" holds unless a report contradicts it.
+# Sources, named in each comment: ORION = Zmnb9711/ORION, docs/history/2026-09-08/ (reports/
+# yandex-text-protocol-probe-report.md and evidence/yandex-realtime-text-protocol-probe-20260908/
+# provider-protocol-result.json, a live probe of speech-realtime-260528) and docs/history/
+# 2026-09-09-yandex-support-DT403405.md (Yandex support's answers); CASBOT = Exquisite0828/
+# casbot-yandex-realtime, docs/YANDEX_REALTIME_LOCAL_POC.md; BRIDGE = a public Yandex Cloud
+# Function voice bridge (its comments); PIPECAT = dograh-hq/pipecat,
+# src/pipecat/services/yandex/realtime/llm.py.
+PROFILES["yandex-field"] = replace(
+    PROFILES["yandex"],
+    name="yandex-field",
+    provider="yandex",
+    # BRIDGE: assistant replies (role=assistant) are refused with "MessageContentItemOutputText
+    # ... not supported yet" and the dialogue is dropped; ORION's probe: a user input_text item
+    # was accepted.
+    refuses_assistant_items=True,
+    # BRIDGE: the rate asked is echoed as null and audio came at 44100 Hz; ORION's probe and
+    # PIPECAT (_normalize_pcm_rate): {"type": "audio/pcm", "rate": null} in session.created and
+    # session.updated. CASBOT: 24 kHz in and out worked when asked, so the rate asked is used.
+    echoes_null_rates=True,
+    default_output_rate=44100,
+    # ORION's probe and support's answer 7: a ["text"] session.update is echoed as
+    # ["text", "audio"], and so is response.created; the generation is text only.
+    echoes_both_modalities=True,
+    # CASBOT, "Runtime differences" 1: session.updated twice in several 260528 runs.
+    session_updated_count=2,
+    # ORION's probe (event sequence): conversation.item.created for the user item and twice for
+    # the assistant item (empty, then with output_text and output_audio parts); PIPECAT renames
+    # conversation.item.created to the GA conversation.item.added.
+    item_events="created",
+    # ORION's probe: output_text.delta/done on content_index 0, the audio part on 1, no
+    # transcript deltas (the reference marks them unsupported), output_audio_transcript.done on 1.
+    text_part_first=True,
+    # CASBOT, "Runtime differences" 2: with aiohttp's heartbeat=20, "No PONG received after 10.0
+    # seconds", close 1006; none without the heartbeat.
+    answers_pings=False,
+    # BRIDGE: a short model name gets "Invalid model URI" and close 1008, "/latest" works; the
+    # unknown-model error as a client's test records it ("Runtime error: NOT_FOUND: Instance with
+    # model ... not found", type server_error, code null).
+    checks_model=True,
+    # ORION's probe of speech-realtime-260528: voice "kirill"; marina stays 250923's default.
+    model_voices=(("speech-realtime-260528", "kirill"),),
+    # ORION's probe: server_vad with silence_duration_ms 800, threshold null, idle_timeout_ms
+    # null, yc_idle_llm_message null, no create_response; voice, speed and role in audio.output.
+    session_shape="probed",
+    # realtime-notes.md: the current concept page states no lifetime and sessions report
+    # expires_at null; CASBOT's 75-second session ended only at its own timer.
+    session_lifetime=None,
+    # Choice (no report gives the timing): the transcript 0.3 s after the commit, so a
+    # response.create sent on input_audio_buffer.committed comes before it (see below).
+    transcript_delay=0.3,
+    # Yandex's realtime/voice_agent.py sends no create_response and lets VAD commits start
+    # responses (realtime-notes.md, "Server VAD defaults").
+    vad_auto_response=True,
+    # Open questions, harsh side by default (stand_ins/README.md, "yandex-field"): no report
+    # shows create_response false or turn_detection null honoured.
+    honours_create_response=False,
+    honours_null_turn_detection=False,
+    # BRIDGE: response.create straight after the commit was answered "as if nothing had been
+    # said" ("здравствуйте" in a loop); the client then waited for the transcript.
+    create_needs_transcript=True,
+    # CASBOT: generation-time response.cancel was never shown to work live.
+    cancel_honoured=False,
+    # What the client sees of the reserved web_search: no report.
+    web_search_events="function_call",
+    # How a session past the quota is refused live: no report.
+    quota_refusal="error_event",
+)
+
 
 def _profile(profile: ProfileName | Profile) -> Profile:
     return profile if isinstance(profile, Profile) else PROFILES[profile]
+
+
+def _pick(value: Any, default: Any) -> Any:
+    """A scenario's knob, or the profile's default when the scenario leaves it None."""
+    return default if value is None else value
 
 
 # Building the adapter takes a noticeable fraction of a second, so it is done once.
@@ -269,9 +426,13 @@ _CLIENT_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
 class _Refusal:
     """Why a client event is refused: the error event's code, message and param."""
 
-    code: str
+    code: str | None
     message: str
     param: str | None = None
+    err_type: str = "invalid_request_error"
+    """The error's ``type``."""
+    close_code: int | None = None
+    """When set, the server closes the connection with this code after the error."""
 
 
 def validate_client_event(
@@ -281,10 +442,11 @@ def validate_client_event(
 
     Returns None when the profile accepts the event and the reason it refuses it otherwise:
     the event's shape is checked against openai-python's GA ``RealtimeClientEvent`` types, with
-    only the profile's documented deviations allowed (yandex: PCM at 44100 Hz, no
-    ``session.type``, both output modalities, fields of its own; see `PROFILES`), then the
+    only the profile's documented deviations allowed (yandex and yandex-field: PCM at 44100 Hz,
+    no ``session.type``, both output modalities, fields of its own; see `PROFILES`), then the
     profile's own rules (rates, formats, turn detection, modalities, unsupported events, unknown
-    parameters, append size). The event is not modified.
+    parameters, append size; yandex-field also refuses assistant message items). The event is
+    not modified.
     """
     refusal = _check_client_event(event, _profile(profile))
     return None if refusal is None else refusal.message
@@ -312,6 +474,10 @@ def _check_client_event(event: dict[str, Any], profile: Profile) -> _Refusal | N
                 f"Audio of an append event is limited to {profile.max_append_bytes} bytes.",
                 "audio",
             )
+    elif etype == "conversation.item.create" and profile.refuses_assistant_items:
+        refusal = _check_assistant_item(event.get("item"))
+        if refusal is not None:
+            return refusal
     candidate = _with_deviations(event, profile)
     try:
         model = _CLIENT_EVENT_ADAPTER.validate_python(candidate)
@@ -321,6 +487,30 @@ def _check_client_event(event: dict[str, Any], profile: Profile) -> _Refusal | N
         for name in _extra_fields(model, ""):
             return _Refusal("unknown_parameter", f"Unknown parameter: '{name}'.", name)
     return None
+
+
+def _check_assistant_item(item: Any) -> _Refusal | None:
+    """yandex-field: an assistant message item is refused and the dialogue dropped. The voice
+    bridge quotes the refusal as "MessageContentItemOutputText ... not supported yet" (its middle
+    elided there, left out here); the type, the null code and close 1011 are choices, the type
+    and code as the live unknown-model error has them. An assistant item without output_text
+    content is named by its first content's type in the same way (choice)."""
+    if not isinstance(item, dict) or item.get("role") != "assistant":
+        return None
+    if item.get("type", "message") != "message":
+        return None
+    content = item.get("content")
+    parts = content if isinstance(content, list) else []
+    kinds = [c.get("type") for c in parts if isinstance(c, dict)]
+    kind = "output_text" if "output_text" in kinds or not kinds else str(kinds[0])
+    name = "MessageContentItem" + "".join(part.capitalize() for part in kind.split("_"))
+    return _Refusal(
+        None,
+        f"{name} not supported yet",
+        None,
+        err_type="server_error",
+        close_code=FATAL_CLOSE_CODE,
+    )
 
 
 def _unsupported(etype: str) -> _Refusal:
@@ -522,9 +712,12 @@ class Scenario:
     """Which text deltas an audio response sends: ``response.output_text.*`` (as a second
     content part, index 1), ``response.output_audio_transcript.*`` (on the audio part, index 0),
     both, or none. A text-only response (``output_modalities`` ``["text"]``) always sends its
-    text as ``response.output_text.*`` on its only part."""
+    text as ``response.output_text.*`` on its only part. Not used by yandex-field, whose
+    responses always put ``response.output_text.*`` on part 0 and the audio on part 1."""
     time_to_first_audio: float = 0.0
-    """Seconds between receiving ``response.create`` and sending the first audio delta."""
+    """Seconds between receiving ``response.create`` and sending the first audio delta. Live
+    Yandex runs saw 1.8 to 21.5 s from the end of speech to the first audio (CASBOT's
+    YANDEX_REALTIME_LOCAL_POC.md); tests keep it short."""
     realtime_factor: float = 0.0
     """0 sends all deltas at once; otherwise chunk i is sent at
     t_first + i * chunk_ms / 1000 / realtime_factor (1.0 is real time, 2.0 twice as fast)."""
@@ -562,15 +755,17 @@ class Scenario:
     the session asked for ``audio.input.transcription``, with ``usage``). None sends none."""
     transcript_delay: float | None = None
     """Seconds from a commit to its transcript. None is the profile's timing: yandex sends it
-    right after the commit's item events; openai holds it until the response that follows the
-    commit has sent ``response.done`` (or sends it on its own when no response runs 1 s after
-    the commit)."""
+    right after the commit's item events, yandex-field 0.3 s after the commit; openai holds it
+    until the response that follows the commit has sent ``response.done`` (or sends it on its
+    own when no response runs 1 s after the commit)."""
     usage: bool = True
     """Include ``usage`` in ``response.done``."""
-    vad_auto_response: bool = False
-    """When True and the session's server_vad has ``create_response`` true (or unset), a VAD commit
-    starts a response by itself, as OpenAI does. Off by default: clients are expected to turn it
-    off and ask for responses themselves."""
+    vad_auto_response: bool | None = None
+    """When True and the session's server_vad has ``create_response`` true (or unset, or
+    `honours_create_response` is False), a VAD commit starts a response by itself (when none
+    runs), as OpenAI does. None is the profile's: off for yandex and openai (clients are
+    expected to turn it off and ask for responses themselves), on for yandex-field (Yandex's
+    voice_agent.py lets VAD commits start responses)."""
     session_lifetime: float | None = None
     """Seconds from the handshake until the server ends the session with a ``session_expired``
     error and a close (code 1001); None is the profile's (yandex 300, openai 3600)."""
@@ -592,6 +787,45 @@ class Scenario:
     tool_preamble_seconds: float = 0.4
     """Length of the preamble's tone."""
 
+    # Open questions of yandex-field: no report settles them, so each is a knob. None is the
+    # profile's side: yandex and openai keep the documented (kind) behaviour, yandex-field the
+    # harsh one. stand_ins/README.md, "yandex-field", explains each.
+    honours_create_response: bool | None = None
+    """False: a server VAD commit starts a response by itself (with `vad_auto_response`) even
+    when the session's turn detection has ``create_response: false``; the flag is ignored.
+    Profile default: yandex and openai True, yandex-field False."""
+    honours_null_turn_detection: bool | None = None
+    """False: ``turn_detection: null`` is not applied; the server keeps a server VAD with its
+    default settings (yandex-field: 800 ms of silence), echoed in ``session.updated``, that
+    commits at pauses (and may start responses, see `honours_create_response`). Profile
+    default: yandex and openai True, yandex-field False."""
+    create_needs_transcript: bool | None = None
+    """True: a ``response.create`` that arrives before the transcript of the last committed
+    audio item was sent is answered as if nothing had been said: the response says
+    `greeting_text` (no function calls) and is counted in
+    `RecordedSession.answered_without_input`. With the profile's transcript timing, yandex-field
+    sends the transcript 0.3 s after the commit (`transcript_delay` changes it). Profile
+    default: yandex and openai False, yandex-field True."""
+    greeting_text: str = FIELD_GREETING
+    """What a response answering nothing says (`create_needs_transcript`)."""
+    cancel_honoured: bool | None = None
+    """False: ``response.cancel`` while a response runs is ignored (no error; counted in
+    `RecordedSession.cancels_ignored`) and the response runs to its end, status
+    ``completed``. A cancel with no response running is still ``response_cancel_not_active``.
+    Profile default: yandex and openai True, yandex-field False."""
+    web_search_events: Literal["none", "function_call"] | None = None
+    """What the client sees when a scripted response calls the reserved ``web_search`` (only on a
+    profile that reserves it): ``"none"``, the server runs it and the client sees the answer
+    only (recorded in `RecordedSession.server_searches`); ``"function_call"``, the call reaches
+    the client as a plain ``function_call`` item that it must answer. ``file_search`` stays the
+    server's. Profile default: yandex ``"none"``, yandex-field ``"function_call"``."""
+    quota_refusal: Literal["http_429", "error_event"] | None = None
+    """How a session past a quota (`RealtimeStandIn.max_sessions` or
+    ``max_creations_per_second``) is refused: ``"http_429"`` on the handshake, or
+    ``"error_event"``: the handshake is accepted, ``session.created``, an error (``server_error``,
+    code null, "Runtime error: RESOURCE_EXHAUSTED: …", a choice) and a close with code 1013.
+    Profile default: yandex and openai ``"http_429"``, yandex-field ``"error_event"``."""
+
 
 @dataclass
 class RecordedSession:
@@ -604,9 +838,11 @@ class RecordedSession:
     profile: ProfileName = "yandex"
     """The profile the server played."""
     handshake_status: int = 0
-    """HTTP status of the handshake: 101 when accepted, else 401, 429 or 500."""
+    """HTTP status of the handshake: 101 when accepted (a session refused after it included),
+    else 401, 429 or 500."""
     refusal: str | None = None
-    """Why the handshake was refused (e.g. which quota), None when it was accepted."""
+    """Why the session was refused (e.g. which quota), on the handshake or, with
+    `Scenario.quota_refusal` ``"error_event"``, after it; None when it was not."""
     client_events: list[dict[str, Any]] = field(default_factory=list)
     """Every JSON object the client sent, parsed, in order (append payloads kept as sent)."""
     event_types: list[str] = field(default_factory=list)
@@ -649,25 +885,48 @@ class RecordedSession:
     unanswered_at_create: int = 0
     """How many response.create events started a response while a function call still had no
     output (allowed, as on both providers; recorded so a test can see it)."""
+    vad_responses: int = 0
+    """How many responses a server VAD commit started by itself (`Scenario.vad_auto_response`),
+    included in `responses`."""
+    answered_without_input: int = 0
+    """How many responses answered as if nothing had been said, because response.create came
+    before the transcript of the audio just committed (`Scenario.create_needs_transcript`)."""
+    cancels_ignored: int = 0
+    """How many response.cancel events arrived while a response ran and were ignored
+    (`Scenario.cancel_honoured` False)."""
+    pings_received: int = 0
+    """How many WebSocket pings the client sent."""
+    pings_unanswered: int = 0
+    """How many of them got no pong (yandex-field answers none)."""
+    close_code: int | None = None
+    """The close code the server sent when it closed the connection itself (an error that ends
+    the session, the lifetime), None otherwise."""
 
 
 class RealtimeStandIn:
     """A Realtime server on a free local port, playing `profile` (see `PROFILES`).
 
-    Use ``async with RealtimeStandIn() as server:`` and connect to `url` (any path and query are
-    accepted) with an ``Authorization`` header the profile takes (yandex: ``Api-Key <api_key>``
-    or ``Bearer <api_key>``; openai: ``Bearer <api_key>``; schemes case-insensitive); anything
-    else is refused with HTTP 401. Past ``max_sessions`` open sessions, or
-    ``max_creations_per_second`` accepted handshakes within a second, a handshake is refused
-    with HTTP 429; ``"profile"`` takes the profile's quota, None turns a quota off. `scenario`
+    Use ``async with RealtimeStandIn() as server:`` and connect to `url` (any path is accepted,
+    and any query except on yandex-field, which checks ``model``) with an ``Authorization``
+    header the profile takes (yandex: ``Api-Key <api_key>`` or ``Bearer <api_key>``; openai:
+    ``Bearer <api_key>``; schemes case-insensitive); anything else is refused with HTTP 401.
+    Past ``max_sessions`` open sessions, or ``max_creations_per_second`` accepted handshakes
+    within a second, a handshake is refused with HTTP 429 (or, with `Scenario.quota_refusal`
+    ``"error_event"``, the session after it); ``"profile"`` takes the profile's quota, None
+    turns a quota off. `scenario`
     may be replaced or changed between sessions; `sessions` lists one `RecordedSession` per
     handshake, refused ones included, in arrival order.
 
     Behaviour worth knowing:
 
-    - The session starts with server_vad turn detection (silence 200 ms, create_response true).
-      A VAD commit starts a response only with `Scenario.vad_auto_response`; interrupt_response
-      is not emulated, nor are semantic_vad's commits.
+    - The session starts with server_vad turn detection (silence 200 ms, create_response true;
+      yandex-field: 800 ms, no create_response). A VAD commit starts a response only with
+      `Scenario.vad_auto_response` (on by default for yandex-field); interrupt_response is not
+      emulated, nor are semantic_vad's commits.
+    - yandex-field closes the connection after some errors (an assistant item, a bad or
+      unknown model, a session past the quota with `Scenario.quota_refusal` "error_event") and
+      never answers WebSocket pings; `RecordedSession.close_code` and ``pings_unanswered`` show
+      it.
     - The VAD counts a 20 ms frame as speech when its RMS exceeds 0.02 of full scale (the
       session's ``threshold`` is not used); positions in its events are on the timeline of all
       audio appended in the session.
@@ -800,7 +1059,7 @@ class RealtimeStandIn:
         if self.max_sessions is not None:
             open_sessions = sum(
                 1 for s in self.sessions if s.handshake_status == HTTPStatus.SWITCHING_PROTOCOLS
-                and not s.ended
+                and not s.ended and s.refusal is None
             )  # fmt: skip
             if open_sessions >= self.max_sessions:
                 return f"more than {self.max_sessions} concurrent sessions"
@@ -822,6 +1081,8 @@ class RealtimeStandIn:
         )
         scenario = replace(self.scenario)
         refusal: tuple[HTTPStatus, str] | None = None
+        quota_mode = _pick(scenario.quota_refusal, self.profile.quota_refusal)
+        over_quota: str | None = None
         if not self._authorized(headers.get("authorization", "")) or (
             scenario.failure == "reject_401"
         ):
@@ -830,16 +1091,42 @@ class RealtimeStandIn:
             refusal = (HTTPStatus.INTERNAL_SERVER_ERROR, "Internal error")
         elif (quota := self._over_quota(now)) is not None:
             # ru/_includes/yandexgpt-limits.md (yandex); a quota given by the test otherwise.
-            refusal = (HTTPStatus.TOO_MANY_REQUESTS, f"Quota exceeded: {quota}")
+            # Refused on the handshake, or (quota_refusal "error_event") after session.created.
+            if quota_mode == "http_429":
+                refusal = (HTTPStatus.TOO_MANY_REQUESTS, f"Quota exceeded: {quota}")
+            else:
+                over_quota = f"Quota exceeded: {quota}"
         self.sessions.append(rec)
         if refusal is not None:
             rec.handshake_status, rec.refusal = refusal
             self._mark_ended(rec)
             return connection.respond(refusal[0], refusal[1] + "\n")
         rec.handshake_status = HTTPStatus.SWITCHING_PROTOCOLS
-        self._creations.append(now)
+        rec.refusal = over_quota
+        if over_quota is None:
+            self._creations.append(now)
+        self._watch_pings(connection, rec)
         self._pending[connection] = (rec, scenario)
         return None
+
+    def _watch_pings(self, connection: ServerConnection, rec: RecordedSession) -> None:
+        """Count the client's pings (the protocol answers each with a pong as it parses it) and,
+        on a profile that does not answer them (yandex-field: CASBOT's "No PONG received after
+        10.0 seconds"), drop the pongs. websockets sends them from ``Protocol.recv_frame``
+        through ``Protocol.send_frame``, so the connection's own ``send_frame`` is wrapped."""
+        protocol = connection.protocol
+        send_frame = protocol.send_frame
+        answers = self.profile.answers_pings
+
+        def send_frame_or_drop_pong(frame: Frame) -> None:
+            if frame.opcode is Opcode.PONG:
+                rec.pings_received += 1
+                if not answers:
+                    rec.pings_unanswered += 1
+                    return
+            send_frame(frame)
+
+        protocol.send_frame = send_frame_or_drop_pong  # type: ignore[method-assign]
 
     def _process_response(
         self, connection: ServerConnection, request: Request, response: Response
@@ -1028,6 +1315,21 @@ class _Response:
     text: list[str] = field(default_factory=list)
     call_tokens: int = 0
     output: list[dict[str, Any]] = field(default_factory=list)
+    greeting: bool = False
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The content parts of a response's message item."""
+
+    audio_part: bool
+    """Whether the item has an audio part (its audio deltas only when the response has audio)."""
+    audio_index: int
+    transcript: bool
+    """Whether the audio transcript deltas and done carry the text."""
+    text: bool
+    """Whether the item has a text part (``response.output_text.*``)."""
+    text_index: int
 
 
 class _Session:
@@ -1044,14 +1346,31 @@ class _Session:
         self.counter = itertools.count(1)
         self.silent = scenario.failure == "hang_silent"
         self.server_closed = False
-        self.lifetime = (
-            scenario.session_lifetime
-            if scenario.session_lifetime is not None
-            else profile.session_lifetime
+        self.lifetime: float | None = _pick(scenario.session_lifetime, profile.session_lifetime)
+        # The open questions of yandex-field (Scenario knobs; None takes the profile's side).
+        self.vad_auto_response: bool = _pick(scenario.vad_auto_response, profile.vad_auto_response)
+        self.honours_create_response: bool = _pick(
+            scenario.honours_create_response, profile.honours_create_response
         )
+        self.honours_null_turn_detection: bool = _pick(
+            scenario.honours_null_turn_detection, profile.honours_null_turn_detection
+        )
+        self.create_needs_transcript: bool = _pick(
+            scenario.create_needs_transcript, profile.create_needs_transcript
+        )
+        self.cancel_honoured: bool = _pick(scenario.cancel_honoured, profile.cancel_honoured)
+        self.web_search_events: str = _pick(scenario.web_search_events, profile.web_search_events)
         query = parse_qs(urlsplit(rec.path).query)
-        model = query.get("model", [DEFAULT_MODEL])[0]
+        self.model_param: str | None = query["model"][0] if "model" in query else None
+        self.model_refusal = self._check_model() if profile.checks_model else None
+        uri = MODEL_URI.fullmatch(self.model_param or "")
+        model = self.model_param or DEFAULT_MODEL
+        voices = dict(profile.model_voices)
+        self.default_voice = voices.get(uri["model"] if uri else model, profile.default_voice)
         rec.session = self._default_session(model)
+        td = _dig(rec.session, "audio", "input", "turn_detection")
+        # The server VAD a session starts with (kept when turn_detection null is not honoured).
+        self.default_turn_detection: dict[str, Any] = copy.deepcopy(td) if td else {}
         self.buffer = bytearray()
         self.buffer_start = 0  # absolute byte offset of buffer[0]
         self.vad = _Vad()
@@ -1060,12 +1379,16 @@ class _Session:
         self.last_item_id: str | None = None
         self.items: dict[str, dict[str, Any]] = {}
         self.committed_ms = 0.0
+        self.item_words = 0  # words of the client's text items, for usage (see usage())
         self.active: _Response | None = None
         self.audio_sent = False
         # Function calls in the conversation awaiting an output: call_id -> (name, item id).
         self.open_calls: dict[str, tuple[str, str]] = {}
         # Transcripts held until the next response.done: (item_id, seconds of audio).
         self.held_transcripts: list[tuple[str, float]] = []
+        # Committed audio items whose transcript has not been sent yet, and the last one.
+        self.untranscribed: set[str] = set()
+        self.last_audio_item_id: str | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.expiry: asyncio.Task[None] | None = None
         self.expiring = False
@@ -1079,7 +1402,34 @@ class _Session:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _check_model(self) -> _Refusal | None:
+        """yandex-field: the ``model`` query parameter must be ``gpt://<folder>/<model>`` with an
+        optional tag, naming a model the service has. The bridge's comment: a short name gets
+        "Invalid model URI" and close 1008; a client's test records the errors' shapes
+        (``{"type": "server_error", "code": null, "message": ...}``): "Invalid model URI
+        '<value>'" and "Runtime error: NOT_FOUND: Instance with model <uri> not found". Both
+        come before session.created (choice) and the unknown model closes with 1011 (choice)."""
+        value = self.model_param or ""
+        uri = MODEL_URI.fullmatch(value)
+        if uri is None:
+            return _Refusal(
+                None,
+                f"Invalid model URI '{value}'",
+                err_type="server_error",
+                close_code=INVALID_URI_CLOSE_CODE,
+            )
+        if uri["model"] not in FIELD_MODELS:
+            return _Refusal(
+                None,
+                f"Runtime error: NOT_FOUND: Instance with model {value} not found",
+                err_type="server_error",
+                close_code=FATAL_CLOSE_CODE,
+            )
+        return None
+
     def _default_session(self, model: str) -> dict[str, Any]:
+        if self.profile.session_shape == "probed":
+            return self._probed_session()
         return {
             "type": "realtime",
             "object": "realtime.session",
@@ -1094,7 +1444,7 @@ class _Session:
             "truncation": "auto",
             "prompt": None,
             "include": None,
-            "expires_at": int(time.time() + self.lifetime),
+            "expires_at": None if self.lifetime is None else int(time.time() + self.lifetime),
             "audio": {
                 "input": {
                     "format": {"type": "audio/pcm", "rate": DEFAULT_RATE},
@@ -1111,12 +1461,66 @@ class _Session:
                     },
                 },
                 "output": {
-                    "format": {"type": "audio/pcm", "rate": DEFAULT_RATE},
-                    "voice": self.profile.default_voice,
+                    "format": {"type": "audio/pcm", "rate": self.profile.default_output_rate},
+                    "voice": self.default_voice,
                     "speed": 1.0,
                 },
             },
         }
+
+    def _probed_session(self) -> dict[str, Any]:
+        """The session as a live probe of Yandex recorded it in ``session.created`` (ORION's
+        provider-protocol-result.json: its fields and values; ``max_output_tokens`` and
+        ``prompt`` were present, their values not recorded). The rates are the ones used
+        (input 24000, output `Profile.default_output_rate`); `_echo` shows them as null."""
+        return {
+            "type": "realtime",
+            "object": "realtime.session",
+            "id": secrets.token_hex(6),
+            "output_modalities": ["text", "audio"],
+            "instructions": None,
+            "tools": [],
+            "max_output_tokens": "inf",
+            "prompt": None,
+            "reasoning": None,
+            "expires_at": None if self.lifetime is None else int(time.time() + self.lifetime),
+            "audio": {
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": DEFAULT_RATE},
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "silence_duration_ms": 800,
+                        "threshold": None,
+                        "idle_timeout_ms": None,
+                        "yc_idle_llm_message": None,
+                    },
+                    "languages": None,
+                },
+                "output": {
+                    "format": {"type": "audio/pcm", "rate": self.profile.default_output_rate},
+                    "speed": None,
+                    "voice": self.default_voice,
+                    "role": None,
+                },
+            },
+        }
+
+    def _echo(self) -> dict[str, Any]:
+        """The session as ``session.created``/``session.updated`` show it: the effective session,
+        with yandex-field's null rates and both modalities (`Profile.echoes_null_rates`,
+        `Profile.echoes_both_modalities`)."""
+        session = self.rec.session
+        if not (self.profile.echoes_null_rates or self.profile.echoes_both_modalities):
+            return session
+        shown = copy.deepcopy(session)
+        if self.profile.echoes_null_rates:
+            for side in ("input", "output"):
+                fmt = _dig(shown, "audio", side, "format")
+                if isinstance(fmt, dict) and fmt.get("type", "audio/pcm") == "audio/pcm":
+                    fmt["rate"] = None
+        if self.profile.echoes_both_modalities:
+            shown["output_modalities"] = ["text", "audio"]
+        return shown
 
     # -- session config ---------------------------------------------------------------------
 
@@ -1128,7 +1532,9 @@ class _Session:
     @property
     def output_rate(self) -> int:
         rate = _dig(self.rec.session, "audio", "output", "format", "rate")
-        return int(rate) if isinstance(rate, int | float) and rate > 0 else DEFAULT_RATE
+        if isinstance(rate, int | float) and rate > 0:
+            return int(rate)
+        return self.profile.default_output_rate
 
     @property
     def turn_detection(self) -> dict[str, Any] | None:
@@ -1196,15 +1602,31 @@ class _Session:
             if failure == "drop_before_created":
                 self.abort()
                 return
-            await self.send({"type": "session.created", "session": self.rec.session})
+            if self.model_refusal is not None:
+                await self.refuse(self.model_refusal)
+                return
+            await self.send({"type": "session.created", "session": self._echo()})
             if failure == "invalid_api_key":
                 await self.error(
                     "invalid_request_error", "invalid_api_key", "Incorrect API key provided."
                 )
-                self.server_closed = True
-                await self.ws.close(1008, "invalid_api_key")
+                await self.close(1008, "invalid_api_key")
                 return
-            if not self.silent:
+            if self.rec.refusal is not None:
+                # Past a quota with Scenario.quota_refusal "error_event": accepted, created,
+                # refused. Yandex's general errors name RESOURCE_EXHAUSTED for a quota (CASBOT's
+                # YANDEX_REALTIME_VERIFIED.md, section 11); the shape follows its live runtime
+                # errors; the rest is a choice.
+                await self.refuse(
+                    _Refusal(
+                        None,
+                        f"Runtime error: RESOURCE_EXHAUSTED: {self.rec.refusal}",
+                        err_type="server_error",
+                        close_code=QUOTA_CLOSE_CODE,
+                    )
+                )
+                return
+            if not self.silent and self.lifetime is not None:
                 elapsed = time.perf_counter() - self.rec.t_connected
                 self.expiry = asyncio.create_task(self.expire(self.lifetime - elapsed))
             while True:
@@ -1214,6 +1636,25 @@ class _Session:
             # The client closed or dropped the connection; that is how sessions normally end.
             pass
 
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection from the server's side with ``code`` (recorded)."""
+        self.server_closed = True
+        self.rec.close_code = code
+        # A close reason is at most 123 bytes.
+        await self.ws.close(code, reason.encode()[:123].decode(errors="ignore"))
+
+    async def refuse(self, refusal: _Refusal, client_event_id: str | None = None) -> None:
+        """Send the refusal's error event, then close when the refusal ends the session."""
+        await self.error(
+            refusal.err_type,
+            refusal.code,
+            refusal.message,
+            param=refusal.param,
+            client_event_id=client_event_id,
+        )
+        if refusal.close_code is not None:
+            await self.close(refusal.close_code, refusal.message)
+
     async def expire(self, delay: float) -> None:
         """At the end of the session's lifetime: stop any response, send the ``session_expired``
         error and close with code 1001, as OpenAI does (assumed for Yandex, which documents
@@ -1221,17 +1662,18 @@ class _Session:
         await asyncio.sleep(max(0.0, delay))
         self.expiring = True
         await self.cancel_tasks()
-        minutes = self.lifetime / 60
+        lifetime = self.lifetime or 0.0
+        minutes = lifetime / 60
         span = (
             f"{minutes:g} minutes" if minutes >= 1 and minutes.is_integer()
-            else f"{self.lifetime:g} seconds"
+            else f"{lifetime:g} seconds"
         )  # fmt: skip
         message = f"Your session hit the maximum duration of {span}."
         self.rec.expired = True
         self.server_closed = True
         with contextlib.suppress(ConnectionClosed):
             await self.error("invalid_request_error", "session_expired", message)
-            await self.ws.close(EXPIRY_CLOSE_CODE, message)
+            await self.close(EXPIRY_CLOSE_CODE, message)
 
     async def cancel_tasks(self) -> None:
         for task in list(self.tasks):
@@ -1275,12 +1717,8 @@ class _Session:
             refusal = _unsupported(etype)
         if refusal is not None:
             self.rec.invalid.append(f"{etype}: {refusal.message}")
-            await self.error(
-                "invalid_request_error",
-                refusal.code,
-                refusal.message,
-                param=refusal.param,
-                client_event_id=client_event_id if isinstance(client_event_id, str) else None,
+            await self.refuse(
+                refusal, client_event_id if isinstance(client_event_id, str) else None
             )
             return
         assert handler is not None
@@ -1336,9 +1774,24 @@ class _Session:
             return
         update = event.get("session")
         if isinstance(update, dict):
+            audio_input = _dig(update, "audio", "input")
+            if (
+                not self.honours_null_turn_detection
+                and isinstance(audio_input, dict)
+                and "turn_detection" in audio_input
+                and audio_input["turn_detection"] is None
+            ):
+                # Scenario.honours_null_turn_detection False: the server keeps its VAD (its
+                # defaults), and the effective session it echoes says so.
+                update = copy.deepcopy(update)
+                update["audio"]["input"]["turn_detection"] = copy.deepcopy(
+                    self.default_turn_detection
+                )
             _deep_merge(self.rec.session, update)
             self._configure_vad()
-        await self.send({"type": "session.updated", "session": self.rec.session})
+        # yandex-field: twice (CASBOT, "Runtime differences" 1).
+        for _ in range(self.profile.session_updated_count):
+            await self.send({"type": "session.updated", "session": self._echo()})
 
     async def on_append(self, event: dict[str, Any]) -> None:
         audio = event.get("audio")
@@ -1384,11 +1837,14 @@ class _Session:
                 if cut > 0:
                     await self.commit(cut, item_id)
                     td = self.turn_detection or {}
-                    if (
-                        self.scenario.vad_auto_response
-                        and td.get("create_response", True) is not False
-                        and self.active is None
-                    ):
+                    # create_response false stops it only where the server honours the flag
+                    # (Scenario.honours_create_response).
+                    wanted = (
+                        td.get("create_response", True) is not False
+                        or not self.honours_create_response
+                    )
+                    if self.vad_auto_response and wanted and self.active is None:
+                        self.rec.vad_responses += 1
                         await self.start_response(None)
 
     async def on_commit(self, event: dict[str, Any]) -> None:
@@ -1433,24 +1889,40 @@ class _Session:
                 "previous_item_id": previous,
             }
         )
+        await self.announce_item(item, previous)
+        self.last_audio_item_id = item_id
+        if not self.transcribes:
+            return
+        self.untranscribed.add(item_id)
+        delay = self.scenario.transcript_delay
+        if delay is None and self.profile.transcript_after_response:
+            self.held_transcripts.append((item_id, seconds))
+            self.spawn(self.transcript_fallback(item_id))
+            return
+        if delay is None:
+            delay = self.profile.transcript_delay
+        if not delay:
+            await self.send_transcript(item_id, seconds)
+        else:
+            self.spawn(self.send_transcript_later(item_id, seconds, delay))
+
+    async def announce_item(self, item: dict[str, Any], previous: str | None) -> None:
+        """Announce an item added to the conversation: ``conversation.item.added`` and ``.done``
+        (GA), or yandex-field's ``conversation.item.created`` (ORION's probe)."""
+        if self.profile.item_events == "created":
+            await self.send(
+                {"type": "conversation.item.created", "item": item, "previous_item_id": previous}
+            )
+            return
         await self.send(
             {"type": "conversation.item.added", "item": item, "previous_item_id": previous}
         )
         await self.send(
             {"type": "conversation.item.done", "item": item, "previous_item_id": previous}
         )
-        if not self.transcribes:
-            return
-        delay = self.scenario.transcript_delay
-        if delay is None and self.profile.transcript_after_response:
-            self.held_transcripts.append((item_id, seconds))
-            self.spawn(self.transcript_fallback(item_id))
-        elif not delay:
-            await self.send_transcript(item_id, seconds)
-        else:
-            self.spawn(self.send_transcript_later(item_id, seconds, delay))
 
     async def send_transcript(self, item_id: str, seconds: float) -> None:
+        self.untranscribed.discard(item_id)
         event: dict[str, Any] = {
             "type": "conversation.item.input_audio_transcription.completed",
             "item_id": item_id,
@@ -1514,6 +1986,13 @@ class _Session:
         previous = event.get("previous_item_id", self.last_item_id)
         self.last_item_id = item["id"]
         self.items[item["id"]] = item
+        if item.get("type") == "message":
+            words = sum(
+                len(str(part.get("text") or "").split())
+                for part in item.get("content") or []
+                if isinstance(part, dict) and part.get("type") in ("input_text", "output_text")
+            )
+            self.item_words += words + 4 if words else 0
         call_id = item.get("call_id")
         if item.get("type") == "function_call" and isinstance(call_id, str):
             # A call the client put in the conversation (e.g. an earlier turn given as context)
@@ -1524,12 +2003,7 @@ class _Session:
             self.rec.tool_outputs.append(
                 {"call_id": call_id, "name": name, "output": str(item.get("output", ""))}
             )
-        await self.send(
-            {"type": "conversation.item.added", "item": item, "previous_item_id": previous}
-        )
-        await self.send(
-            {"type": "conversation.item.done", "item": item, "previous_item_id": previous}
-        )
+        await self.announce_item(item, previous)
 
     async def _unknown_item(self, event: dict[str, Any]) -> bool:
         if event.get("item_id") in self.items:
@@ -1592,7 +2066,13 @@ class _Session:
             # Neither provider refuses it (the client may ask a response before it has every
             # output); recorded so a test can see a client that forgot one.
             self.rec.unanswered_at_create += 1
-        await self.start_response(event)
+        # Scenario.create_needs_transcript: asked before the transcript of the audio just
+        # committed went out, the model answers as if nothing had been said (the bridge's
+        # "здравствуйте" in a loop).
+        unheard = self.create_needs_transcript and self.last_audio_item_id in self.untranscribed
+        if unheard:
+            self.rec.answered_without_input += 1
+        await self.start_response(event, unheard=unheard)
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         resp = self.active
@@ -1603,6 +2083,10 @@ class _Session:
                 "Cancellation failed: no active response found.",
                 client_event_id=event.get("event_id"),
             )
+            return
+        if not self.cancel_honoured:
+            # Scenario.cancel_honoured False: ignored, no error; the response runs to its end.
+            self.rec.cancels_ignored += 1
             return
         # The response task notices at its next chunk (or at once if it is waiting) and sends
         # response.done with status cancelled itself, so events stay in order.
@@ -1625,9 +2109,11 @@ class _Session:
 
     # -- responses --------------------------------------------------------------------------
 
-    async def start_response(self, event: dict[str, Any] | None) -> None:
+    async def start_response(self, event: dict[str, Any] | None, *, unheard: bool = False) -> None:
         """Start a response: ``response.created`` now, the output from a task. The response's
-        ``output_modalities`` (or else the session's) decide whether it carries audio."""
+        ``output_modalities`` (or else the session's) decide whether it carries audio. An
+        ``unheard`` response says `Scenario.greeting_text` and makes no calls (it still counts
+        as a response of the tool script)."""
         modalities = _dig(event, "response", "output_modalities")
         if not isinstance(modalities, list):
             modalities = self.rec.session.get("output_modalities")
@@ -1636,7 +2122,8 @@ class _Session:
             id=self.new_id("resp"),
             item_id=self.new_id("item"),
             with_audio=with_audio,
-            calls=self.scripted_calls(self.rec.responses, event),
+            calls=[] if unheard else self.scripted_calls(self.rec.responses, event),
+            greeting=unheard,
         )
         self.rec.responses += 1
         self.active = resp
@@ -1668,9 +2155,12 @@ class _Session:
         for scripted in script[index]:
             if choice == "none" or scripted.name not in declared:
                 self.rec.script_skipped.append(scripted.name)
-            elif scripted.name in self.profile.server_tools:
+            elif scripted.name in self.profile.server_tools and not (
+                scripted.name == "web_search" and self.web_search_events == "function_call"
+            ):
                 # Yandex runs web_search and file_search itself (realtime-notes.md, "Tools in a
-                # realtime turn"); the client sees the answer only.
+                # realtime turn"); the client sees the answer only. With
+                # Scenario.web_search_events "function_call" web_search reaches the client.
                 self.rec.server_searches.append(copy.deepcopy(scripted.arguments))
             else:
                 arguments = scripted.arguments
@@ -1701,7 +2191,10 @@ class _Session:
             "status_details": details,
             "output": output or [],
             "conversation_id": f"conv_{self.prefix}",
-            "output_modalities": ["audio"] if resp.with_audio else ["text"],
+            # yandex-field: ["text", "audio"] whatever was asked (ORION's probe).
+            "output_modalities": ["text", "audio"]
+            if self.profile.echoes_both_modalities
+            else (["audio"] if resp.with_audio else ["text"]),
             "max_output_tokens": "inf",
             "metadata": None,
         }
@@ -1717,7 +2210,9 @@ class _Session:
         audio_out = round(out_samples / rate * 20)
         text_out = len(resp.text) + resp.call_tokens
         audio_in = round(self.committed_ms / 100)
-        text_in = len(str(self.rec.session.get("instructions") or "").split())
+        # Text in: the instructions' words, and the words of the text items the client added
+        # plus 4 for each item (roles and separators cost tokens on real models); a choice.
+        text_in = len(str(self.rec.session.get("instructions") or "").split()) + self.item_words
         return {
             "total_tokens": audio_in + text_in + audio_out + text_out,
             "input_tokens": audio_in + text_in,
@@ -1744,12 +2239,26 @@ class _Session:
         with contextlib.suppress(ConnectionClosed):
             await self._run_response(resp)
 
-    def _text_parts(self, resp: _Response) -> tuple[bool, bool, int]:
-        """(audio transcript deltas?, output_text deltas?, content index of the text part)."""
+    def _layout(self, resp: _Response) -> _Layout:
+        """The content parts of the response's message item."""
+        if self.profile.text_part_first:
+            # yandex-field (ORION's probe): text on part 0, audio on part 1 in every response
+            # (a text-only one included), no transcript deltas.
+            return _Layout(
+                audio_part=True, audio_index=1, transcript=False, text=True, text_index=0
+            )
         if not resp.with_audio:
-            return False, True, 0
+            return _Layout(
+                audio_part=False, audio_index=0, transcript=False, text=True, text_index=0
+            )
         kind = self.scenario.text_kind
-        return kind in ("audio_transcript", "both"), kind in ("output_text", "both"), 1
+        return _Layout(
+            audio_part=True,
+            audio_index=0,
+            transcript=kind in ("audio_transcript", "both"),
+            text=kind in ("output_text", "both"),
+            text_index=1,
+        )
 
     async def _run_response(self, resp: _Response) -> None:
         sc = self.scenario
@@ -1776,6 +2285,8 @@ class _Session:
         # any other response answers.
         if resp.calls:
             text, seconds = sc.tool_preamble, sc.tool_preamble_seconds
+        elif resp.greeting:
+            text, seconds = sc.greeting_text, sc.reply_seconds
         else:
             text, seconds = sc.reply_text, sc.reply_seconds
         if (text or not resp.calls) and not await self.stream_message(resp, text, seconds):
@@ -1801,7 +2312,8 @@ class _Session:
         ``seconds`` and the words of ``text`` spread over it. False when the connection was
         dropped on purpose (``drop_mid_response``)."""
         sc = self.scenario
-        with_transcript, with_text, text_index = self._text_parts(resp)
+        layout = self._layout(resp)
+        with_transcript, with_text, text_index = layout.transcript, layout.text, layout.text_index
         ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
         item = {
             "id": resp.item_id,
@@ -1812,6 +2324,13 @@ class _Session:
             "content": [],
         }
         resp.item_started = True
+        if self.profile.item_events == "created":
+            # ORION's probe: the assistant item announced twice before output_item.added, empty
+            # and then with its (empty) text and audio parts.
+            previous = self.last_item_id
+            await self.announce_item(copy.deepcopy(item), previous)
+            parts = [{"type": "output_text", "text": ""}, {"type": "output_audio"}]
+            await self.announce_item({**item, "content": parts}, previous)
         await self.send(
             {
                 "type": "response.output_item.added",
@@ -1820,23 +2339,14 @@ class _Session:
                 "item": item,
             }
         )
-        if resp.with_audio:
-            await self.send(
-                {
-                    "type": "response.content_part.added",
-                    **ids,
-                    "content_index": 0,
-                    "part": {"type": "audio", "transcript": ""},
-                }
-            )
+        parts_added: list[tuple[int, dict[str, Any]]] = []
+        if layout.audio_part:
+            parts_added.append((layout.audio_index, {"type": "audio", "transcript": ""}))
         if with_text:
+            parts_added.append((text_index, {"type": "text", "text": ""}))
+        for index, part in sorted(parts_added, key=lambda added: added[0]):
             await self.send(
-                {
-                    "type": "response.content_part.added",
-                    **ids,
-                    "content_index": text_index,
-                    "part": {"type": "text", "text": ""},
-                }
+                {"type": "response.content_part.added", **ids, "content_index": index, "part": part}
             )
 
         chunks = (
@@ -1856,11 +2366,15 @@ class _Session:
             (i * len(words)) // total_chunks if total_chunks else len(words)
             for i in range(total_chunks + 1)
         ]
-        audio_delta = {"type": "response.output_audio.delta", **ids, "content_index": 0}
+        audio_delta = {
+            "type": "response.output_audio.delta",
+            **ids,
+            "content_index": layout.audio_index,
+        }
         transcript_delta = {
             "type": "response.output_audio_transcript.delta",
             **ids,
-            "content_index": 0,
+            "content_index": layout.audio_index,
         }
         text_delta = {"type": "response.output_text.delta", **ids, "content_index": text_index}
         step = sc.chunk_ms / 1000 / sc.realtime_factor if sc.realtime_factor > 0 else 0.0
@@ -1969,11 +2483,14 @@ class _Session:
         """Send the closing events of the response's message item (content parts, item) and
         add the item to the response's output."""
         resp.message_closed = True
-        with_transcript, with_text, text_index = self._text_parts(resp)
+        layout = self._layout(resp)
+        with_transcript, with_text, text_index = layout.transcript, layout.text, layout.text_index
         ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
         text = "".join(resp.text)
         content: list[dict[str, Any]] = []
-        if resp.with_audio:
+        if self.profile.text_part_first:
+            content = await self.close_field_parts(resp, text)
+        elif resp.with_audio:
             await self.send({"type": "response.output_audio.done", **ids, "content_index": 0})
         if with_transcript:
             await self.send(
@@ -1984,7 +2501,7 @@ class _Session:
                     "transcript": text,
                 }
             )
-        if with_text:
+        if with_text and not self.profile.text_part_first:
             await self.send(
                 {
                     "type": "response.output_text.done",
@@ -1993,7 +2510,7 @@ class _Session:
                     "text": text,
                 }
             )
-        if resp.with_audio:
+        if resp.with_audio and not self.profile.text_part_first:
             await self.send(
                 {
                     "type": "response.content_part.done",
@@ -2005,7 +2522,7 @@ class _Session:
             content.append(
                 {"type": "output_audio", "transcript": text if with_transcript else None}
             )
-        if with_text:
+        if with_text and not self.profile.text_part_first:
             await self.send(
                 {
                     "type": "response.content_part.done",
@@ -2034,6 +2551,46 @@ class _Session:
             }
         )
         resp.output.append(item)
+
+    async def close_field_parts(self, resp: _Response, text: str) -> list[dict[str, Any]]:
+        """yandex-field's closing events of the message's parts, in the order ORION's probe
+        recorded them: content_part.done and output_text.done of the text (part 0), then
+        content_part.done, output_audio.done and output_audio_transcript.done of the audio
+        (part 1), whether audio was generated or not. Returns the item's content as
+        response.done shows it: the output_audio part only, ``audio`` null, its transcript the
+        text (support's answers 3, 8 and 9 in DT403405; the probe recorded no text part there).
+        The audio transcript's value was not recorded: empty here (choice), so only
+        output_text.done has the text, as support advises."""
+        ids = {"response_id": resp.id, "item_id": resp.item_id, "output_index": 0}
+        await self.send(
+            {
+                "type": "response.content_part.done",
+                **ids,
+                "content_index": 0,
+                "part": {"type": "text", "text": text},
+            }
+        )
+        await self.send(
+            {"type": "response.output_text.done", **ids, "content_index": 0, "text": text}
+        )
+        await self.send(
+            {
+                "type": "response.content_part.done",
+                **ids,
+                "content_index": 1,
+                "part": {"type": "audio", "audio": None, "transcript": None},
+            }
+        )
+        await self.send({"type": "response.output_audio.done", **ids, "content_index": 1})
+        await self.send(
+            {
+                "type": "response.output_audio_transcript.done",
+                **ids,
+                "content_index": 1,
+                "transcript": "",
+            }
+        )
+        return [{"type": "output_audio", "audio": None, "transcript": text}]
 
     async def finish(self, resp: _Response, status: str, details: dict[str, Any] | None) -> None:
         """Send the closing events of a response (the message item's, if still open, then

@@ -28,9 +28,14 @@ from stand_ins.realtime import (
     ScriptedCall,
     validate_client_event,
 )
+from tests.conftest import PROFILE_ENV, realtime_profile, realtime_settings
 
 MODEL_QUERY = "?model=gpt://folder/speech-realtime-250923"
-AUTH: dict[ProfileName, str] = {"yandex": "Api-Key test-key", "openai": "Bearer test-key"}
+AUTH: dict[ProfileName, str] = {
+    "yandex": "Api-Key test-key",
+    "yandex-field": "Api-Key test-key",
+    "openai": "Bearer test-key",
+}
 IN_RATE = 24000
 
 SERVER_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(
@@ -119,12 +124,18 @@ async def stand_in() -> AsyncIterator[RealtimeStandIn]:
         yield server
 
 
-def open_ws(server: RealtimeStandIn, auth: str = "Api-Key test-key") -> connect:
+def open_ws(
+    server: RealtimeStandIn,
+    auth: str = "Api-Key test-key",
+    query: str = MODEL_QUERY,
+    **options: Any,
+) -> connect:
     return connect(
-        server.url + MODEL_QUERY,
+        server.url + query,
         additional_headers={"Authorization": auth},
         max_size=None,
         compression=None,
+        **options,
     )
 
 
@@ -300,32 +311,48 @@ async def test_server_events_validate_against_openai_types(profile: ProfileName)
     assert invalid[0].startswith("no.such.event: ")
 
 
-def test_validate_client_event_keeps_to_each_profile() -> None:
+@pytest.mark.parametrize("yandex", ["yandex", "yandex-field"])
+def test_validate_client_event_keeps_to_each_profile(yandex: ProfileName) -> None:
     bot_like = session_update(turn_detection=SERVER_VAD)
     bot_like["session"]["output_modalities"] = ["text", "audio"]
-    # Yandex: 44100 both ways and both modalities, as its examples ask.
-    assert validate_client_event(bot_like, "yandex") is None
+    # Yandex (both variants): 44100 both ways and both modalities, as its examples ask.
+    assert validate_client_event(bot_like, yandex) is None
     as_examples = session_update(turn_detection=SERVER_VAD, in_rate=44100)
     del as_examples["session"]["type"]
     as_examples["session"]["audio"]["input"]["languages"] = ["kk-KZ"]
     as_examples["session"]["audio"]["input"]["format"]["channels"] = 1
     as_examples["session"]["audio"]["output"]["role"] = "friendly"
-    assert validate_client_event(as_examples, "yandex") is None
+    assert validate_client_event(as_examples, yandex) is None
     assert as_examples["session"]["audio"]["input"]["format"]["rate"] == 44100  # not modified
     for side, rate in (("input", 16000), ("output", 48000)):
         odd = session_update(turn_detection=None)
         odd["session"]["audio"][side]["format"]["rate"] = rate
-        assert validate_client_event(odd, "yandex") == (
+        assert validate_client_event(odd, yandex) == (
             f"Invalid value: {rate}. Supported values are: 24000, 44100."
         )
     semantic = session_update(turn_detection={"type": "semantic_vad", "eagerness": "auto"})
-    assert validate_client_event(semantic, "yandex") is not None
-    assert validate_client_event(session_update(turn_detection=None), "yandex") is None
+    assert validate_client_event(semantic, yandex) is not None
+    assert validate_client_event(session_update(turn_detection=None), yandex) is None
     g711 = session_update(turn_detection=None)
     g711["session"]["audio"]["output"]["format"] = {"type": "audio/pcmu"}
-    assert validate_client_event(g711, "yandex") is not None
+    assert validate_client_event(g711, yandex) is not None
     for unsupported in ("input_audio_buffer.clear", "output_audio_buffer.clear"):
-        assert validate_client_event({"type": unsupported}, "yandex") is not None
+        assert validate_client_event({"type": unsupported}, yandex) is not None
+    # Only the field variant refuses an assistant message (history as the model's own words).
+    assistant = {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Earlier answer."}],
+        },
+    }
+    assert validate_client_event(assistant, yandex) == (
+        "MessageContentItemOutputText not supported yet" if yandex == "yandex-field" else None
+    )
+    user = copy.deepcopy(assistant)
+    user["item"].update(role="user", content=[{"type": "input_text", "text": "Earlier."}])
+    assert validate_client_event(user, yandex) is None
 
     # OpenAI: 24000 only, one modality, no fields of its own, session.type required.
     assert validate_client_event(bot_like, "openai") == (
@@ -1080,3 +1107,619 @@ async def test_openai_refuses_string_parameters_in_the_session(
     assert [t["name"] for t in updated["session"]["tools"]] == ["get_weather"]
     await openai_stand_in.wait_sessions(1)
     assert len(openai_stand_in.sessions[0].invalid) == 1
+
+
+# -- yandex-field: Yandex as live clients saw it --------------------------------------------
+
+FIELD_QUERY_260528 = "?model=gpt://folder/speech-realtime-260528/latest"
+
+
+@pytest.fixture
+async def field_stand_in() -> AsyncIterator[RealtimeStandIn]:
+    async with RealtimeStandIn(profile="yandex-field") as server:
+        yield server
+
+
+def text_of(events: list[dict[str, Any]]) -> str:
+    """A response's text as a client that follows Yandex support takes it: from
+    ``response.output_text.done``, else from the audio transcript's done."""
+    done = of_type(events, "response.output_text.done") or of_type(
+        events, "response.output_audio_transcript.done"
+    )
+    key = "text" if done[0]["type"] == "response.output_text.done" else "transcript"
+    return done[0][key]
+
+
+async def drain(ws: ClientConnection, timeout: float) -> None:
+    """Receive and drop events until the connection closes (raises) or timeout passes."""
+    async with asyncio.timeout(timeout):
+        while True:
+            await ws.recv()
+
+
+def user_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": "user",
+            "content": [{"type": "input_text", "text": text}],
+        },
+    }
+
+
+def test_field_profile_defaults() -> None:
+    field, yandex, openai = PROFILES["yandex-field"], PROFILES["yandex"], PROFILES["openai"]
+    assert (field.provider, yandex.provider, openai.provider) == ("yandex", "yandex", "openai")
+    assert field.session_lifetime is None
+    # The documented rules it does not contradict are yandex's.
+    assert field.auth_schemes == yandex.auth_schemes
+    assert (field.input_rates, field.output_rates) == (yandex.input_rates, yandex.output_rates)
+    assert field.unsupported_events == yandex.unsupported_events
+    server = RealtimeStandIn(profile="yandex-field")
+    assert (server.max_sessions, server.max_creations_per_second) == (10, 10)
+    # The open questions: harsh on the field variant, today's behaviour elsewhere.
+    knobs = {
+        "honours_create_response": (False, True),
+        "honours_null_turn_detection": (False, True),
+        "create_needs_transcript": (True, False),
+        "cancel_honoured": (False, True),
+        "web_search_events": ("function_call", "none"),
+        "quota_refusal": ("error_event", "http_429"),
+        "vad_auto_response": (True, False),
+    }
+    for knob, (harsh, kind) in knobs.items():
+        assert getattr(field, knob) == harsh, knob
+        assert getattr(yandex, knob) == getattr(openai, knob) == kind, knob
+        assert getattr(Scenario(), knob) is None, knob
+
+
+async def test_field_session_created_as_the_live_probe_saw_it(
+    field_stand_in: RealtimeStandIn,
+) -> None:
+    async with open_ws(field_stand_in) as ws:
+        first = (await recv_until(ws, "session.created"))[-1]
+    async with open_ws(field_stand_in, query=FIELD_QUERY_260528) as ws:
+        second = (await recv_until(ws, "session.created"))[-1]
+
+    session = first["session"]
+    assert session["expires_at"] is None
+    assert session["output_modalities"] == ["text", "audio"]
+    assert "model" not in session and "tool_choice" not in session
+    audio = session["audio"]
+    assert audio["input"]["format"] == {"type": "audio/pcm", "rate": None}
+    assert audio["output"]["format"] == {"type": "audio/pcm", "rate": None}
+    vad = audio["input"]["turn_detection"]
+    assert vad["type"] == "server_vad"
+    assert vad["silence_duration_ms"] == 800
+    assert vad["threshold"] is None
+    assert "create_response" not in vad
+    assert audio["output"]["voice"] == "marina"  # speech-realtime-250923
+    assert second["session"]["audio"]["output"]["voice"] == "kirill"  # 260528
+    SERVER_EVENT_ADAPTER.validate_python(first)
+    await field_stand_in.wait_sessions(2)
+    rec = field_stand_in.sessions[0]
+    # The rates used, which the echo hides: 24000 in, 44100 out.
+    assert rec.session["audio"]["input"]["format"]["rate"] == 24000
+    assert rec.session["audio"]["output"]["format"]["rate"] == 44100
+    assert not rec.expired and rec.profile == "yandex-field"
+
+
+async def test_field_echoes_null_rates_and_sends_44100_unless_asked(
+    field_stand_in: RealtimeStandIn,
+) -> None:
+    field_stand_in.scenario = Scenario(reply_seconds=0.5)
+    async with open_ws(field_stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, {"type": "session.update", "session": {"instructions": "Be brief."}})
+        updated = await recv_until(ws, "session.updated")
+        updated += await recv_until(ws, "session.updated")
+        await send(ws, {"type": "response.create"})
+        unasked = await recv_until(ws, "response.done")
+        await send(ws, session_update(turn_detection=SERVER_VAD, in_rate=44100, out_rate=24000))
+        asked = await recv_until(ws, "session.updated")
+        asked += await recv_until(ws, "session.updated")
+        await send(ws, {"type": "response.create"})
+        at_24000 = await recv_until(ws, "response.done")
+
+    # session.updated twice per session.update, the rates null each time.
+    assert [e["type"] for e in updated] == ["session.updated", "session.updated"]
+    assert [e["type"] for e in asked] == ["session.updated", "session.updated"]
+    for event in updated + asked:
+        assert event["session"]["audio"]["input"]["format"]["rate"] is None
+        assert event["session"]["audio"]["output"]["format"]["rate"] is None
+    assert pcm_seconds(unasked, rate=44100) == pytest.approx(0.5)
+    assert pcm_seconds(at_24000, rate=24000) == pytest.approx(0.5)
+    await field_stand_in.wait_sessions(1)
+    rec = field_stand_in.sessions[0]
+    assert rec.session["audio"]["input"]["format"]["rate"] == 44100
+    assert rec.session["audio"]["output"]["format"]["rate"] == 24000
+    assert rec.invalid == []
+
+
+async def test_field_items_created_and_text_on_part_zero(field_stand_in: RealtimeStandIn) -> None:
+    field_stand_in.scenario = Scenario(reply_text="Понимаю, бывает.", reply_seconds=0.3)
+    async with open_ws(field_stand_in) as ws:
+        events = await recv_until(ws, "session.created")
+        await send(ws, user_text("Тяжело идёт."))
+        added = await recv_until(ws, "conversation.item.created")
+        await send(ws, {"type": "response.create"})
+        response = await recv_until(ws, "response.done")
+
+    assert [e["type"] for e in added] == ["conversation.item.created"]
+    assert added[0]["item"]["role"] == "user"
+    kinds = [e["type"] for e in response]
+    audio_deltas = of_type(response, "response.output_audio.delta")
+    text_deltas = of_type(response, "response.output_text.delta")
+    assert kinds[:6] == [
+        "response.created",
+        "conversation.item.created",
+        "conversation.item.created",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.content_part.added",
+    ]
+    # The closing order ORION's probe recorded.
+    assert kinds[-7:] == [
+        "response.content_part.done",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_audio.done",
+        "response.output_audio_transcript.done",
+        "response.output_item.done",
+        "response.done",
+    ]
+    assert not of_type(response, "response.output_audio_transcript.delta")
+    created = of_type(response, "conversation.item.created")
+    assert created[0]["item"]["id"] == created[1]["item"]["id"]
+    assert created[0]["item"]["content"] == []
+    assert [c["type"] for c in created[1]["item"]["content"]] == ["output_text", "output_audio"]
+    parts = of_type(response, "response.content_part.added")
+    assert [(p["content_index"], p["part"]["type"]) for p in parts] == [(0, "text"), (1, "audio")]
+    assert {e["content_index"] for e in text_deltas} == {0}
+    assert audio_deltas and {e["content_index"] for e in audio_deltas} == {1}
+    assert "".join(e["delta"] for e in text_deltas) == "Понимаю, бывает."
+    assert text_of(response) == "Понимаю, бывает."
+    transcript_done = of_type(response, "response.output_audio_transcript.done")[0]
+    assert transcript_done["content_index"] == 1
+    assert transcript_done["transcript"] == ""  # only output_text.done has the text
+    assert response[-1]["response"]["output_modalities"] == ["text", "audio"]
+    assert response[-1]["response"]["output"][0]["content"] == [
+        {"type": "output_audio", "audio": None, "transcript": "Понимаю, бывает."}
+    ]
+    for event in events + added + response:
+        SERVER_EVENT_ADAPTER.validate_python(event)
+
+
+async def test_field_text_only_session_still_echoes_both_modalities(
+    field_stand_in: RealtimeStandIn,
+) -> None:
+    field_stand_in.scenario = Scenario(reply_text="Только текст.")
+    async with open_ws(field_stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, {"type": "session.update", "session": {"output_modalities": ["text"]}})
+        updated = await recv_until(ws, "session.updated")
+        updated += await recv_until(ws, "session.updated")
+        await send(ws, user_text("Привет"))
+        await recv_until(ws, "conversation.item.created")
+        create = {"type": "response.create", "response": {"output_modalities": ["text"]}}
+        await send(ws, create)
+        response = await recv_until(ws, "response.done")
+
+    assert all(e["session"]["output_modalities"] == ["text", "audio"] for e in updated)
+    assert response[0]["response"]["output_modalities"] == ["text", "audio"]
+    # Text only: no audio delta, though the audio part and its done events are there.
+    assert not of_type(response, "response.output_audio.delta")
+    assert of_type(response, "response.output_audio.done")
+    assert text_of(response) == "Только текст."
+    await field_stand_in.wait_sessions(1)
+    assert field_stand_in.sessions[0].session["output_modalities"] == ["text"]
+
+
+async def test_field_refuses_assistant_items_and_drops_the_dialogue(
+    field_stand_in: RealtimeStandIn,
+) -> None:
+    assistant = {
+        "type": "conversation.item.create",
+        "event_id": "evt_history",
+        "item": {
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": "Earlier answer."}],
+        },
+    }
+    async with open_ws(field_stand_in) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, user_text("Earlier question."))
+        accepted = (await recv_until(ws, "conversation.item.created"))[-1]
+        await send(ws, assistant)
+        error = (await recv_until(ws, "error"))[-1]["error"]
+        with pytest.raises(ConnectionClosed) as excinfo:
+            await ws.recv()
+
+    assert accepted["item"]["content"] == [{"type": "input_text", "text": "Earlier question."}]
+    assert error["type"] == "server_error"
+    assert error["code"] is None
+    assert error["message"] == "MessageContentItemOutputText not supported yet"
+    assert error["event_id"] == "evt_history"
+    assert excinfo.value.rcvd is not None and excinfo.value.rcvd.code == 1011
+    await field_stand_in.wait_sessions(1)
+    rec = field_stand_in.sessions[0]
+    assert rec.invalid == [
+        "conversation.item.create: MessageContentItemOutputText not supported yet"
+    ]
+    assert rec.close_code == 1011
+    assert not rec.closed_by_client
+
+
+@pytest.mark.parametrize(
+    ("query", "message", "code"),
+    [
+        ("?model=speech-realtime-250923", "Invalid model URI 'speech-realtime-250923'", 1008),
+        ("", "Invalid model URI ''", 1008),
+        ("?model=gpt://folder", "Invalid model URI 'gpt://folder'", 1008),
+        (
+            "?model=gpt://folder/speech-realtime-999999/latest",
+            "Runtime error: NOT_FOUND: Instance with model "
+            "gpt://folder/speech-realtime-999999/latest not found",
+            1011,
+        ),
+    ],
+)
+async def test_field_checks_the_model_uri(
+    field_stand_in: RealtimeStandIn, query: str, message: str, code: int
+) -> None:
+    async with open_ws(field_stand_in, query=query) as ws:
+        events = await recv_until(ws, "error")
+        with pytest.raises(ConnectionClosed) as excinfo:
+            await ws.recv()
+    assert [e["type"] for e in events] == ["error"]  # no session.created
+    assert events[0]["error"] == {
+        "type": "server_error",
+        "code": None,
+        "message": message,
+        "param": None,
+        "event_id": None,
+    }
+    assert excinfo.value.rcvd is not None and excinfo.value.rcvd.code == code
+    await field_stand_in.wait_sessions(1)
+    assert field_stand_in.sessions[0].close_code == code
+
+
+async def test_only_the_field_variant_checks_the_model_uri(
+    stand_in: RealtimeStandIn, field_stand_in: RealtimeStandIn
+) -> None:
+    async with open_ws(stand_in, query="?model=speech-realtime-250923") as ws:
+        await recv_until(ws, "session.created")
+    for query in (
+        MODEL_QUERY,
+        "?model=gpt://b1g/speech-realtime-250923/latest",
+        FIELD_QUERY_260528,
+    ):
+        async with open_ws(field_stand_in, query=query) as ws:
+            await recv_until(ws, "session.created")
+
+
+async def test_field_client_keepalive_closes_for_want_of_pongs(
+    field_stand_in: RealtimeStandIn,
+) -> None:
+    async with open_ws(field_stand_in, ping_interval=0.2, ping_timeout=0.5) as ws:
+        await recv_until(ws, "session.created")
+        t0 = time.perf_counter()
+        with pytest.raises(ConnectionClosed) as excinfo:
+            await drain(ws, 1.9)
+    # Closed by the client's own keepalive: no pong came for its ping.
+    assert time.perf_counter() - t0 < 1.5
+    assert excinfo.value.sent is not None and excinfo.value.sent.code == 1011
+    assert "keepalive ping timeout" in excinfo.value.sent.reason
+    await field_stand_in.wait_sessions(1)
+    rec = field_stand_in.sessions[0]
+    assert rec.pings_received >= 1
+    assert rec.pings_unanswered == rec.pings_received
+    assert rec.closed_by_client
+
+
+async def test_field_client_without_keepalive_keeps_working(
+    field_stand_in: RealtimeStandIn, stand_in: RealtimeStandIn
+) -> None:
+    async with open_ws(field_stand_in, ping_interval=None) as ws:
+        await recv_until(ws, "session.created")
+        await asyncio.sleep(0.8)  # longer than the other client's keepalive took to give up
+        await send(ws, {"type": "response.create"})
+        done = (await recv_until(ws, "response.done"))[-1]
+    assert done["response"]["status"] == "completed"
+    # The documented profile answers pings: the same keepalive holds there.
+    async with open_ws(stand_in, ping_interval=0.2, ping_timeout=0.5) as ws:
+        await recv_until(ws, "session.created")
+        await asyncio.sleep(0.8)
+        await send(ws, {"type": "response.create"})
+        await recv_until(ws, "response.done")
+    await stand_in.wait_sessions(1)
+    assert stand_in.sessions[0].pings_received >= 2
+    assert stand_in.sessions[0].pings_unanswered == 0
+    await field_stand_in.wait_sessions(1)
+    assert field_stand_in.sessions[0].pings_received == 0
+
+
+@pytest.mark.parametrize("honours", [None, True], ids=["default", "honoured"])
+async def test_field_vad_commit_answers_despite_create_response_false(
+    honours: bool | None,
+) -> None:
+    scenario = Scenario(honours_create_response=honours, reply_seconds=0.4, realtime_factor=2.0)
+    async with (
+        RealtimeStandIn(profile="yandex-field", scenario=scenario) as server,
+        open_ws(server) as ws,
+    ):
+        await recv_until(ws, "session.created")
+        await send(ws, session_update(turn_detection=SERVER_VAD))  # create_response false
+        await recv_until(ws, "session.updated")
+        await recv_until(ws, "session.updated")
+        await append(ws, tone(0.5) + silence(0.3), chunk_ms=20)
+        committed = await recv_until(ws, "input_audio_buffer.committed")
+        # Whatever the VAD commit started has begun by now; a cancel tells which it was.
+        await send(ws, {"type": "response.cancel", "event_id": "evt_cancel"})
+        if honours:
+            after = await recv_until(ws, "error")
+        else:
+            after = await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    assert "response.create" not in server.sessions[0].event_types
+    rec = server.sessions[0]
+    if honours:
+        assert after[-1]["error"]["code"] == "response_cancel_not_active"
+        assert not of_type(committed + after, "response.created")
+        assert (rec.responses, rec.vad_responses) == (0, 0)
+    else:
+        assert of_type(after, "response.created")
+        assert after[-1]["response"]["status"] == "completed"  # the cancel was ignored too
+        assert (rec.responses, rec.vad_responses, rec.cancels_ignored) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("honours", [None, True], ids=["default", "honoured"])
+async def test_field_keeps_its_vad_when_turn_detection_is_null(honours: bool | None) -> None:
+    scenario = Scenario(honours_null_turn_detection=honours, vad_auto_response=False)
+    async with (
+        RealtimeStandIn(profile="yandex-field", scenario=scenario) as server,
+        open_ws(server) as ws,
+    ):
+        await recv_until(ws, "session.created")
+        await send(ws, session_update(turn_detection=None))
+        updated = (await recv_until(ws, "session.updated"))[-1]
+        await recv_until(ws, "session.updated")
+        # A pause longer than the field VAD's 800 ms.
+        await append(ws, tone(0.4) + silence(0.9) + tone(0.2), chunk_ms=100)
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        events = await recv_until(ws, "input_audio_buffer.committed")
+        if not honours:
+            events += await recv_until(ws, "input_audio_buffer.committed")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    td = updated["session"]["audio"]["input"]["turn_detection"]
+    rec = server.sessions[0]
+    if honours:
+        assert td is None
+        assert not of_type(events, "input_audio_buffer.speech_started")
+        assert rec.committed_chunks == 1
+    else:
+        assert td["type"] == "server_vad" and td["silence_duration_ms"] == 800
+        # The server committed at the pause by itself, then the client's commit took the rest.
+        assert of_type(events, "input_audio_buffer.speech_stopped")
+        assert rec.committed_chunks == 2
+    assert rec.invalid == []
+
+
+@pytest.mark.parametrize("needs", [None, False], ids=["default", "not_needed"])
+async def test_field_create_before_the_transcript_is_answered_with_a_greeting(
+    needs: bool | None,
+) -> None:
+    scenario = Scenario(
+        create_needs_transcript=needs,
+        honours_null_turn_detection=True,
+        reply_text="Sunny.",
+        reply_seconds=0.2,
+    )
+    transcript = "conversation.item.input_audio_transcription.completed"
+    async with (
+        RealtimeStandIn(profile="yandex-field", scenario=scenario) as server,
+        open_ws(server) as ws,
+    ):
+        await recv_until(ws, "session.created")
+        await send(ws, session_update(turn_detection=None))
+        await recv_until(ws, "session.updated")
+        await recv_until(ws, "session.updated")
+        await append(ws, tone(0.5))
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        await recv_until(ws, "input_audio_buffer.committed")
+        await send(ws, {"type": "response.create"})  # as Yandex's example does
+        hasty = await recv_until(ws, "response.done")
+        if not of_type(hasty, transcript):
+            hasty += await recv_until(ws, transcript)
+        await send(ws, {"type": "response.create"})  # after the transcript
+        patient = await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    kinds = [e["type"] for e in hasty]
+    assert kinds.index("response.created") < kinds.index(transcript)
+    rec = server.sessions[0]
+    if needs is None:
+        assert text_of(hasty) == "Здравствуйте! Чем могу помочь?"
+        assert rec.answered_without_input == 1
+    else:
+        assert text_of(hasty) == "Sunny."
+        assert rec.answered_without_input == 0
+    assert text_of(patient) == "Sunny."
+
+
+@pytest.mark.parametrize("honoured", [None, True], ids=["default", "honoured"])
+async def test_field_ignores_response_cancel(honoured: bool | None) -> None:
+    scenario = Scenario(cancel_honoured=honoured, reply_seconds=0.6, realtime_factor=2.0)
+    async with (
+        RealtimeStandIn(profile="yandex-field", scenario=scenario) as server,
+        open_ws(server) as ws,
+    ):
+        await recv_until(ws, "session.created")
+        await send(ws, {"type": "response.create"})
+        events = await recv_until(ws, "response.output_audio.delta")
+        await send(ws, {"type": "response.cancel"})
+        events += await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    done = events[-1]["response"]
+    deltas = of_type(events, "response.output_audio.delta")
+    assert not of_type(events, "error")
+    rec = server.sessions[0]
+    if honoured:
+        assert done["status"] == "cancelled"
+        assert len(deltas) < 6
+        assert rec.cancels_ignored == 0
+    else:
+        assert done["status"] == "completed"
+        assert len(deltas) == 6  # the whole reply
+        assert rec.cancels_ignored == 1
+
+
+@pytest.mark.parametrize("events", [None, "none"], ids=["default", "server_side"])
+async def test_field_web_search_reaches_the_client_as_a_call(events: str | None) -> None:
+    scenario = Scenario(
+        web_search_events=events,  # type: ignore[arg-type]
+        tool_script=[[ScriptedCall("web_search", {"query": "news"}, "call_search")]],
+        reply_text="Here is the news.",
+        reply_seconds=0.2,
+    )
+    async with (
+        RealtimeStandIn(profile="yandex-field", scenario=scenario) as server,
+        open_ws(server) as ws,
+    ):
+        await recv_until(ws, "session.created")
+        await send(ws, tools_update([YANDEX_WEB_SEARCH]))
+        await recv_until(ws, "session.updated")
+        await send(ws, {"type": "response.create"})
+        first = await recv_until(ws, "response.done")
+        if events is None:
+            output = {"type": "function_call_output", "call_id": "call_search", "output": "{}"}
+            await send(ws, {"type": "conversation.item.create", "item": output})
+            await recv_until(ws, "conversation.item.created")
+            await send(ws, {"type": "response.create"})
+            await recv_until(ws, "response.done")
+        await ws.close()
+        await server.wait_sessions(1)
+
+    rec = server.sessions[0]
+    calls = of_type(first, "response.function_call_arguments.done")
+    assert rec.invalid == []
+    if events is None:
+        assert [(c["name"], c["call_id"]) for c in calls] == [("web_search", "call_search")]
+        assert rec.server_searches == []
+        assert rec.tool_outputs == [
+            {"call_id": "call_search", "name": "web_search", "output": "{}"}
+        ]
+    else:
+        assert calls == []
+        assert text_of(first) == "Here is the news."
+        assert rec.server_searches == [{"query": "news"}]
+
+
+@pytest.mark.parametrize("refusal", [None, "http_429"], ids=["default", "http_429"])
+async def test_field_quota_refusal(refusal: str | None) -> None:
+    scenario = Scenario(quota_refusal=refusal)  # type: ignore[arg-type]
+    async with (
+        RealtimeStandIn(
+            profile="yandex-field", scenario=scenario, max_sessions=1, max_creations_per_second=None
+        ) as server,
+        open_ws(server) as first,
+    ):
+        await recv_until(first, "session.created")
+        if refusal is None:
+            async with open_ws(server) as second:
+                events = await recv_until(second, "error")
+                with pytest.raises(ConnectionClosed) as excinfo:
+                    await second.recv()
+            await server.wait_sessions(1)
+            # The refused session does not hold a place: the next one past the first waits
+            # for the first only.
+            await first.close()
+            await server.wait_sessions(2)
+            async with open_ws(server) as third:
+                await recv_until(third, "session.created")
+        else:
+            with pytest.raises(InvalidStatus) as status:
+                async with open_ws(server):
+                    pass
+            assert status.value.response.status_code == 429
+
+    if refusal is None:
+        assert [e["type"] for e in events] == ["session.created", "error"]
+        error = events[-1]["error"]
+        assert error["type"] == "server_error" and error["code"] is None
+        assert error["message"] == (
+            "Runtime error: RESOURCE_EXHAUSTED: Quota exceeded: more than 1 concurrent sessions"
+        )
+        assert excinfo.value.rcvd is not None and excinfo.value.rcvd.code == 1013
+        refused = server.sessions[1]
+        assert refused.handshake_status == 101
+        assert refused.refusal == "Quota exceeded: more than 1 concurrent sessions"
+        assert refused.close_code == 1013
+        assert server.sessions[2].refusal is None
+    else:
+        assert [s.handshake_status for s in server.sessions] == [101, 429]
+
+
+# -- the `realtime` fixture's profiles (tests/conftest.py) -----------------------------------
+
+
+@pytest.mark.yandex_variants
+async def test_yandex_variants_run_a_turn_on_both(
+    realtime: RealtimeStandIn, request: pytest.FixtureRequest
+) -> None:
+    assert request.node.callspec.id == realtime.profile.name
+    assert realtime.profile.name in ("yandex", "yandex-field")
+    realtime.scenario = Scenario(reply_text="Both ways.", reply_seconds=0.2)
+    transcript = "conversation.item.input_audio_transcription.completed"
+    async with open_ws(realtime) as ws:
+        await recv_until(ws, "session.created")
+        await send(ws, session_update(turn_detection=None, out_rate=44100))
+        await recv_until(ws, "session.updated")
+        await append(ws, tone(0.3))
+        await send(ws, {"type": "input_audio_buffer.commit"})
+        await recv_until(ws, transcript)  # then ask: no greeting on either
+        await send(ws, {"type": "response.create"})
+        events = await recv_until(ws, "response.done")
+    assert text_of(events) == "Both ways."
+    assert pcm_seconds(events, rate=44100) == pytest.approx(0.2)
+
+
+@pytest.mark.yandex_variants
+def test_yandex_variants_configure_the_bot_as_yandex(realtime: RealtimeStandIn) -> None:
+    settings = realtime_settings(realtime)
+    assert settings.realtime_provider == "yandex"
+    assert settings.realtime_url.startswith(realtime.url + "?model=gpt://")
+
+
+@pytest.mark.yandex_variants
+@pytest.mark.realtime_profile("openai")
+def test_a_profile_marker_wins_over_yandex_variants(
+    realtime: RealtimeStandIn, request: pytest.FixtureRequest
+) -> None:
+    assert realtime.profile.name == "openai"
+    assert not hasattr(request.node, "callspec")
+
+
+@pytest.mark.realtime_profile("yandex-field")
+def test_the_realtime_fixture_plays_yandex_field(realtime: RealtimeStandIn) -> None:
+    assert realtime.profile is PROFILES["yandex-field"]
+    assert realtime_settings(realtime).realtime_provider == "yandex"
+
+
+def test_the_env_var_picks_the_profile_of_unmarked_tests(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROFILE_ENV, "yandex-field")
+    assert realtime_profile(request) == "yandex-field"
+    monkeypatch.setenv(PROFILE_ENV, "nonsense")
+    with pytest.raises(pytest.UsageError, match="unknown realtime profile"):
+        realtime_profile(request)
