@@ -1,6 +1,7 @@
-"""Command line: ``python -m bot`` runs the bot; ``python -m bot ask FILE`` answers one file.
+"""Command line: ``python -m bot`` runs the bot; ``python -m bot ask FILE`` answers one file;
+``python -m bot probe`` measures the configured provider's live service.
 
-Both read the environment and ``.env``. A configuration problem ends the process with one line
+All read the environment and ``.env``. A configuration problem ends the process with one line
 naming the variable, and exit code 2.
 """
 
@@ -55,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--voice", help="voice (default: DEFAULT_VOICE)")
     ask.add_argument("--instructions", help="instructions (default: DEFAULT_INSTRUCTIONS)")
     ask.add_argument("--text", help="ask with this text instead of a file", default=None)
+    probe = commands.add_parser(
+        "probe",
+        help="measure the provider's live service where its docs leave questions open "
+        "(bills a few seconds of audio)",
+    )
+    probe.add_argument("--yes", action="store_true", help="go on without asking")
+    probe.add_argument(
+        "--no-store", action="store_true", help="print the findings only, store nothing in Redis"
+    )
     return parser
 
 
@@ -120,6 +130,81 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if outcome == "answered" else 1
 
 
+def _secrets(settings: Settings) -> list[str]:
+    return [
+        secret.get_secret_value()
+        for secret in (
+            settings.bot_token,
+            settings.realtime_api_key,
+            settings.yandex_iam_token,
+            settings.webhook_secret,
+        )
+        if secret is not None
+    ]
+
+
+async def _probe(settings: Settings, args: argparse.Namespace) -> int:
+    """The cost first, then (asked, or ``--yes``) the probe, its table, and its findings
+    stored in Redis for the provider and model."""
+    from urllib.parse import urlsplit
+
+    from bot.app import prices_from
+    from bot.realtime.probe import Unreachable, cost_line, format_report, probe
+    from bot.realtime.providers import endpoint_from_settings, profile_for
+
+    def scrub(text: str) -> str:
+        for secret in _secrets(settings):
+            if len(secret) >= 6:
+                text = text.replace(secret, "***")
+        return text
+
+    endpoint = endpoint_from_settings(settings)
+    profile = profile_for(settings)
+    prices = prices_from(settings)
+    provider, model = endpoint.provider, settings.realtime_model
+    print(
+        cost_line(provider, prices.input_per_minute, prices.output_per_minute, prices.currency),
+        flush=True,
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("error: not a terminal: pass --yes to run the probe", file=sys.stderr)
+            return 1
+        try:
+            answer = await asyncio.to_thread(input, "Go on? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing probed.")
+            return 1
+    host = urlsplit(endpoint.url).hostname or "?"
+    print(f"probing {provider} {model} at {host}", file=sys.stderr, flush=True)
+    try:
+        report = await probe(
+            endpoint,
+            profile,
+            model=model,
+            voice=settings.default_voice,
+            transcription_model=settings.input_transcription_model,
+            turn_detection=settings.turn_detection,
+            on_step=lambda step: print(f"  {scrub(step)}", file=sys.stderr, flush=True),
+        )
+    except Unreachable as exc:
+        print(f"error: {provider} cannot be reached: {scrub(str(exc))}", file=sys.stderr)
+        return 1
+    print(scrub(format_report(report)), flush=True)
+    if args.no_store:
+        return 0
+    from bot.storage import keys
+    from bot.storage.findings import ProviderFindings
+    from bot.storage.redis import open_redis
+
+    async with open_redis(settings.redis_url, settings.data_dir) as redis:
+        await ProviderFindings(redis).put(report.traits)
+    print(f"stored in Redis as {keys.probe_findings(provider, model)}")
+    return 0
+
+
 def default_worker_name(settings: Settings, command: str) -> str:
     """``WORKER_NAME``, else the host name and the kind of process ("bot" or "worker"): a bot and
     a worker on one host never share a consumer name (a restarted process takes back what its
@@ -170,20 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(
-        settings.log_level,
-        settings.log_format,
-        secrets=[
-            secret.get_secret_value()
-            for secret in (
-                settings.bot_token,
-                settings.realtime_api_key,
-                settings.yandex_iam_token,
-                settings.webhook_secret,
-            )
-            if secret is not None
-        ],
-    )
+    setup_logging(settings.log_level, settings.log_format, secrets=_secrets(settings))
     # The ~220k objects the imports made live as long as the process; a full collection walking
     # them took ~125 ms on a 2-core machine: an event-loop stall at a random moment of some turn.
     # Frozen, they are never walked again.
@@ -192,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
+        if args.command == "probe":
+            return asyncio.run(_probe(settings, args))
         return asyncio.run(_run(settings, args.command or "run"))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)

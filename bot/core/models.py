@@ -17,6 +17,7 @@ __all__ = [
     "HistoryItem",
     "Limits",
     "Marks",
+    "ProviderTraits",
     "Reply",
     "ToolBox",
     "ToolCall",
@@ -163,6 +164,52 @@ class Limits:
             raise TooLarge(size, self.max_bytes)
         if seconds is not None and seconds > self.max_seconds:
             raise TooLong(seconds, self.max_seconds)
+
+
+@dataclass(frozen=True)
+class ProviderTraits:
+    """How a provider's live service behaves where its documentation leaves it open, as
+    ``python -m bot probe`` measured it. None: not measured (the bot then takes the path that
+    works either way). Stored per provider and model (``bot.storage.findings``) and read at
+    start."""
+
+    provider: str = ""
+    model: str = ""
+    probed_at: float = 0.0  # Unix time of the probe
+    # conversation.item.create of an assistant message (output_text) accepted as history
+    assistant_items: bool | None = None
+    # session.updated echoes the asked audio rates (False: null or absent)
+    rates_echoed: bool | None = None
+    # the server answers WebSocket pings
+    pings_answered: bool | None = None
+    # server VAD with create_response false starts no response by itself at a pause
+    create_response_honoured: bool | None = None
+    # turn_detection null: the server commits nothing by itself
+    manual_turns_honoured: bool | None = None
+    # a response.create sent right after input_audio_buffer.committed answers the input
+    # (False: only once the item's transcript has come)
+    create_after_commit: bool | None = None
+    # response.cancel during generation ends the response (status cancelled)
+    cancel_honoured: bool | None = None
+    # the server event types a response's text came in
+    text_events: tuple[str, ...] = ()
+    # the server event types a turn with web_search declared brought beyond a plain answer
+    web_search_events: tuple[str, ...] = ()
+    # how a session past the concurrent quota was refused: "http_429", "error_event",
+    # "accepted" (no quota seen) or "" (not measured)
+    quota_refusal: str = ""
+
+    def dumps(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: bytes | str) -> ProviderTraits:
+        data: dict[str, Any] = orjson.loads(raw)
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name in ("text_events", "web_search_events"):
+            if isinstance(known.get(name), list):
+                known[name] = tuple(known[name])
+        return cls(**known)
 
 
 @dataclass(frozen=True)

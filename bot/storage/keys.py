@@ -22,6 +22,7 @@ __all__ = [
     "chat_running",
     "chat_settings",
     "not_allowed_notice",
+    "probe_findings",
     "session_slot",
     "usage",
     "usage_top",
@@ -117,3 +118,9 @@ def usage(scope: str, ident: int | str, period: str) -> str:
 def usage_top(scope: str, period: str) -> str:
     """Sorted set: chats ("c") or users ("u") by audio seconds in a month (YYYYMM)."""
     return f"{PREFIX}top:{scope}:{period}"
+
+
+def probe_findings(provider: str, model: str) -> str:
+    """String: the JSON of the ``ProviderTraits`` that ``python -m bot probe`` measured for the
+    provider's model (``bot.storage.findings``). Never expires; a new probe replaces it."""
+    return f"{PREFIX}probe:{provider}:{model}"
