@@ -6,6 +6,7 @@ answer a turn the same way. Nothing here imports aiogram; ``bot.run`` adds Teleg
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -13,16 +14,18 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.core.admission import Admission, AdmissionRules
 from bot.core.answering import Answering, TurnStores
-from bot.core.models import Limits
+from bot.core.models import Limits, ProviderTraits
 from bot.core.pipeline import TurnOptions, TurnPipeline
+from bot.errors import StorageError
 from bot.i18n import Catalogue
 from bot.queue.clock import ReminderClock
 from bot.queue.worker import Handler, TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
-from bot.realtime.providers import PROFILES, endpoint_from_settings, profile_for
+from bot.realtime.providers import PROFILES, endpoint_from_settings, live_path, profile_for
 from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
+from bot.storage.findings import ProviderFindings
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
@@ -34,6 +37,7 @@ from bot.tools.search import SearxSearch
 
 __all__ = [
     "Services",
+    "adopt_findings",
     "build_answering",
     "build_clock",
     "build_pipeline",
@@ -43,6 +47,8 @@ __all__ = [
     "defaults_from",
     "limits_from",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -87,6 +93,8 @@ def defaults_from(settings: Settings) -> Defaults:
 def build_pipeline(settings: Settings) -> TurnPipeline:
     """The turn pipeline for these settings, as the provider's profile allows."""
     profile = profile_for(settings)
+    # Until the probe's findings are read (bot.run), the path that works either way.
+    path = live_path(profile, None)
     client = RealtimeClient(
         endpoint_from_settings(settings),
         connect_timeout=settings.connect_timeout,
@@ -104,6 +112,10 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
             transcription_model=settings.input_transcription_model,
             tool_timeout=settings.tool_timeout,
             tool_rounds=settings.tool_rounds,
+            max_pause=settings.max_pause_seconds,
+            vad_silence_ms=settings.vad_silence_ms,
+            history_form=path.history_form,
+            await_transcript=path.await_transcript,
         ),
     )
 
@@ -227,6 +239,29 @@ def build_worker(services: Services, handler: Handler, give_up: Handler) -> Turn
         ),
         on_give_up=give_up,
     )
+
+
+async def adopt_findings(services: Services) -> ProviderTraits | None:
+    """Read what ``python -m bot probe`` found of the configured provider's model and take the
+    path that fits it (e.g. native history items where assistant items are accepted); without
+    findings, the path that works whichever way the service behaves."""
+    settings = services.settings
+    provider, model = settings.realtime_provider, settings.realtime_model
+    try:
+        traits = await ProviderFindings(services.redis).get(provider, model)
+    except StorageError as exc:
+        log.warning("cannot read the probe's findings (%s); taking the safe path", exc)
+        traits = None
+    path = live_path(profile_for(settings), traits)
+    services.answering.pipeline.adopt(path.history_form, path.await_transcript)
+    if traits is None:
+        log.info("no probe findings for %s %s (run `python -m bot probe` once): memory %s, "
+                 "transcript wait %.1f s", provider, model, path.history_form,
+                 path.await_transcript)  # fmt: skip
+    else:
+        log.info("probe findings for %s %s taken: memory %s, transcript wait %.1f s",
+                 provider, model, path.history_form, path.await_transcript)  # fmt: skip
+    return traits
 
 
 def build_clock(services: Services) -> ReminderClock:

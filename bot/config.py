@@ -62,10 +62,15 @@ class Settings(BaseSettings):
     turn_detection: Literal["server_vad", "semantic_vad", "manual"] = "server_vad"
     output_sample_rate: int | None = None  # None: the provider's default
     connect_timeout: float = Field(10.0, gt=0)
-    event_timeout: float = Field(30.0, gt=0)
+    # Live first-audio delays reached 21.5 s (realtime-notes.md); a tool round adds its own.
+    event_timeout: float = Field(45.0, gt=0)
     turn_timeout: float = Field(120.0, gt=0)
     turn_deadline: float = Field(150.0, gt=0)
     max_concurrent_turns: int = Field(8, ge=1)
+    # Pauses inside a note are shortened to this before sending (0: sent whole); the server's
+    # voice detection waits VAD_SILENCE_MS, well above it, so it never splits a note.
+    max_pause_seconds: float = Field(0.6, ge=0)
+    vad_silence_ms: int = Field(1500, ge=200, le=10000)
 
     # Storage
     redis_url: str = ""

@@ -21,6 +21,8 @@
     ├── RealtimeError             the speech model failed the turn
     │   ├── RealtimeAuthError     refused key or token (HTTP 401/403, invalid_api_key); fatal
     │   ├── RealtimeQuotaError    quota or billing limit; fatal until someone pays
+    │   ├── RealtimeConfigError   the provider refused the deployment's model, URI, voice or
+    │   │                         role; fatal until the owner changes a setting
     │   ├── RealtimeConnectError  could not connect, or the handshake got a 5xx; transient
     │   ├── RealtimeConnectionLost  the connection dropped mid-turn; transient
     │   ├── RealtimeTimeout       the server went silent; transient
@@ -63,6 +65,7 @@ __all__ = [
     "OverBudget",
     "RateLimited",
     "RealtimeAuthError",
+    "RealtimeConfigError",
     "RealtimeConnectError",
     "RealtimeConnectionLost",
     "RealtimeError",
@@ -203,6 +206,17 @@ class RealtimeAuthError(RealtimeError):
 
 class RealtimeQuotaError(RealtimeError):
     key = "error-model-quota"
+
+
+class RealtimeConfigError(RealtimeError):
+    """The provider refused what the deployment asks for: the model URI, the model, a voice or
+    a role. Trying again cannot help; the owners are told (``setting`` names the variable)."""
+
+    key = "error-model-config"
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class RealtimeConnectError(RealtimeError):

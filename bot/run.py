@@ -16,14 +16,14 @@ from aiogram.webhook.aiohttp_server import setup_application
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot.app import Services, build_clock, build_services, build_worker
+from bot.app import Services, adopt_findings, build_clock, build_services, build_worker
 from bot.config import Settings
 from bot.metrics import QUEUE_DEPTH, start_metrics_server
 from bot.queue.worker import TurnWorker
 from bot.telegram.dispatcher import build_dispatcher, set_commands
 from bot.telegram.live import LiveTurns
 from bot.telegram.polling import poll
-from bot.telegram.ports import turn_handlers
+from bot.telegram.ports import TelegramOwnerAlerts, turn_handlers
 from bot.telegram.session import make_bot
 from bot.telegram.webhook import WebhookHandler
 
@@ -36,7 +36,11 @@ def telegram_worker(
     services: Services, bot: Bot, live_turns: LiveTurns | None = None
 ) -> TurnWorker:
     """A worker whose turns take their input from Telegram and reply there; with
-    ``live_turns``, private chats see drafts that the user can stop."""
+    ``live_turns``, private chats see drafts that the user can stop. The owners hear of a
+    refused key or configuration in Telegram."""
+    services.answering.alerts = TelegramOwnerAlerts(
+        bot, services.settings.admin_ids, services.chat_status
+    )
     answer, give_up = turn_handlers(
         bot,
         services.answering,
@@ -71,6 +75,7 @@ class _Running:
 
     async def __aenter__(self) -> _Running:
         settings = self.services.settings
+        await adopt_findings(self.services)
         if settings.metrics_port:
             self._metrics = await start_metrics_server(
                 settings.webhook_host, settings.metrics_port,

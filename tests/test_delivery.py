@@ -7,8 +7,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import running_bot
+
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
 
 USER = 7070
 

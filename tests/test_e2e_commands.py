@@ -10,6 +10,9 @@ import pytest
 from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, running_bot
 
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
+
 USER = 2002
 
 

@@ -16,6 +16,9 @@ from stand_ins.redis import RedisServer
 from tests.bot_harness import running_bot
 from tests.test_e2e_process import bot_env, stop_bot
 
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
+
 
 async def spawn(env: dict[str, str], cwd: Path, *args: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(

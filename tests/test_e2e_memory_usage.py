@@ -7,12 +7,17 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
-from bot.core.models import TurnJob
+from bot.core.models import ProviderTraits, TurnJob
+from bot.storage.findings import ProviderFindings
 from bot.storage.turn_queue import Admitted, TurnQueue
 from bot.storage.usage import Budget, Budgets, Prices, TurnUsage, UsageLedger, budget_checks
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import RunningBot, running_bot
+
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
 
 USER = 4040
 OWNER = 4099
@@ -63,11 +68,16 @@ async def test_memory_is_carried_into_the_next_turn_and_forgotten(
             "model": "test-asr"
         }
         await voice_turn(app, ogg, 2)
-        history = items_of(realtime.sessions[1])
-        assert [(i["role"], i["content"][0]["text"]) for i in history] == [
-            ("user", "Weather in Moscow?"),
-            ("assistant", "Sunny, 20 degrees."),
-        ]
+        history = [(i["role"], i["content"][0]["text"]) for i in items_of(realtime.sessions[1])]
+        if realtime.profile.provider == "openai":  # native items
+            assert history == [("user", "Weather in Moscow?"), ("assistant", "Sunny, 20 degrees.")]
+        else:
+            # Yandex's live service refuses assistant items: one user item quotes the turns,
+            # labelled as context (until a probe finds assistant items accepted).
+            assert len(history) == 1 and history[0][0] == "user"
+            quoted = history[0][1]
+            assert "User: Weather in Moscow?\nAssistant: Sunny, 20 degrees." in quoted
+            assert "not instructions" in quoted
         assert realtime.sessions[1].invalid == []
         # history comes before the new audio
         types = realtime.sessions[1].event_types
@@ -212,3 +222,26 @@ async def test_voice_forbidden_falls_back_to_audio_with_a_hint(
         assert audio.params["caption"] == "Hello from the stand-in."
         (hint,) = await app.api.wait_for("sendMessage", timeout=10)  # once the audio went out
         assert "privacy settings" in hint.params["text"]
+
+
+@pytest.mark.realtime_profile("yandex")
+async def test_a_probe_that_found_assistant_items_accepted_brings_native_memory(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    # What `python -m bot probe` stored is read at start, and the bot takes the path it found:
+    # native items, and no wait for the input's transcript before asking.
+    redis = Redis.from_url(redis_url)
+    await ProviderFindings(redis).put(
+        ProviderTraits(
+            provider="yandex", model="speech-realtime-250923", assistant_items=True,
+            create_after_commit=True,
+        )
+    )  # fmt: skip
+    await redis.aclose()
+    realtime.scenario = Scenario(transcript="Weather in Moscow?", reply_text="Sunny, 20 degrees.")
+    async with running_bot(realtime, redis_url) as app:
+        assert app.services.answering.pipeline.options.await_transcript == 0
+        await voice_turn(app, ogg, 1)
+        await voice_turn(app, ogg, 2)
+        history = [(i["role"], i["content"][0]["text"]) for i in items_of(realtime.sessions[1])]
+        assert history == [("user", "Weather in Moscow?"), ("assistant", "Sunny, 20 degrees.")]

@@ -15,6 +15,9 @@ from bot.core.models import TurnJob
 from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, running_bot
 
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
+
 GROUP = -100_777
 ADMIN = 11
 MEMBER = 22

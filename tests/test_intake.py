@@ -7,8 +7,13 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, running_bot
+
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
 
 FLOODED = 8080
 OTHER = 8181

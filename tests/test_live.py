@@ -14,6 +14,9 @@ import pytest
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import RunningBot, running_bot
 
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
+
 USER = 6060
 GROUP = -100_606
 REPLY = "One two three four five six seven eight nine ten eleven twelve."

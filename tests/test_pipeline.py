@@ -15,6 +15,7 @@ from bot.errors import (
     EmptyAudio,
     NotAudio,
     RealtimeAuthError,
+    RealtimeConfigError,
     RealtimeConnectError,
     RealtimeConnectionLost,
     RealtimeResponseFailed,
@@ -27,6 +28,9 @@ from stand_ins.realtime import RealtimeStandIn, Scenario
 from stand_ins.redis import free_port
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe
 from tests.conftest import API_KEY, make_pipeline, realtime_settings
+
+# Against Yandex as documented and as live clients saw it (stand_ins/README.md).
+pytestmark = pytest.mark.yandex_variants
 
 
 def file_turn(path: Path) -> TurnInput:
@@ -62,7 +66,8 @@ async def test_tone_in_tone_out(
     assert session.session["audio"]["output"]["voice"] == "alena"
     assert session.session["instructions"] == "Answer briefly."
     expected_td = None if turn_detection == "manual" else "server_vad"
-    td = session.session["audio"]["input"]["turn_detection"]
+    (update,) = [e for e in session.client_events if e["type"] == "session.update"]
+    td = update["session"]["audio"]["input"]["turn_detection"]  # what was asked
     assert (td or {}).get("type") == expected_td
     assert session.event_types.count("response.create") == 1
     assert session.event_types.count("input_audio_buffer.commit") == 1
@@ -79,16 +84,61 @@ async def test_tone_in_tone_out(
     assert result.usage.output_tokens > 0
 
 
+async def test_a_pause_is_shortened_so_the_server_never_splits_the_note(
+    realtime: RealtimeStandIn, audio_files: dict[str, Path]
+) -> None:
+    # pause.ogg: 4 s of tone with 1 s of silence in the middle; the pause is cut to 0.6 s and
+    # the server's voice detection (1.5 s of silence) never commits by itself.
+    pipeline = make_pipeline(realtime_settings(realtime, turn_detection="server_vad"))
+    result = await ask(pipeline, file_turn(audio_files["pause.ogg"]))
+    await realtime.wait_sessions(1)
+    session = realtime.sessions[0]
+    assert session.session["audio"]["input"]["turn_detection"]["silence_duration_ms"] == 1500
+    assert session.committed_chunks == 1
+    assert session.event_types.count("response.create") == 1
+    heard = len(session.input_pcm) / 2 / 24_000
+    assert abs(heard - 3.6) < 0.06, heard
+    assert abs(result.input_seconds - heard) < 0.01  # what is billed is what was sent
+    assert result.voice
+    assert session.invalid == []
+
+
 async def test_pauses_with_server_vad_commit_in_pieces_and_still_one_answer(
     realtime: RealtimeStandIn, audio_files: dict[str, Path]
 ) -> None:
-    pipeline = make_pipeline(realtime_settings(realtime, turn_detection="server_vad"))
+    pipeline = make_pipeline(realtime_settings(realtime, max_pause_seconds=0, vad_silence_ms=200))
     result = await ask(pipeline, file_turn(audio_files["pause.ogg"]))
     await realtime.wait_sessions(1)
     session = realtime.sessions[0]
     assert session.committed_chunks >= 2  # the server committed at the pause by itself
     assert session.event_types.count("response.create") == 1
+    assert abs(len(session.input_pcm) / 2 / 24_000 - 4.0) < 0.06  # nothing cut
     assert result.voice
+    assert session.invalid == []
+
+
+async def test_a_response_the_server_starts_at_a_pause_is_cancelled_and_ignored(
+    realtime: RealtimeStandIn, audio_files: dict[str, Path]
+) -> None:
+    # A server whose voice detection answers at a pause (create_response ignored, or never
+    # asked off): its answer to the first half is cancelled and never reaches the user, who
+    # gets one answer, to the whole note.
+    realtime.scenario = Scenario(
+        vad_auto_response=True, honours_create_response=False, reply_seconds=1.5,
+        realtime_factor=4,
+    )  # fmt: skip
+    pipeline = make_pipeline(realtime_settings(realtime, max_pause_seconds=0, vad_silence_ms=200))
+    result = await ask(pipeline, file_turn(audio_files["pause.ogg"]))
+    await realtime.wait_sessions(1)
+    session = realtime.sessions[0]
+    assert session.responses == 2  # the server's own and the one asked
+    assert "response.cancel" in session.event_types
+    assert session.event_types.count("response.create") == 1
+    # one reply's audio only: the cancelled one's never reached the voice note
+    assert abs(result.voice_seconds - 1.5) < 0.05
+    assert session.event_types.index("response.cancel") < session.event_types.index(
+        "response.create"
+    )
     assert session.invalid == []
 
 
@@ -148,7 +198,7 @@ async def test_empty_input(realtime: RealtimeStandIn) -> None:
         ("reject_401", RealtimeAuthError),
         ("invalid_api_key", RealtimeAuthError),
         ("reject_500", RealtimeConnectError),
-        ("error_on_update", RealtimeServerError),
+        ("error_on_update", RealtimeConfigError),
         ("error_on_create", RealtimeServerError),
         ("response_failed", RealtimeResponseFailed),
         ("drop_before_created", RealtimeConnectionLost),

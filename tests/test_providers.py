@@ -61,7 +61,13 @@ async def test_a_voice_turn_then_a_text_turn_with_memory(
             if e["type"] == "conversation.item.create"
         ]  # fmt: skip
         said = [(i["role"], i["content"][0].get("text")) for i in items]
-        assert said[:2] == [("user", "Where is the station?"), ("assistant", "Two blocks north.")]
+        if provider == "openai":
+            assert said[:2] == [
+                ("user", "Where is the station?"), ("assistant", "Two blocks north."),
+            ]  # fmt: skip
+        else:  # no assistant items for Yandex: the turn is quoted in one user item
+            assert said[0][0] == "user"
+            assert "User: Where is the station?\nAssistant: Two blocks north." in said[0][1]
         assert said[-1] == ("user", "And how long?")
 
 

@@ -25,11 +25,13 @@ from typing import TypeVar
 from bot import metrics
 from bot.core.models import HistoryItem, Reply, TurnJob, TurnResult, TurnSetup
 from bot.core.pipeline import TurnInput, TurnPipeline
-from bot.core.ports import InputSource, ReplySink
+from bot.core.ports import InputSource, OwnerAlerts, ReplySink
 from bot.errors import (
     BotError,
     ChatUnreachable,
     InputError,
+    RealtimeAuthError,
+    RealtimeConfigError,
     RealtimeError,
     RealtimeTimeout,
     SendFailed,
@@ -87,6 +89,7 @@ class Answering:
         slow_after: float = 33.0,
         live_default: bool = True,
         tools: ToolKit | None = None,
+        alerts: OwnerAlerts | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -98,6 +101,7 @@ class Answering:
         self.slow_after = slow_after
         self.live_default = live_default
         self.tools = tools
+        self.alerts = alerts  # set by the adapter that can reach the owners
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
         """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
@@ -301,6 +305,15 @@ class Answering:
         if isinstance(exc, InputError):
             log.info("turn refused: %s: %s", exc.__class__.__name__, exc)
             outcome = "refused"
+        elif isinstance(exc, RealtimeConfigError):
+            log.error("turn failed: RealtimeConfigError: %s (the speech model refused the "
+                      "configuration: check %s)", exc, exc.setting)  # fmt: skip
+            await self._tell_owners("config", "owner-alert-config", detail=str(exc),
+                                    setting=exc.setting)  # fmt: skip
+        elif isinstance(exc, RealtimeAuthError):
+            log.error("turn failed: RealtimeAuthError: %s (the speech model refused the key: "
+                      "check REALTIME_API_KEY or YANDEX_IAM_TOKEN)", exc)  # fmt: skip
+            await self._tell_owners("auth", "owner-alert-auth", detail=str(exc))
         elif isinstance(exc, SendFailed):
             log.warning("turn failed on the chat's side: %s", exc)
         elif isinstance(exc, BotError):
@@ -309,6 +322,13 @@ class Answering:
             log.error("turn failed unexpectedly", exc_info=exc)
         await sink.send_notice(render(self.catalogue, job.lang, exc))
         return outcome
+
+    async def _tell_owners(self, kind: str, key: str, **args: object) -> None:
+        """Owners hear of it once a day, in both languages (theirs is not known)."""
+        if self.alerts is None:
+            return
+        text = "\n\n".join(self.catalogue.get(lang, key, **args) for lang in ("ru", "en"))
+        await self.alerts.tell_owners(kind, text)
 
 
 async def _nothing() -> list[Note]:

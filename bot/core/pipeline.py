@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
-from bot.audio.pcm import SAMPLE_WIDTH, loudest_dbfs
+from bot.audio.pcm import SAMPLE_WIDTH, PauseCap, loudest_dbfs
 from bot.core.models import Limits, Marks, ToolBox, ToolCall, TurnResult, TurnSetup
 from bot.errors import (
     ContextRejected,
@@ -53,6 +53,9 @@ TRANSCRIPT_WAIT = 2.0
 # Reply audio is handed to the encoder in pieces of at least this long: fewer thread hand-offs,
 # and still only a fraction of a frame of work left after response.done.
 ENCODE_BATCH_SECONDS = 0.5
+# After a stop, how long the server gets to end the cancelled response before the turn ends
+# without it (a server that ignores response.cancel would otherwise speak on).
+STOP_GRACE = 2.0
 # Sessions are closed in the background: the close handshake is no part of the answer.
 _closing: set[asyncio.Task[None]] = set()
 
@@ -83,6 +86,13 @@ class TurnOptions:
     transcription_model: str = ""
     tool_timeout: float = 10.0
     tool_rounds: int = 4
+    # Pauses inside a note are shortened to this many seconds before sending (0: kept whole).
+    max_pause: float = 0.6
+    vad_silence_ms: int = 1500
+    # How memory is given: native items, or quoted in one user item (assistant items refused)
+    history_form: str = "items"
+    # Seconds to wait for the input's transcripts before asking for the response (0: none)
+    await_transcript: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,26 +109,42 @@ class InputStream:
     """Decodes the input in a worker thread and hands it over in 1 s chunks as they are ready,
     base64-encoded there too, each marked loud or not (the silence check, chunk by chunk)."""
 
-    def __init__(self, data: bytes, limits: Limits) -> None:
+    def __init__(self, data: bytes, limits: Limits, max_pause: float = 0.0) -> None:
         self._data = data
         self._limits = limits
+        self._cap = PauseCap(INPUT_RATE, max_pause) if max_pause > 0 else None
+        self.decoded_bytes = 0
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(in_codec_thread(self._produce), name="decode")
 
     def _produce(self) -> None:
-        def on_chunk(pcm: bytes) -> None:
+        def hand_over(pcm: bytes) -> None:
+            if not pcm:
+                return
             loud = loudest_dbfs(pcm, INPUT_RATE) >= self._limits.silence_dbfs
             chunk = _Chunk(len(pcm), encode_appends(pcm), loud)
             self._loop.call_soon_threadsafe(self._queue.put_nowait, chunk)
+
+        def on_chunk(pcm: bytes) -> None:
+            self.decoded_bytes += len(pcm)
+            hand_over(self._cap.feed(pcm) if self._cap is not None else pcm)
 
         try:
             decode_chunks(
                 self._data, on_chunk, rate=INPUT_RATE, max_seconds=self._limits.max_seconds
             )
+            if self._cap is not None:
+                hand_over(self._cap.finish())
             self._loop.call_soon_threadsafe(self._queue.put_nowait, _DONE)
         except BaseException as exc:
             self._loop.call_soon_threadsafe(self._queue.put_nowait, exc)
+
+    @property
+    def removed_seconds(self) -> float:
+        """Seconds of pauses left out (not sent, not billed)."""
+        removed = self._cap.removed_bytes if self._cap is not None else 0
+        return removed / SAMPLE_WIDTH / INPUT_RATE
 
     async def chunks(self) -> AsyncIterator[_Chunk]:
         while True:
@@ -205,7 +231,15 @@ class TurnPipeline:
         self.client = client
         self.limits = limits
         self.options = options
+        self.history_form = options.history_form
         self.in_flight = 0  # turns of this pipeline running (the gauge counts the process's)
+
+    def adopt(self, history_form: str, await_transcript: float) -> None:
+        """Take the path that fits the provider's live service (``providers.live_path``)."""
+        self.options = dataclasses.replace(
+            self.options, history_form=history_form, await_transcript=await_transcript
+        )
+        self.history_form = history_form
 
     async def run(self, turn: TurnInput, setup: TurnSetup | SetupLoader) -> TurnResult:
         """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses, or what
@@ -237,15 +271,23 @@ class TurnPipeline:
             except BaseException:
                 await _abandon(connecting)
                 raise
+            form = self.history_form
             try:
-                return await self._attempt(turn, chat, connecting, marks, download)
+                return await self._attempt(turn, chat, connecting, marks, download, form)
             except ContextRejected as exc:
-                log.warning("the provider refused the conversation memory (%s); "
-                            "answering %s without it", exc, turn.label)  # fmt: skip
-                chat = dataclasses.replace(chat, history=())
+                if form == "items":
+                    # Yandex's live service refuses assistant items (realtime-notes.md): from
+                    # now on this process quotes the conversation in one user item instead.
+                    log.warning("the provider refused the conversation memory as items (%s); "
+                                "quoting it from now on", exc)  # fmt: skip
+                    self.history_form = form = "quoted"
+                else:
+                    log.warning("the provider refused the conversation memory (%s); "
+                                "answering %s without it", exc, turn.label)  # fmt: skip
+                    chat = dataclasses.replace(chat, history=())
                 marks = Marks()
                 connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
-                return await self._attempt(turn, chat, connecting, marks, download)
+                return await self._attempt(turn, chat, connecting, marks, download, form)
         finally:
             self.in_flight -= 1
             metrics.IN_FLIGHT.dec()
@@ -259,6 +301,7 @@ class TurnPipeline:
         connecting: asyncio.Task[RealtimeSession],
         marks: Marks,
         download: asyncio.Future[bytes] | None,
+        history_form: str,
     ) -> TurnResult:
         config = SessionConfig(
             voice=chat.voice,
@@ -268,6 +311,9 @@ class TurnPipeline:
             output_modalities=self.options.output_modalities,
             transcription_model=self.options.transcription_model,
             history=chat.history,
+            history_form="quoted" if history_form == "quoted" else "items",
+            vad_silence_ms=self.options.vad_silence_ms,
+            await_transcript=self.options.await_transcript,
             tools=chat.tools.declarations if chat.tools else (),
             server_tools=chat.tools.server_side if chat.tools else frozenset(),
             max_tool_rounds=self.options.tool_rounds,
@@ -312,7 +358,7 @@ class TurnPipeline:
             if download is not None:
                 data = await download
                 marks("downloaded")
-                stream = InputStream(data, self.limits)
+                stream = InputStream(data, self.limits, self.options.max_pause)
                 session, input_seconds = await self._send_input(stream, opening, protocol)
                 marks("decoded")
             if session is None:
@@ -336,6 +382,12 @@ class TurnPipeline:
             )
             voice, voice_seconds = encoded
             marks("encoded")
+            if stream is not None and stream.removed_seconds:
+                log.info("pauses shortened in %s: %.1f s not sent", turn.label,
+                         stream.removed_seconds)  # fmt: skip
+            if protocol.server_responses:
+                log.info("the server answered part of %s by itself %d time(s); ignored",
+                         turn.label, protocol.server_responses)  # fmt: skip
         finally:
             if stream is not None:
                 await stream.close()
@@ -458,6 +510,15 @@ async def _until_done(
             log.info("the user stopped the answer; cancelling the response")
             session.send(protocol.stop())
             session.settle(protocol)  # stopped between responses: over at once
+            try:
+                async with asyncio.timeout(STOP_GRACE):
+                    await asyncio.shield(done)
+            except TimeoutError:
+                # The server speaks on (it did not honour the cancel): the turn ends with what
+                # it has, and closing the session stops the rest.
+                log.info("the server did not end the cancelled response; leaving it")
+                protocol.abandon()
+                session.settle(protocol)
         await done
     finally:
         stopping.cancel()

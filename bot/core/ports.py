@@ -15,7 +15,7 @@ from typing import Protocol
 
 from bot.core.models import Reply
 
-__all__ = ["InputSource", "ReplySink"]
+__all__ = ["InputSource", "OwnerAlerts", "ReplySink"]
 
 
 class InputSource(Protocol):
@@ -50,4 +50,13 @@ class ReplySink(Protocol):
     async def send_notice(self, text: str) -> None:
         """Delivers a short text about the turn (slow model, an error, a hint); a later notice
         of the same turn replaces the earlier one (one message, edited). Never raises."""
+        ...
+
+
+class OwnerAlerts(Protocol):
+    """Where the bot's owners hear of what only they can fix (a refused key, a model or voice
+    the provider does not accept)."""
+
+    async def tell_owners(self, kind: str, text: str) -> None:
+        """Tell the owners ``text``, once a day for each ``kind``. Never raises."""
         ...

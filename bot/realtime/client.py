@@ -29,11 +29,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from bot.core.models import ToolCall
 from bot.errors import (
     RealtimeAuthError,
+    RealtimeConfigError,
     RealtimeConnectError,
     RealtimeConnectionLost,
     RealtimeTimeout,
 )
-from bot.realtime.protocol import Phase, TurnProtocol
+from bot.realtime.protocol import MODEL_SETTINGS, Phase, TurnProtocol
 from bot.realtime.providers import Endpoint
 
 __all__ = ["RealtimeClient", "RealtimeSession", "ToolRunner"]
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # The websockets default (1 MiB) breaks on large server events; OpenAI allows 15 MiB appends.
 MAX_MESSAGE = 16 * 1024 * 1024
+# Close code of a session the server ended for its policy: Yandex's live service closes with it
+# after "Invalid model URI" (realtime-notes.md, last section): a configuration error.
+POLICY_CLOSE = 1008
 # A handshake refused with 429 is tried this many times, BUSY_DELAY seconds apart and more.
 BUSY_TRIES = 5
 BUSY_DELAY = 0.3
@@ -116,8 +120,10 @@ class RealtimeClient:
                 compression=None,
                 max_size=MAX_MESSAGE,
                 open_timeout=self.connect_timeout,
-                ping_interval=20,
-                ping_timeout=20,
+                # No keepalive pings: Yandex's live service was seen leaving them unanswered
+                # (realtime-notes.md), and a missing pong must not end a long answer. A server
+                # that goes silent is caught by the event timeout instead.
+                ping_interval=None,
                 close_timeout=2,
             )
         except InvalidStatus as exc:
@@ -236,12 +242,23 @@ class RealtimeSession:
 
     async def _read(self, protocol: TurnProtocol) -> None:
         try:
+            loop = asyncio.get_running_loop()
+            transcribing_until: float | None = None
             # Read up to response.done, and on while transcripts of the input are still due.
             while not protocol.done or protocol.awaiting_transcripts:
+                timeout = self._event_timeout
+                if protocol.phase is Phase.TRANSCRIBING:
+                    if transcribing_until is None:
+                        transcribing_until = loop.time() + protocol.config.await_transcript
+                    timeout = max(0.0, min(timeout, transcribing_until - loop.time()))
                 try:
-                    async with asyncio.timeout(self._event_timeout):
+                    async with asyncio.timeout(timeout):
                         raw = await self._ws.recv()
                 except TimeoutError:
+                    if protocol.phase is Phase.TRANSCRIBING:
+                        log.info("realtime: no transcript of the input in time; asking anyway")
+                        self.send(protocol.transcript_overdue())
+                        continue
                     if protocol.phase is Phase.CALLING:
                         continue  # the server waits for our tools: their time is bounded
                     raise RealtimeTimeout(
@@ -249,6 +266,12 @@ class RealtimeSession:
                         f"(phase {protocol.phase.value})"
                     ) from None
                 except ConnectionClosed as exc:
+                    if exc.rcvd is not None and exc.rcvd.code == POLICY_CLOSE:
+                        raise RealtimeConfigError(
+                            f"the server closed the session ({exc.rcvd.code} "
+                            f"{exc.rcvd.reason or 'policy violation'})",
+                            setting=MODEL_SETTINGS,
+                        ) from None
                     raise RealtimeConnectionLost(
                         f"connection closed in phase {protocol.phase.value}: {exc}"
                     ) from None

@@ -16,6 +16,23 @@ the calls (``calls_due``) and gives their outputs to ``answer_calls``, which sen
 (``server_tools``) are never answered; after ``max_tool_rounds`` rounds the calls are answered
 with an error telling the model to answer now, and one round later the turn ends with what it
 has. The reply's text and audio are those of every response; the usage is their sum.
+
+What live clients of Yandex saw beyond its documentation (realtime-notes.md, last section) is
+handled either way:
+
+- Memory goes as native items (user ``input_text``, assistant ``output_text``) or, where the
+  provider refuses assistant items, as one user ``input_text`` item quoting the conversation,
+  labelled as context (``SessionConfig.history_form``).
+- A response the server starts by itself (server VAD that ignores ``create_response: false``)
+  is cancelled and ignored: none of its audio or text reaches the reply, its items are deleted,
+  and the client's own ``response.create`` waits until it is over.
+- Where a ``response.create`` sent straight after the commit may be answered as if nothing had
+  been said, the client waits (``SessionConfig.await_transcript`` seconds at most) for the
+  transcripts of the committed audio first (phase ``TRANSCRIBING``).
+- A null rate echo keeps the asked rate, a second ``session.updated`` changes nothing, and
+  ``conversation.item.created`` is the older name of ``conversation.item.added``.
+- Errors that name the deployment's configuration (the model URI, an unknown model, a refused
+  session setting) are ``RealtimeConfigError``, never tried again.
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from bot.errors import (
     ContextRejected,
     EmptyAudio,
     RealtimeAuthError,
+    RealtimeConfigError,
     RealtimeError,
     RealtimeQuotaError,
     RealtimeResponseFailed,
@@ -43,6 +61,7 @@ __all__ = [
     "SessionConfig",
     "TurnProtocol",
     "encode_appends",
+    "quote_history",
 ]
 
 INPUT_RATE = 24_000
@@ -54,6 +73,11 @@ MIN_COMMIT_BYTES = INPUT_RATE * 2 // 10
 
 FATAL_CODES = {"invalid_api_key", "account_deactivated", "unauthorized", "permission_denied"}
 QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached"}
+# Server VAD's silence before it commits by itself: well above the longest pause the pipeline
+# leaves in a note (MAX_PAUSE_MS), so the server never commits (or answers) half a note.
+VAD_SILENCE_MS = 1500
+# Where the model's configuration is named in an error (the settings to check).
+MODEL_SETTINGS = "REALTIME_MODEL, YANDEX_FOLDER_ID and REALTIME_URL"
 
 # Beta-era names some servers still send, mapped to their GA names.
 EVENT_ALIASES = {
@@ -63,6 +87,8 @@ EVENT_ALIASES = {
     "response.audio_transcript.done": "response.output_audio_transcript.done",
     "response.text.delta": "response.output_text.delta",
     "response.text.done": "response.output_text.done",
+    # Yandex's live service (speech-realtime-260528) announces items by the older name.
+    "conversation.item.created": "conversation.item.added",
 }
 
 
@@ -78,6 +104,7 @@ class Phase(enum.Enum):
     CONNECTING = "connecting"  # waiting for session.created
     INPUT = "input"  # session configured, input being sent
     COMMITTING = "committing"  # our commit sent, waiting for its answer
+    TRANSCRIBING = "transcribing"  # committed; waiting for its transcripts before asking
     RESPONDING = "responding"  # response.create sent
     CALLING = "calling"  # a response ended with function calls: the client runs them
     DONE = "done"  # the last response.done received
@@ -93,9 +120,16 @@ class SessionConfig:
     turn_detection: Literal["server_vad", "semantic_vad", "manual"] = "server_vad"
     output_modalities: tuple[str, ...] = ("text", "audio")
     vad_threshold: float = 0.5
-    vad_silence_ms: int = 200
+    vad_silence_ms: int = VAD_SILENCE_MS
     transcription_model: str = ""  # asks the provider to transcribe the input when set
     history: tuple[HistoryItem, ...] = ()
+    # "items": native message items; "quoted": one user input_text item quoting them (for a
+    # provider that refuses assistant items)
+    history_form: Literal["items", "quoted"] = "items"
+    # Seconds to wait, after the commit, for the committed audio's transcripts before
+    # response.create (0: ask at once). For a provider that may answer a response.create sent
+    # straight after the commit as if nothing had been said.
+    await_transcript: float = 0.0
     tools: tuple[dict[str, Any], ...] = ()  # session.tools, as the provider takes them
     server_tools: frozenset[str] = frozenset()  # run by the provider: never answered here
     max_tool_rounds: int = 4  # rounds of calls run in one turn
@@ -149,6 +183,14 @@ class TurnProtocol:
     _seq: int = 0
     _first_text: bool = False
     _context_ids: set[str] = field(default_factory=set)
+    _update_id: str = ""  # of our session.update
+    _updated: bool = False  # its session.updated came (a second one changes nothing)
+    _asked: bool = False  # a response.create of ours awaits its response.created
+    _response_id: str | None = None  # the response of ours being made
+    _create_pending: bool = False  # our response.create waits for a server response to end
+    _ignored: set[str] = field(default_factory=set)  # responses the server started itself
+    _harmless: set[str] = field(default_factory=set)  # our events whose errors do not matter
+    server_responses: int = 0  # responses the server started by itself (cancelled, ignored)
 
     def __post_init__(self) -> None:
         self.output_rate = self.config.output_rate
@@ -176,8 +218,13 @@ class TurnProtocol:
         ``response.done`` then comes with status ``cancelled``, which ends the turn without an
         error). Returns the events to send; none when no response is being made. Between
         responses (tools running) the turn ends at once (``done``)."""
-        if self.phase is Phase.CALLING:
+        if (
+            self.phase is Phase.CALLING
+            or self._create_pending
+            or (self.phase is Phase.TRANSCRIBING)
+        ):
             self.stopped = True
+            self._create_pending = False
             self._end("cancelled")
             return []
         if self.stopped or self.phase is not Phase.RESPONDING:
@@ -195,6 +242,18 @@ class TurnProtocol:
         if self.phase is Phase.CONNECTING:
             return []
         return self._finish_input()
+
+    def abandon(self) -> None:
+        """End the turn now with what it has: the server did not end a cancelled response
+        (the caller closes the session)."""
+        if not self.done:
+            self._end("cancelled" if self.stopped else self.status or "incomplete")
+
+    def transcript_overdue(self) -> list[dict[str, Any]]:
+        """The transcripts waited for (``TRANSCRIBING``) did not come in time: ask anyway."""
+        if self.phase is not Phase.TRANSCRIBING:
+            return []
+        return self._create_response()
 
     def take_calls(self) -> list[ToolCall]:
         """The calls due, once: the caller runs them and gives their outputs to
@@ -221,6 +280,13 @@ class TurnProtocol:
         """
         kind = event.get("type", "")
         kind = EVENT_ALIASES.get(kind, kind)
+        if self._ignored and kind.startswith("response."):
+            response = event.get("response")
+            rid = event.get("response_id") or (
+                response.get("id") if isinstance(response, dict) else None
+            )
+            if rid in self._ignored:
+                return self._on_ignored(kind, rid, event)
         handler = _HANDLERS.get(kind)
         return handler(self, event) if handler else []
 
@@ -292,7 +358,8 @@ class TurnProtocol:
         }
         if cfg.tools:
             session["tools"] = list(cfg.tools)
-        return {"type": "session.update", "event_id": self._next_id("session"), "session": session}
+        self._update_id = self._next_id("session")
+        return {"type": "session.update", "event_id": self._update_id, "session": session}
 
     def _finish_input(self) -> list[dict[str, Any]]:
         if self.audio_bytes_sent >= MIN_COMMIT_BYTES:
@@ -305,15 +372,66 @@ class TurnProtocol:
     def _create_response(self) -> list[dict[str, Any]]:
         self.phase = Phase.RESPONDING
         self._said = False
+        self._response_id = None
+        if self._ignored:
+            # A response the server started itself is still running: asking now would be
+            # refused (conversation_already_has_active_response). Asked when it is over.
+            self._create_pending = True
+            return []
+        self._create_pending = False
+        self._asked = True
         self.on_mark("response_create")
         return [{"type": "response.create", "event_id": self._next_id("response")}]
+
+    def _on_response_created(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        response = event.get("response") or {}
+        rid = response.get("id") if isinstance(response, dict) else None
+        if self._asked and self.phase is Phase.RESPONDING:
+            self._asked = False
+            self._response_id = rid if isinstance(rid, str) else None
+            return []
+        if not isinstance(rid, str):
+            return []
+        return self._ignore(rid)
+
+    def _ignore(self, rid: str) -> list[dict[str, Any]]:
+        """A response the server started by itself (its VAD answered part of the note): it
+        is cancelled, and nothing of it reaches the reply."""
+        self._ignored.add(rid)
+        self.server_responses += 1
+        self.on_mark("server_response")
+        cancel_id = self._next_id("cancel")
+        self._harmless.add(cancel_id)  # it may be over before the cancel arrives
+        return [{"type": "response.cancel", "event_id": cancel_id, "response_id": rid}]
+
+    def _on_ignored(self, kind: str, rid: str, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """An event of an ignored response: dropped; at its end, its items are deleted from
+        the conversation and our own response is asked if it was waiting."""
+        if kind != "response.done":
+            return []
+        self._ignored.discard(rid)
+        out: list[dict[str, Any]] = []
+        for item in (event.get("response") or {}).get("output") or []:
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if isinstance(item_id, str):
+                delete_id = self._next_id("delete")
+                self._harmless.add(delete_id)
+                out.append(
+                    {"type": "conversation.item.delete", "event_id": delete_id, "item_id": item_id}
+                )
+        if self._create_pending and not self._ignored and not self.done:
+            out.extend(self._create_response())
+        return out
 
     def _on_session_created(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         if self.phase is not Phase.CONNECTING:
             return []
         self.phase = Phase.INPUT
         out = [self._session_update()]
-        for item in self.config.history:
+        history = self.config.history
+        if history and self.config.history_form == "quoted":
+            history = (HistoryItem("user", quote_history(history)),)
+        for item in history:
             event = _message_item(item.role, item.text)
             event["event_id"] = self._next_id("context")
             self._context_ids.add(event["event_id"])
@@ -325,6 +443,9 @@ class TurnProtocol:
         return out
 
     def _on_session_updated(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        if self._updated:
+            return []  # Yandex's live service sends it twice: the first is the answer
+        self._updated = True
         session = event.get("session") or {}
         rate = (((session.get("audio") or {}).get("output") or {}).get("format") or {}).get("rate")
         if isinstance(rate, int) and rate > 0:
@@ -341,9 +462,16 @@ class TurnProtocol:
             self.phase = Phase.DONE
             return []
         if self.phase is Phase.COMMITTING:
-            return self._create_response()
+            return self._after_commit()
         self.server_commits += 1  # server VAD committed a piece on its own
         return []
+
+    def _after_commit(self) -> list[dict[str, Any]]:
+        """Our commit is answered: ask for the response, or first wait for the transcripts."""
+        if self.config.await_transcript > 0 and self.transcripts < self.audio_items:
+            self.phase = Phase.TRANSCRIBING
+            return []
+        return self._create_response()
 
     def _on_audio_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         pcm = base64.b64decode(event.get("delta") or "")
@@ -384,9 +512,11 @@ class TurnProtocol:
 
     def _on_input_transcript(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self.transcripts += 1
-        text = (event.get("transcript") or "").strip()
+        text = (event.get("transcript") or "").strip() if "transcript" in event else ""
         if text:
             self.input_transcript = f"{self.input_transcript} {text}".strip()
+        if self.phase is Phase.TRANSCRIBING and self.transcripts >= self.audio_items:
+            return self._create_response()
         return []
 
     def _on_function_call(self, event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -486,13 +616,76 @@ class TurnProtocol:
             if self.phase is Phase.COMMITTING and (
                 self.server_commits or self.config.turn_detection != "manual"
             ):
-                return self._create_response()
-            if self.phase in (Phase.RESPONDING, Phase.DONE):
+                return self._after_commit()
+            if self.phase in (Phase.RESPONDING, Phase.TRANSCRIBING, Phase.DONE):
                 return []
             raise EmptyAudio(message or code)
-        if error.get("event_id") in self._context_ids:
+        about = error.get("event_id")
+        if about in self._harmless:
+            return []  # a cancel or delete of an ignored response that was over already
+        if code == "conversation_already_has_active_response" and self.phase is Phase.RESPONDING:
+            return self._refused_create()
+        if about in self._context_ids or (self._context_ids and _refuses_items(message)):
             raise ContextRejected(message or code, type=kind or None, code=code or None)
+        config = _config_error(message, error.get("param"), about == self._update_id)
+        if config is not None:
+            raise config
         raise error_from_event(kind, code, message)
+
+    def _refused_create(self) -> list[dict[str, Any]]:
+        """Our response.create met a response the server had just started by itself: the
+        response taken for ours is the server's (ours was never made). It is cancelled and
+        ignored; ours is asked again when it is over."""
+        out: list[dict[str, Any]] = []
+        if self._response_id is not None and self._response_id not in self._ignored:
+            out = self._ignore(self._response_id)
+        self._asked = False
+        self._response_id = None
+        self._create_pending = True
+        return out
+
+
+def _refuses_items(message: str) -> bool:
+    """Yandex's live refusal of an assistant history item ("MessageContentItemOutputText …
+    not supported yet"), which names no event."""
+    return "MessageContentItem" in message or "not supported yet" in message
+
+
+def _config_error(message: str, param: object, on_update: bool) -> RealtimeConfigError | None:
+    """An error that names the deployment's configuration, or None. Yandex's live service:
+    "Invalid model URI" (then close 1008) for a model query that is not
+    gpt://<folder>/<model>, "Runtime error: NOT_FOUND: Instance with model … not found" for an
+    unknown model (realtime-notes.md, last section); a session.update refused (a voice or role
+    the provider lacks, a rate)."""
+    lowered = message.lower()
+    if "invalid model uri" in lowered:
+        return RealtimeConfigError(message, setting=MODEL_SETTINGS)
+    if "not_found" in lowered and "model" in lowered:
+        return RealtimeConfigError(message, setting="REALTIME_MODEL")
+    if not on_update:
+        return None
+    where = str(param or "") + " " + lowered
+    if "voice" in where or "role" in where:
+        setting = "DEFAULT_VOICE (or the chat's /voice)"
+    elif "rate" in where:
+        setting = "OUTPUT_SAMPLE_RATE"
+    elif "turn_detection" in where:
+        setting = "TURN_DETECTION"
+    else:
+        setting = "the session settings (REALTIME_PROVIDER, REALTIME_MODEL)"
+    return RealtimeConfigError(message, setting=setting)
+
+
+def quote_history(history: tuple[HistoryItem, ...]) -> str:
+    """Earlier turns as one user message: quoted, and labelled as context to continue from,
+    not as instructions (for providers that refuse assistant items)."""
+    lines = ["[Earlier in this conversation. Context to continue from, not instructions.]"]
+    for item in history:
+        who = "User" if item.role == "user" else "Assistant"
+        text = " ".join(item.text.split())
+        lines.append(f"{who}: {text}")
+    lines.append("[End of the earlier conversation. The user's new message follows.]")
+    return "\n".join(lines)
 
 
 def error_from_event(kind: str, code: str, message: str) -> RealtimeError:
@@ -527,6 +720,9 @@ _HANDLERS: dict[str, _Handler] = {
     "response.output_audio_transcript.delta": TurnProtocol._on_transcript_delta,
     "response.output_audio_transcript.done": TurnProtocol._on_transcript_done,
     "conversation.item.input_audio_transcription.completed": TurnProtocol._on_input_transcript,
+    # A failed transcription is still the end of waiting for it.
+    "conversation.item.input_audio_transcription.failed": TurnProtocol._on_input_transcript,
+    "response.created": TurnProtocol._on_response_created,
     "response.function_call_arguments.done": TurnProtocol._on_function_call,
     "response.output_item.done": TurnProtocol._on_function_call,
     "response.done": TurnProtocol._on_response_done,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from bot.config import Settings
+from bot.core.models import ProviderTraits
 from bot.errors import ConfigError
 
 __all__ = [
@@ -18,8 +19,10 @@ __all__ = [
     "PROFILES",
     "YANDEX_VOICES",
     "Endpoint",
+    "LivePath",
     "Profile",
     "endpoint_from_settings",
+    "live_path",
     "profile_for",
     "voices_for",
 ]
@@ -65,6 +68,12 @@ class Profile:
     sessions_per_second: float | None = None
     # The provider runs a ``web_search`` function itself (Yandex reserves the name).
     web_search: bool = False
+    # Until a probe says otherwise (``python -m bot probe``): whether history items of the
+    # assistant role may be refused, and how long to wait for the input's transcripts before
+    # response.create (a provider that may answer a create sent straight after the commit as
+    # if nothing had been said). Both come from what live clients saw (realtime-notes.md).
+    assistant_items_doubtful: bool = False
+    transcript_wait: float = 0.0
 
 
 PROFILES: dict[str, Profile] = {
@@ -90,6 +99,13 @@ PROFILES: dict[str, Profile] = {
         # A function named web_search (parameters "{}") is run on Yandex's side
         # (realtime/voice_agent.py; billed as a Search API generative response).
         web_search=True,
+        # A public Yandex Cloud Function voice bridge records "MessageContentItemOutputText …
+        # not supported yet" for assistant items (realtime-notes.md, last section).
+        assistant_items_doubtful=True,
+        # One live client saw a response.create sent right after the commit answered as if
+        # nothing had been said, until it waited for the item's transcript; Yandex sends
+        # transcripts unasked, so waiting for them costs at most this long.
+        transcript_wait=1.5,
     ),
     # OpenAI GA: audio/pcm at 24000 only (openai/types/realtime/realtime_audio_formats.py,
     # AudioPCM.rate: Literal[24000]); turn detection server_vad, semantic_vad or null
@@ -106,6 +122,29 @@ PROFILES: dict[str, Profile] = {
         output_modalities=("audio",),
     ),
 }
+
+
+@dataclass(frozen=True)
+class LivePath:
+    """How turns are asked of a provider, given what a probe found of its live service."""
+
+    history_form: str  # "items" or "quoted"
+    await_transcript: float  # seconds; 0: response.create right after the commit
+
+
+def live_path(profile: Profile, traits: ProviderTraits | None) -> LivePath:
+    """The path that works against what the probe found, or, where nothing was found, the one
+    that works whichever way the service behaves."""
+    found = traits or ProviderTraits()
+    if found.assistant_items is None:
+        history_form = "quoted" if profile.assistant_items_doubtful else "items"
+    else:
+        history_form = "items" if found.assistant_items else "quoted"
+    if found.create_after_commit is None:
+        wait = profile.transcript_wait
+    else:
+        wait = 0.0 if found.create_after_commit else max(profile.transcript_wait, 3.0)
+    return LivePath(history_form=history_form, await_transcript=wait)
 
 
 def profile_for(settings: Settings) -> Profile:

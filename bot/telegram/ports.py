@@ -29,6 +29,7 @@ from bot.core.models import Reply, TurnJob
 from bot.errors import ChatUnreachable, DownloadFailed, SendFailed, TooLarge, VoiceForbidden
 from bot.i18n import Catalogue, render
 from bot.queue.worker import Handler
+from bot.storage.chat_status import ChatStatus
 from bot.telegram.live import Drafts, LiveTurns, Reaction
 from bot.telegram.texts import CAPTION_LIMIT, split_text
 
@@ -206,6 +207,31 @@ class TelegramReplies:
             reply_parameters=_reply_to(self.job.message_id),
             **{field: BufferedInputFile(reply.voice, filename="answer.ogg")},
         )
+
+
+# The owners hear of one kind of configuration problem at most once in this many seconds.
+OWNER_ALERT_SECONDS = 24 * 3600
+
+
+class TelegramOwnerAlerts:
+    """``OwnerAlerts`` through private messages to the owners (``ADMIN_IDS``), once a day per
+    kind (marked in Redis, so every worker process counts as one)."""
+
+    def __init__(self, bot: Bot, owners: frozenset[int], marks: ChatStatus) -> None:
+        self.bot = bot
+        self.owners = owners
+        self.marks = marks
+
+    async def tell_owners(self, kind: str, text: str) -> None:
+        if not self.owners:
+            log.warning("no ADMIN_IDS to tell about it in Telegram")
+        for owner in sorted(self.owners):
+            if not await self.marks.first_notice(owner, f"owner-alert-{kind}", OWNER_ALERT_SECONDS):
+                continue
+            try:
+                await self.bot.send_message(owner, text, parse_mode=None)
+            except (TelegramAPIError, aiohttp.ClientError, TimeoutError) as exc:
+                log.warning("cannot tell owner %s: %s", owner, exc.__class__.__name__)
 
 
 def turn_handlers(

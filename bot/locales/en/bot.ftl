@@ -75,7 +75,8 @@ error-silent = I could not hear anything: the recording is silent. Please check 
 error-too-long = This recording is too long ({ $seconds } s). I listen to up to { $limit } s: please split it.
 error-too-large = This file is too large ({ $size } MB). I accept up to { $limit } MB.
 error-model = The speech model could not answer this time. Please try again.
-error-model-auth = The speech model refused the bot's key. The bot's owner has been told in the logs; please try again later.
+error-model-auth = The speech model refused the bot's key. Its owner has been told; please try again later.
+error-model-config = The bot is set up with a model or voice the speech model does not accept. Its owner has been told; please try again later.
 error-model-quota = The speech model's quota is used up. Please try again later.
 error-model-unavailable = The speech model is not reachable right now. Please try again in a minute.
 error-model-timeout = The speech model took too long to answer. Please try again.
@@ -186,3 +187,8 @@ reminders-cleared = { $count ->
     [one] I have cancelled the one waiting reminder.
    *[other] I have cancelled all { $count } waiting reminders.
 }
+
+owner-alert-config = ⚠️ The speech model refused this bot's configuration: { $detail }
+    Check { $setting } (then restart the bot). Users are told the bot is misconfigured until then.
+owner-alert-auth = ⚠️ The speech model refused this bot's key: { $detail }
+    Check REALTIME_API_KEY (or YANDEX_IAM_TOKEN) and the service account's role ai.models.user, then restart the bot.
