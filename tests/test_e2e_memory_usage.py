@@ -149,9 +149,12 @@ async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
         assert "today's limit" in refusal.params["text"]
         assert f"{tomorrow} 00:00 UTC" in refusal.params["text"]
         assert len(app.api.calls_of("sendVoice")) == 2
-        for _ in range(3):
+        # One at a time, each after the last one's usage is counted: each is past the budget
+        # (pushed together, all three would be queued before any usage was recorded).
+        for n in range(1, 4):
             app.api.push_message("voice", chat_id=OWNER, user_id=OWNER, data=ogg, duration=3)
-        await app.api.wait_for("sendVoice", count=5, timeout=30)
+            await app.api.wait_for("sendVoice", count=2 + n, timeout=30)
+            await counted(app, OWNER, n)
 
 
 async def test_budgets_reset_with_the_day_and_month(redis_url: str) -> None:
