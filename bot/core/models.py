@@ -120,6 +120,16 @@ class TurnJob:
     attempt: int = 0
     kind: Literal["message", "reminder"] = "message"
     reminder_id: str | None = None  # kind "reminder": which one; ``text`` is what to remind
+    # Whose limits and budgets the turn counts against: the chat a message was sent on behalf
+    # of (an anonymous admin's group, a channel), else the user (None: ``user_id``).
+    payer_id: int | None = None
+    # The asker was an admin of the chat when the turn was admitted (the tools' rights follow).
+    asker_is_admin: bool = False
+
+    @property
+    def payer(self) -> int | None:
+        """The id rate limits and budgets key on."""
+        return self.payer_id if self.payer_id is not None else self.user_id
 
     @property
     def label(self) -> str:
