@@ -7,6 +7,7 @@ answer a turn the same way. Nothing here imports aiogram; ``bot.run`` adds Teleg
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -14,7 +15,7 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.core.admission import Admission, AdmissionRules
 from bot.core.answering import Answering, TurnStores
-from bot.core.models import Limits, ProviderTraits
+from bot.core.models import Limits, ProviderTraits, TurnJob
 from bot.core.pipeline import TurnOptions, TurnPipeline
 from bot.errors import StorageError
 from bot.i18n import Catalogue
@@ -28,8 +29,9 @@ from bot.storage.chat_status import ChatStatus
 from bot.storage.findings import ProviderFindings
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
-from bot.storage.reminders import ReminderStore
+from bot.storage.reminders import ReminderCharge, ReminderStore
 from bot.storage.stops import StopBus
+from bot.storage.tool_quota import ToolQuota
 from bot.storage.turn_queue import TurnQueue
 from bot.storage.usage import Budgets, Prices, UsageLedger
 from bot.tools import ToolKit
@@ -100,6 +102,7 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
         connect_timeout=settings.connect_timeout,
         event_timeout=settings.event_timeout,
         sessions_per_second=profile.sessions_per_second,
+        tool_calls_per_response=settings.tool_calls_per_response,
     )
     return TurnPipeline(
         client,
@@ -116,6 +119,8 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
             vad_silence_ms=settings.vad_silence_ms,
             history_form=path.history_form,
             await_transcript=path.await_transcript,
+            # A turn reserves this long a reply against the budgets: it is never longer.
+            max_reply_seconds=settings.max_reply_seconds,
         ),
     )
 
@@ -155,8 +160,16 @@ def build_answering(
 
 
 def build_tool_kit(
-    settings: Settings, notes: NotesStore, reminders: ReminderStore, search: SearxSearch | None
+    settings: Settings,
+    notes: NotesStore,
+    reminders: ReminderStore,
+    search: SearxSearch | None,
+    *,
+    quota: ToolQuota | None = None,
+    charge: Callable[[TurnJob], ReminderCharge | None] | None = None,
 ) -> ToolKit:
+    """The tools; ``charge`` says what setting a reminder costs the turn's payer (admission's
+    rules: ``AdmissionRules.reminder_charge``), ``quota`` counts each person's reminders a day."""
     return ToolKit(
         notes=notes,
         reminders=reminders,
@@ -164,7 +177,28 @@ def build_tool_kit(
         provider_search=profile_for(settings).web_search,
         disabled=settings.tools_disabled,
         default_timezone=settings.default_timezone,
+        reminders_per_turn=settings.reminders_per_turn,
+        reminders_per_user_day=settings.reminders_per_user_day,
+        searches_per_turn=settings.searches_per_turn,
+        quota=quota,
+        charge=charge,
     )
+
+
+class _AnsweringsOwners:
+    """Admission's way to the owners: the one the answering side was given
+    (``Answering.alerts``, set by the adapter that can reach them, ``bot.run``), so the
+    receiver tells them the same way, once a day per kind, without a wiring of its own."""
+
+    def __init__(self, answering: Answering) -> None:
+        self._answering = answering
+
+    async def tell_owners(self, kind: str, text: str) -> None:
+        alerts = self._answering.alerts
+        if alerts is None:
+            log.warning("no way to tell the owners yet: %s", kind)
+            return
+        await alerts.tell_owners(kind, text)
 
 
 def build_services(settings: Settings, redis: Redis) -> Services:
@@ -177,17 +211,15 @@ def build_services(settings: Settings, redis: Redis) -> Services:
     # The session cap is global: every worker on this Redis shares its leases.
     turn_queue = TurnQueue(redis, session_cap=settings.max_concurrent_turns)
     budgets = Budgets(**{name: getattr(settings, name) for name in Budgets.__dataclass_fields__})
-    admission = Admission(
-        turn_queue,
-        AdmissionRules(
-            limits=limits_from(settings),
-            budgets=budgets,
-            prices=prices,
-            owners=settings.admin_ids,
-            max_backlog=settings.max_chat_backlog,
-            rate_limit=settings.rate_limit_turns,
-            rate_window=settings.rate_limit_window,
-        ),
+    rules = AdmissionRules(
+        limits=limits_from(settings),
+        budgets=budgets,
+        prices=prices,
+        owners=settings.admin_ids,
+        max_backlog=settings.max_chat_backlog,
+        rate_limit=settings.rate_limit_turns,
+        rate_window=settings.rate_limit_window,
+        max_reply_seconds=settings.max_reply_seconds,
     )
     stores = TurnStores(
         settings_store, memory, ledger, chat_status, budgets=budgets, owners=settings.admin_ids
@@ -197,6 +229,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         max_notes=settings.notes_max,
         max_chars=settings.notes_max_chars,
         max_note_chars=settings.note_max_chars,
+        max_per_user=settings.notes_per_user,
     )
     reminders = ReminderStore(
         redis,
@@ -204,7 +237,14 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         horizon_seconds=settings.reminders_horizon_days * 86400,
     )
     search = SearxSearch(settings.search_url) if settings.search_url else None
-    tool_kit = build_tool_kit(settings, notes, reminders, search)
+    # A reminder pays when it is set, by admission's rules (rate limit, budgets, owners).
+    tool_kit = build_tool_kit(
+        settings, notes, reminders, search, quota=ToolQuota(redis), charge=rules.reminder_charge
+    )
+    answering = build_answering(settings, catalogue, stores, tool_kit)
+    admission = Admission(
+        turn_queue, rules, alerts=_AnsweringsOwners(answering), catalogue=catalogue
+    )
     return Services(
         settings=settings,
         catalogue=catalogue,
@@ -216,7 +256,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         ledger=ledger,
         turn_queue=turn_queue,
         admission=admission,
-        answering=build_answering(settings, catalogue, stores, tool_kit),
+        answering=answering,
         stop_bus=StopBus(redis),
         notes=notes,
         reminders=reminders,

@@ -105,9 +105,17 @@ class Settings(BaseSettings):
     search_url: str = ""  # a SearXNG instance: web search where the provider has none
     tool_timeout: float = Field(10.0, gt=0)
     tool_rounds: int = Field(4, ge=1)  # responses with tool calls in one turn, at most
+    # Calls of one response run, at most; the rest are answered with an error the model reads.
+    tool_calls_per_response: int = Field(8, ge=1)
+    # Bounds on what the tools do (bot.tools.kit): reminders set in one turn, reminders one
+    # person (TurnJob.payer) sets a UTC day (0 = no daily cap), searches the bot runs in a turn.
+    reminders_per_turn: int = Field(3, ge=1)
+    reminders_per_user_day: int = Field(20, ge=0)
+    searches_per_turn: int = Field(3, ge=1)
     notes_max: int = Field(50, ge=1)
     notes_max_chars: int = Field(4000, ge=100)  # all of a chat's notes together
     note_max_chars: int = Field(500, ge=20)
+    notes_per_user: int = Field(10, ge=0)  # a member's notes in a chat (0: no such quota)
     reminders_max: int = Field(20, ge=1)  # waiting per chat
     reminders_horizon_days: float = Field(366.0, gt=0)
     reminder_poll: float = Field(1.0, gt=0)  # how often workers look for due reminders
@@ -129,6 +137,12 @@ class Settings(BaseSettings):
     user_monthly_cost: float = Field(0.0, ge=0)
     chat_daily_cost: float = Field(0.0, ge=0)
     chat_monthly_cost: float = Field(0.0, ge=0)
+    # Everyone's estimated cost a UTC day, used and held by answers under way (0 = no cap).
+    bot_daily_cost: float = Field(0.0, ge=0)
+    # Seconds of reply audio a turn holds on the budgets until it ends (its worst case, with its
+    # declared input), so turns at once cannot all pass a budget; what a reminder holds once set.
+    # A reply is cut there (bot.core.pipeline), so the hold is a real bound.
+    max_reply_seconds: float = Field(60.0, gt=0)
 
     # Queue and workers
     worker_name: str = ""  # empty: the host name and the process kind (bot.cli)
@@ -147,6 +161,11 @@ class Settings(BaseSettings):
     webhook_host: str = "0.0.0.0"  # noqa: S104 - a webhook server listens on every interface
     webhook_port: int = Field(8080, gt=0, lt=65536)
     metrics_port: int | None = Field(None, gt=0, lt=65536)
+
+    # Exposure and Redis safety: /metrics and /healthz (no auth) listen on this machine only
+    # unless told otherwise; a Redis that may evict keys stops the bot at start unless allowed.
+    metrics_host: str = "127.0.0.1"
+    redis_allow_eviction: bool = False
 
     @field_validator("admin_ids", "allowed_user_ids", "allowed_chat_ids", mode="before")
     @classmethod

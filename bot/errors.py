@@ -7,7 +7,8 @@
     ├── Refusal                   the receiver does not take the turn; nothing is queued
     │   ├── Busy                  the chat's backlog is full
     │   ├── RateLimited           the user sent too many turns in the window
-    │   ├── OverBudget            a user's or chat's budget is used up
+    │   ├── OverBudget            a user's or chat's budget, or the bot's daily spend cap, is
+    │   │                         used up
     │   ├── NotAdmin              a settings change by someone who is not an admin
     │   │   └── VoiceOnlyAdmins   the same, from the voice keyboard
     │   └── NotAllowed            the chat is outside the owners' allowlists
@@ -37,6 +38,8 @@
     ├── TurnStopped               the user stopped the answer before the model began it
     ├── ToolFailed                a tool could not do what the model asked (told to the model)
     │   └── LimitReached          a per-chat limit of a tool (notes size, reminders…)
+    │       ├── ReminderRateLimited  setting a reminder would pass the asker's rate limit
+    │       └── ReminderOverBudget   a reminder's cost does not fit a budget
     └── StorageError              Redis is unreachable; transient
 
 ``transient`` says whether trying the same turn again may succeed. ``key`` and ``arguments()`` are
@@ -74,6 +77,8 @@ __all__ = [
     "RealtimeServerError",
     "RealtimeTimeout",
     "Refusal",
+    "ReminderOverBudget",
+    "ReminderRateLimited",
     "SendFailed",
     "SilentAudio",
     "StorageError",
@@ -121,7 +126,8 @@ class RateLimited(Refusal):
 
 
 class OverBudget(Refusal):
-    """``whose`` ("user" or "chat") used up the budget of ``period`` ("day" or "month")."""
+    """``whose`` ("user" or "chat") used up the budget of ``period`` ("day" or "month"), or the
+    bot's daily spend cap is reached (``whose`` "bot", period "day")."""
 
     def __init__(self, whose: str, period: str, resets_at: dt.datetime) -> None:
         super().__init__(f"budget of the {whose} used up ({period})")
@@ -304,3 +310,41 @@ class ToolFailed(BotError):
 
 class LimitReached(ToolFailed):
     """A per-chat limit of a tool: too many notes or reminders, a reminder too far ahead."""
+
+
+class ReminderRateLimited(LimitReached):
+    """Setting a reminder takes a place in the asker's rate limit, and none is left for
+    ``retry_after`` seconds. Its message is for the model to pass on."""
+
+    key = "reminder-rate-limited"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"the user has reached the rate limit (each reminder counts as a message): no "
+            f"reminder can be set for {retry_after} s; say so, and that they can ask again then"
+        )
+        self.retry_after = retry_after
+
+    def arguments(self) -> dict[str, object]:
+        return {"seconds": self.retry_after}
+
+
+class ReminderOverBudget(LimitReached):
+    """A reminder's cost does not fit the budget of ``whose`` ("user", "chat" or "bot") for
+    ``period`` ("day" or "month"), which resets at ``resets_at``. Its message is for the model
+    to pass on."""
+
+    def __init__(self, whose: str, period: str, resets_at: dt.datetime) -> None:
+        owner = {"user": "the user's", "chat": "this chat's", "bot": "the bot's"}.get(whose, whose)
+        this = "today's" if period == "day" else "this month's"
+        super().__init__(
+            f"{owner} spending limit for {this} answers is used up, so no reminder can be set "
+            f"(it resets at {resets_at:%Y-%m-%d %H:%M} UTC); say so"
+        )
+        self.whose = whose
+        self.period = period
+        self.resets_at = resets_at
+        self.key = f"reminder-budget-{whose}-{period}"
+
+    def arguments(self) -> dict[str, object]:
+        return {"resets": self.resets_at.strftime("%Y-%m-%d %H:%M UTC")}

@@ -1,5 +1,6 @@
 """The tools' commands (/tools, /timezone, /notes, /reminders) through the real dispatcher, the
-Bot API stand-in and a real Redis: who may change what, and what is stored."""
+Bot API stand-in and a real Redis: who may change what (and forget which note), and what is
+stored."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import time
 from collections.abc import AsyncIterator
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from bot.core.models import TurnJob
-from stand_ins.realtime import RealtimeStandIn
+from bot.storage import keys
+from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from tests.bot_harness import RunningBot, running_bot
 
 # Against Yandex as documented and as live clients saw it (stand_ins/README.md).
@@ -25,6 +28,7 @@ OTHER = 33
 USER = 2002  # a private chat's user (its admin)
 REFUSED = "Only the chat's admins"
 LOCAL_TIME = re.compile(r"\b\w{2,3} \d\d\.\d\d \d\d:\d\d\b")  # "Sun 30.11 18:40"
+MENTION = [{"type": "mention", "offset": 0, "length": len("@test_voice_bot")}]
 
 
 def with_admins(running: RunningBot) -> RunningBot:
@@ -169,7 +173,8 @@ async def test_notes_listed_forgotten_and_cleared(app: RunningBot) -> None:
     assert f"{kazan.id}. We live in Kazan" in listing
     assert listing.index("Ada") < listing.index("Kazan")
 
-    assert "Forgotten: My daughter's name is Ada" in await say(app, f"/notes forget {ada.id}")
+    forgotten = await say(app, f"/notes forget {ada.id}", user=ADMIN)
+    assert "Forgotten: My daughter's name is Ada" in forgotten
     assert [n.id for n in await notes.list(GROUP)] == [kazan.id]
     assert "no note 999" in await say(app, "/notes forget 999")
 
@@ -184,6 +189,47 @@ async def test_notes_listed_forgotten_and_cleared(app: RunningBot) -> None:
     assert "Кошку зовут Мурка" in await private(app, "/notes", lang="ru")
     assert "Забыл все заметки (2)" in await private(app, "/notes clear", lang="ru")
     assert await notes.list(USER) == []
+
+
+async def remember_in_group(app: RunningBot, user: int, text: str) -> None:
+    """``user`` asks the bot in the group, and the model keeps ``text`` as a note."""
+    app.realtime.scenario = Scenario(
+        reply_text="Noted.", tool_script=[[ScriptedCall("remember_note", {"text": text})]]
+    )
+    before = len(app.api.calls_of("sendVoice"))
+    app.api.push_message(
+        "text", chat_id=GROUP, user_id=user, text="@test_voice_bot remember this",
+        entities=MENTION, chat_type="supergroup", chat_title="Team",
+    )  # fmt: skip
+    await app.api.wait_for("sendVoice", count=before + 1, timeout=15)
+
+
+async def test_a_note_is_forgotten_by_command_only_by_who_asked_for_it_or_an_admin(
+    app: RunningBot,
+) -> None:
+    notes = app.services.notes
+    await remember_in_group(app, MEMBER, "My daughter's name is Ada")
+    await remember_in_group(app, OTHER, "My dog is called Rex")
+    ada, rex = await notes.list(GROUP)
+    # A note kept before notes had authors: the admins'.
+    key = keys.chat_notes(GROUP)
+    old = int(await app.redis.hincrby(key, "seq", 1))
+    await app.redis.hset(key, str(old), orjson.dumps({"text": "We meet on Fridays", "at": 1.0}))
+
+    refused = await say(app, f"/notes forget {ada.id}", user=OTHER)
+    assert f"Note {ada.id} was kept at someone else's request" in refused
+    assert "only they, or an admin" in refused
+    assert "someone else's request" in await say(app, f"/notes forget {old}", user=MEMBER)
+    assert [n.id for n in await notes.list(GROUP)] == [ada.id, rex.id, old]
+
+    assert "Forgotten: My dog is called Rex" in await say(
+        app, f"/notes forget {rex.id}", user=OTHER
+    )
+    assert "Forgotten: My daughter's name is Ada" in await say(
+        app, f"/notes forget #{ada.id}", user=ADMIN
+    )
+    assert "Forgotten: We meet on Fridays" in await say(app, f"/notes forget {old}", user=ADMIN)
+    assert await notes.list(GROUP) == []
 
 
 async def test_reminders_listed_cancelled_by_the_asker_or_an_admin_and_cleared(

@@ -270,3 +270,20 @@ async def test_a_handshake_refused_with_429_is_tried_again_a_moment_later(
         statuses = [s.handshake_status for s in server.sessions]
         assert statuses[0] == 101 and 429 in statuses and statuses[-1] == 101
         server.assert_valid_client_events()
+
+
+@pytest.mark.parametrize("cancel_honoured", [True, False])
+async def test_a_reply_is_cut_at_max_reply_seconds(
+    realtime: RealtimeStandIn, audio_files: dict[str, Path], cancel_honoured: bool
+) -> None:
+    # What a turn reserves against the budgets is a reply of MAX_REPLY_SECONDS: a longer one
+    # is cut there (its response cancelled, or left where the server ignores the cancel).
+    realtime.scenario = Scenario(
+        reply_seconds=6.0, realtime_factor=4.0, cancel_honoured=cancel_honoured
+    )
+    pipeline = make_pipeline(realtime_settings(realtime, max_reply_seconds=2.0))
+    result = await ask(pipeline, file_turn(audio_files["voice.ogg"]))
+    assert abs(result.voice_seconds - 2.0) < 0.02
+    assert abs(probe(result.voice).duration - 2.0) < 0.05
+    await realtime.wait_sessions(1)
+    assert "response.cancel" in realtime.sessions[0].event_types

@@ -106,10 +106,23 @@ async def test_notes_are_kept_and_given_to_the_model_at_the_next_turn(
         assert note.text == "My daughter is called Ada."
         realtime.scenario = Scenario(reply_text="Her name is Ada.")
         await voice_turn(app, ogg, 2)
-        assert "My daughter is called Ada." in realtime.sessions[-1].session["instructions"]
+        # Quoted in a user item, never in the instructions (any member may write a note).
+        assert any("My daughter is called Ada." in text for text in user_texts(realtime))
+        assert "Ada" not in realtime.sessions[-1].session["instructions"]
         # Another chat knows nothing of it.
         await voice_turn(app, ogg, 3, chat=USER + 1)
-        assert "Ada" not in realtime.sessions[-1].session["instructions"]
+        assert not any("Ada" in text for text in user_texts(realtime))
+
+
+def user_texts(realtime: RealtimeStandIn) -> list[str]:
+    """The texts of the user items the bot gave the model in the last session."""
+    return [
+        part["text"]
+        for event in realtime.sessions[-1].client_events
+        if event["type"] == "conversation.item.create" and event["item"].get("role") == "user"
+        for part in event["item"]["content"]
+        if part["type"] == "input_text"
+    ]
 
 
 async def test_date_and_time_are_told_in_the_chats_time_zone(

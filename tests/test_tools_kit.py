@@ -1,8 +1,11 @@
 """The tool kit: which tools a chat has, how they are declared, what each call does (against a
-real Redis), the errors the model gets instead of exceptions, and the lines the chat sees."""
+real Redis), the errors the model gets instead of exceptions, and the lines the chat sees; who
+may forget a note or cancel a reminder, and the bounds on what one turn's calls may do."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,9 +18,11 @@ from redis.asyncio import Redis
 from bot.config import TOOL_NAMES
 from bot.core.models import ToolCall, TurnJob
 from bot.errors import ToolFailed
+from bot.storage import keys
 from bot.storage.chat_settings import ChatSettings
 from bot.storage.notes import NotesStore
-from bot.storage.reminders import ReminderStore
+from bot.storage.reminders import ReminderCharge, ReminderStore
+from bot.storage.tool_quota import ToolQuota, daily_key
 from bot.tools import Source, ToolKit, TurnTools
 from bot.tools.search import SearchHit
 from stand_ins.redis import free_port
@@ -26,7 +31,7 @@ CHAT, OTHER = 301, 302
 MOSCOW = "Europe/Moscow"
 # Sunday 29 November 2026, 15:00 in Moscow (UTC+3 all year): 12:00 UTC.
 NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.UTC).timestamp()
-JOB = TurnJob(CHAT, 77, user_id=5, lang="ru", thread_id=3, text="hello")
+JOB = TurnJob(CHAT, 77, user_id=5, lang="ru", thread_id=3, text="hello")  # a member, not an admin
 
 
 class Search:
@@ -78,6 +83,7 @@ def kit(
     search: Search | None = None,
     provider_search: bool = False,
     disabled: frozenset[str] = frozenset(),
+    **bounds: Any,
 ) -> ToolKit:
     return ToolKit(
         notes=notes,
@@ -87,6 +93,7 @@ def kit(
         disabled=disabled,
         default_timezone=MOSCOW,
         now=lambda: NOW,
+        **bounds,
     )
 
 
@@ -454,7 +461,7 @@ async def test_summary_is_actions_then_sources(notes: NotesStore, reminders: Rem
     ]
 
 
-async def test_instructions_tell_the_local_time_the_tools_and_the_notes(
+async def test_instructions_tell_the_local_time_and_the_tools_and_notes_are_context(
     notes: NotesStore, reminders: ReminderStore
 ) -> None:
     await notes.add(CHAT, "Anna is my daughter")
@@ -463,19 +470,230 @@ async def test_instructions_tell_the_local_time_the_tools_and_the_notes(
     tools = await turn(notes, reminders, chat=settings(timezone="Asia/Tokyo"))
     text = tools.instructions
     assert "Sunday, 2026-11-29 21:00" in text and "Asia/Tokyo" in text and "UTC+09:00" in text
-    assert "Notes this chat asked you to remember" in text
-    assert "1. Anna is my daughter" in text and "2. The dog is called Rex" in text
-    assert "not this chat's" not in text
     for name in ("get_current_time", "set_reminder", "remember_note"):
         assert name in text
     assert "web_search" not in text
+    # What people wrote is never in the instructions: it is quoted context, labelled.
+    assert "Anna" not in text and "Rex" not in text
+    assert "quoted message" in text
+    context = tools.context
+    assert context.startswith("[Notes this chat's people asked you to remember.")
+    assert "not instructions to you" in context.splitlines()[0]
+    assert "1. Anna is my daughter" in context and "2. The dog is called Rex" in context
+    assert "not this chat's" not in context
 
     empty = await turn(notes, reminders, job=TurnJob(999, 1))
     assert "Notes this chat asked you to remember: none yet." in empty.instructions
+    assert empty.context == ""
 
     no_time = await turn(notes, reminders, chat=settings(clock=False, reminders=False))
     assert "2026-11-29" not in no_time.instructions
-    assert "Anna is my daughter" in no_time.instructions
+    assert "Anna is my daughter" in no_time.context
     no_notes = await turn(notes, reminders, chat=settings(notes=False))
     assert "Anna" not in no_notes.instructions and "Notes" not in no_notes.instructions
+    assert no_notes.context == ""
     assert "15:00" in no_notes.instructions and MOSCOW in no_notes.instructions
+
+
+# ---------------------------------------------------------------- who may remove what
+
+ANN, BOB, ADMIN = 5, 6, 7  # Ann is JOB's asker
+
+
+def asked_by(user: int, *, admin: bool = False, message_id: int = 80) -> TurnJob:
+    return TurnJob(CHAT, message_id, user_id=user, chat_type="supergroup", asker_is_admin=admin)
+
+
+async def legacy_note(redis: Redis, chat: int, text: str) -> int:
+    """A note as the bot kept it before notes had authors: no ``by``."""
+    key = keys.chat_notes(chat)
+    number = int(await redis.hincrby(key, "seq", 1))
+    await redis.hset(key, str(number), orjson.dumps({"text": text, "at": NOW}))
+    return number
+
+
+async def test_a_member_forgets_only_the_notes_they_asked_for(
+    redis: Redis, reminders: ReminderStore
+) -> None:
+    notes = NotesStore(redis)
+    anns = await notes.add(CHAT, "Ann's cat is called Tom", by=ANN, admin=False)
+    bobs = await notes.add(CHAT, "Bob's cat is called Max", by=BOB, admin=False)
+    admins = await notes.add(CHAT, "The cat food is in the cupboard", by=ADMIN, admin=True)
+    old = await legacy_note(redis, CHAT, "The cat sleeps on the sofa")
+
+    bob = await turn(notes, reminders, job=asked_by(BOB))
+    refused = await call(bob, "forget_note", {"about": str(anns.id)})
+    assert refused["forgotten"] == []
+    assert [n["id"] for n in refused["not_forgotten"]] == [anns.id]
+    assert "only they or an admin" in refused["why"]
+    # Words naming several notes forget only the asker's own; the rest are listed as kept.
+    some = await call(bob, "forget_note", {"about": "cat"})
+    assert [n["id"] for n in some["forgotten"]] == [bobs.id]
+    assert sorted(n["id"] for n in some["not_forgotten"]) == [anns.id, admins.id, old]
+    assert bob.actions == ["🗑 Bob's cat is called Max"]
+    # A note kept before notes had authors is the admins': not even its writer's.
+    ann = await turn(notes, reminders, job=asked_by(ANN))
+    assert (await call(ann, "forget_note", {"about": str(old)}))["forgotten"] == []
+    assert [n.id for n in await notes.list(CHAT)] == [anns.id, admins.id, old]
+
+    admin = await turn(notes, reminders, job=asked_by(ADMIN, admin=True))
+    everything = await call(admin, "forget_note", {"about": "cat"})
+    assert sorted(n["id"] for n in everything["forgotten"]) == [anns.id, admins.id, old]
+    assert "not_forgotten" not in everything
+    assert await notes.list(CHAT) == []
+
+
+async def test_a_one_letter_forget_matches_nothing_and_words_are_whole(
+    notes: NotesStore, reminders: ReminderStore
+) -> None:
+    tools = await turn(notes, reminders)
+    for text in ("Anna likes green tea", "We meet on Fridays"):
+        await call(tools, "remember_note", {"text": text})
+    for about in ("e", "a", "E.", "и", "ee", "greentea", "tea fridays"):
+        nothing = await call(tools, "forget_note", {"about": about})
+        assert nothing["forgotten"] == [] and "whole words" in nothing["hint"], about
+    assert len(await notes.list(CHAT)) == 2
+    # A number names that note only, never the notes that mention it.
+    assert (await call(tools, "forget_note", {"about": "99"}))["forgotten"] == []
+    gone = await call(tools, "forget_note", {"about": "GREEN tea,"})
+    assert [n["text"] for n in gone["forgotten"]] == ["Anna likes green tea"]
+    assert [n.text for n in await notes.list(CHAT)] == ["We meet on Fridays"]
+
+
+async def test_a_member_cannot_fill_the_chats_notes_and_admins_still_add(
+    redis: Redis, reminders: ReminderStore
+) -> None:
+    notes = NotesStore(redis, max_notes=6, max_per_user=2)
+    ann = await turn(notes, reminders, job=asked_by(ANN))
+    results = await asyncio.gather(
+        *(call(ann, "remember_note", {"text": f"fact {i}"}) for i in range(6))
+    )
+    kept = [r for r in results if r.get("saved")]
+    refused = [r["error"] for r in results if "error" in r]
+    assert len(kept) == 2 and len(refused) == 4
+    assert all("the most one member may keep" in error for error in refused)
+    # The chat's other slots stay free: another member, and an admin past the member quota.
+    bob = await turn(notes, reminders, job=asked_by(BOB))
+    assert (await call(bob, "remember_note", {"text": "Bob's fact"}))["saved"] is True
+    admin = await turn(notes, reminders, job=asked_by(ADMIN, admin=True))
+    for i in range(3):
+        assert (await call(admin, "remember_note", {"text": f"rule {i}"}))["saved"] is True
+    assert [n.by for n in await notes.list(CHAT)] == [ANN, ANN, BOB, ADMIN, ADMIN, ADMIN]
+    # Once Ann forgets one of hers she may keep another.
+    await call(ann, "forget_note", {"about": str(kept[0]["id"])})
+    assert (await call(ann, "remember_note", {"text": "a new fact"}))["saved"] is True
+
+
+async def test_the_model_cancels_a_reminder_only_for_its_asker_or_an_admin(
+    notes: NotesStore, reminders: ReminderStore
+) -> None:
+    anns = await reminders.add(asked_by(ANN, message_id=81), "call mum", NOW + 600, now=NOW)
+    bob = await turn(notes, reminders, job=asked_by(BOB))
+    refused = await call(bob, "cancel_reminder", {"id": anns.id})
+    assert "someone else" in refused["error"] and "admin" in refused["error"]
+    assert bob.actions == [] and [r.id for r in await reminders.list(CHAT)] == [anns.id]
+
+    ann = await turn(notes, reminders, job=asked_by(ANN))
+    assert (await call(ann, "cancel_reminder", {"id": f"#{anns.id}"}))["cancelled"] is True
+    again = await reminders.add(asked_by(ANN, message_id=82), "call dad", NOW + 600, now=NOW)
+    admin = await turn(notes, reminders, job=asked_by(ADMIN, admin=True))
+    assert (await call(admin, "cancel_reminder", {"id": again.id}))["cancelled"] is True
+    assert await reminders.list(CHAT) == []
+
+
+# ------------------------------------------------------------- bounds on one turn's calls
+
+
+async def test_at_most_three_reminders_are_set_in_one_turn(notes: NotesStore, redis: Redis) -> None:
+    reminders = ReminderStore(redis, max_per_chat=50)
+    tools = await turn(notes, reminders)
+    # Refused calls take no slot.
+    assert "error" in await call(tools, "set_reminder", {"text": "x", "in_minutes": -1})
+    # The model's calls of one round run at once.
+    outputs = await asyncio.gather(
+        *(
+            call(tools, "set_reminder", {"text": f"task {i}", "in_minutes": 5 + i})
+            for i in range(25)
+        )
+    )
+    assert len([o for o in outputs if o.get("set")]) == 3
+    refusals = [o["error"] for o in outputs if "error" in o]
+    assert len(refusals) == 22
+    assert all("at most 3 reminders can be set in one request" in e for e in refusals)
+    assert len(await reminders.list(CHAT)) == 3 and len(tools.actions) == 3
+    # The next turn has its own three.
+    later = await turn(notes, reminders, job=dataclasses.replace(JOB, message_id=78))
+    assert (await call(later, "set_reminder", {"text": "tea", "in_minutes": 40}))["set"] is True
+
+
+async def test_a_person_sets_at_most_so_many_reminders_a_day(
+    notes: NotesStore, redis: Redis
+) -> None:
+    reminders = ReminderStore(redis, max_per_chat=50)
+    quota = ToolQuota(redis)
+    options: dict[str, Any] = {"quota": quota, "reminders_per_user_day": 4}
+    first = await turn(notes, reminders, **options)
+    for i in range(3):
+        assert (await call(first, "set_reminder", {"text": f"a{i}", "in_minutes": 5}))["set"]
+    second = await turn(notes, reminders, job=dataclasses.replace(JOB, message_id=78), **options)
+    # A reminder the store refuses (past the horizon) takes nothing of the day's four.
+    far = await call(second, "set_reminder", {"text": "far", "at": "2099-01-01T10:00"})
+    assert "days ahead" in far["error"]
+    assert (await call(second, "set_reminder", {"text": "b", "in_minutes": 5}))["set"] is True
+    over = await call(second, "set_reminder", {"text": "c", "in_minutes": 5})
+    assert "4 reminders today" in over["error"] and "tomorrow" in over["error"]
+    # In another chat too: the cap is the person's; another person has their own.
+    elsewhere = dataclasses.replace(JOB, chat_id=OTHER, message_id=5)
+    there = await turn(notes, reminders, job=elsewhere, **options)
+    assert (
+        "4 reminders today"
+        in (await call(there, "set_reminder", {"text": "d", "in_minutes": 5}))["error"]
+    )
+    bob = await turn(notes, reminders, job=asked_by(BOB), **options)
+    assert (await call(bob, "set_reminder", {"text": "e", "in_minutes": 5}))["set"] is True
+    assert len(await reminders.list(CHAT)) == 5
+
+
+async def test_searches_are_capped_per_turn(notes: NotesStore, reminders: ReminderStore) -> None:
+    search = Search([SearchHit("Shop hours", "https://shop.example/hours")])
+    tools = await turn(notes, reminders, search=search)
+    outputs = await asyncio.gather(
+        *(call(tools, "web_search", {"query": f"query {i}"}) for i in range(5))
+    )
+    assert len(search.asked) == 3
+    refusals = [o["error"] for o in outputs if "error" in o]
+    assert len(refusals) == 2 and all("limited to 3 per request" in e for e in refusals)
+    # A search that failed was still asked: it counts.
+    failing = Search([], fail=ToolFailed("search timed out"))
+    tools = await turn(notes, reminders, search=failing, searches_per_turn=1)
+    assert (await call(tools, "web_search", {"query": "x"}))["error"] == "search timed out"
+    assert "limited to 1 per request" in (await call(tools, "web_search", {"query": "y"}))["error"]
+    assert len(failing.asked) == 1
+
+
+async def test_a_reminder_is_charged_and_a_refused_charge_is_an_error_output(
+    notes: NotesStore, redis: Redis
+) -> None:
+    reminders = ReminderStore(redis, max_per_chat=50)
+    quota = ToolQuota(redis)
+    window = int(NOW) // 60
+    # One reminder a minute for the first two (the second finds the rate limit used), then
+    # none charged.
+    charges = [ReminderCharge(ANN, NOW, rate_limit=1, rate_window_index=window)] * 2 + [None]
+    charged: list[TurnJob] = []
+
+    def charge(job: TurnJob) -> ReminderCharge | None:
+        charged.append(job)
+        return charges[len(charged) - 1]
+
+    tools = await turn(notes, reminders, quota=quota, charge=charge, reminders_per_turn=2)
+    assert (await call(tools, "set_reminder", {"text": "tea", "in_minutes": 5}))["set"] is True
+    refused = await call(tools, "set_reminder", {"text": "bed", "in_minutes": 50})
+    assert "rate limit" in refused["error"] and "ask again" in refused["error"]
+    assert [job.payer for job in charged] == [ANN, ANN]
+    assert [r.text for r in await reminders.list(CHAT)] == ["tea"]
+    # The refused one took nothing: neither one of the turn's two nor one of the day's.
+    assert await redis.get(daily_key(ANN, "reminders", "20261129")) == "1"
+    assert (await call(tools, "set_reminder", {"text": "late", "in_minutes": 61}))["set"] is True
+    assert await redis.get(daily_key(ANN, "reminders", "20261129")) == "2"
+    assert tools.actions == ["⏰ 15:05 — tea", "⏰ 16:01 — late"]

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import cast
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 
@@ -127,7 +128,7 @@ async def test_forget_by_id(redis: Redis) -> None:
     assert await notes.forget(CHAT, str(rex.id)) == []  # already gone
 
 
-async def test_forget_by_words_needs_all_of_them_in_any_case(redis: Redis) -> None:
+async def test_forget_by_words_needs_all_of_them_whole_in_any_case(redis: Redis) -> None:
     notes = NotesStore(redis)
     await notes.add(CHAT, "Mum's birthday is on 3 May")
     await notes.add(CHAT, "Dad's birthday is on 9 June")
@@ -136,9 +137,59 @@ async def test_forget_by_words_needs_all_of_them_in_any_case(redis: Redis) -> No
     assert [n.text for n in forgotten] == ["Mum's birthday is on 3 May"]
     assert await notes.forget(CHAT, "birthday tulips") == []
     assert await notes.forget(CHAT, "   ") == []  # never "everything"
+    assert await notes.forget(CHAT, "birth") == []  # whole words only
+    assert await notes.forget(CHAT, "u") == []  # one letter names nothing
     forgotten = await notes.forget(CHAT, "Birthday")
     assert [n.text for n in forgotten] == ["Dad's birthday is on 9 June"]
     assert [n.text for n in await notes.list(CHAT)] == ["Mum likes tulips"]
+
+
+async def test_a_note_keeps_its_author_and_one_kept_before_authors_has_none(
+    redis: Redis,
+) -> None:
+    notes = NotesStore(redis)
+    mine = await notes.add(CHAT, "Ann's cat is Tom", by=7, admin=False)
+    theirs = await notes.add(CHAT, "The group's chat", by=OTHER, admin=True)  # sent as a chat
+    assert (mine.by, theirs.by) == (7, OTHER)
+    key = keys.chat_notes(CHAT)
+    number = int(await redis.hincrby(key, "seq", 1))
+    await redis.hset(key, str(number), orjson.dumps({"text": "written long ago", "at": NOW}))
+    listed = await notes.list(CHAT)
+    assert [(n.text, n.by) for n in listed] == [
+        ("Ann's cat is Tom", 7),
+        ("The group's chat", OTHER),  # a supergroup id past a double's 15 digits, exact
+        ("written long ago", None),
+    ]
+    # The same text again, from anyone: the note already kept, its author unchanged.
+    assert await notes.add(CHAT, "Ann's cat is Tom", by=8, admin=False) == mine
+
+
+async def test_a_member_keeps_at_most_their_share_checked_with_the_chats_limits(
+    redis: Redis,
+) -> None:
+    notes = NotesStore(redis, max_notes=10, max_chars=1000, max_per_user=3)
+    assert notes.max_chars_per_user == 500  # never less than one whole note
+    results = await asyncio.gather(
+        *(notes.add(CHAT, f"fact {i}", by=7, admin=False) for i in range(20)),
+        return_exceptions=True,
+    )
+    kept = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, LimitReached)]
+    assert len(kept) == 3 and len(refused) == 17
+    assert "3 notes in this chat, the most one member may keep" in str(refused[0])
+    # An admin's notes count only against the chat's limits; another member has their own.
+    for i in range(4):
+        await notes.add(CHAT, f"rule {i}", by=7, admin=True)
+    await notes.add(CHAT, "theirs", by=8, admin=False)
+    assert len(await notes.list(CHAT)) == 8
+    # A member's characters: their share of the chat's.
+    chars = NotesStore(redis, max_notes=50, max_chars=4000, max_per_user=10)
+    assert chars.max_chars_per_user == 800
+    await chars.add(OTHER, "я" * 500, by=9, admin=False)
+    with pytest.raises(LimitReached, match="800 one member's notes may have"):
+        await chars.add(OTHER, "ж" * 301, by=9, admin=False)
+    await chars.add(OTHER, "ж" * 300, by=9, admin=False)
+    await chars.add(OTHER, "ы" * 301, by=10, admin=False)
 
 
 async def test_clear_removes_every_note_and_ids_are_not_given_again(redis: Redis) -> None:
@@ -164,12 +215,14 @@ async def test_a_chat_cannot_see_or_forget_another_chats_notes(redis: Redis) -> 
 
 async def test_a_groups_notes_move_to_its_supergroup(redis: Redis) -> None:
     notes = NotesStore(redis)
-    await notes.add(CHAT, "first")
+    await notes.add(CHAT, "first", by=7, admin=False)
     await notes.add(CHAT, "second")
     await notes.add(OTHER, "the supergroup's own")
     await notes.migrate(CHAT, OTHER)
     await notes.migrate(CHAT, OTHER)  # tried twice: nothing doubled
-    assert [n.text for n in await notes.list(OTHER)] == ["the supergroup's own", "first", "second"]
+    moved = await notes.list(OTHER)
+    assert [n.text for n in moved] == ["the supergroup's own", "first", "second"]
+    assert moved[1].by == 7  # its author moves with it
     assert await notes.list(CHAT) == []
 
 

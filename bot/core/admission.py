@@ -1,27 +1,44 @@
 """Admission: the receiver's decision to answer a message or refuse it, and why.
 
 Everything is decided before anything is downloaded: the kind and declared length and size of
-the input, then, in one atomic step in Redis, duplicates, the user's and chat's budgets, the
-chat's backlog and the user's rate limit; an admitted turn is queued in the same step. A
-refusal is raised as a ``Refusal`` or ``InputError``, which the adapter renders for the user.
+the input, then, in one atomic step in Redis, duplicates, the budgets, the chat's backlog and
+the payer's rate limit; an admitted turn is queued in the same step, and holds its worst case
+(its declared input, the longest reply ``max_reply_seconds``) on its budgets until its end
+settles it with what it used. A budget is used up when what was used and what turns under way
+hold reach it, so turns sent at once pass it by one turn's worst case at most, not by as many
+turns as were sent. A refusal is raised as a ``Refusal`` or ``InputError``, which the adapter
+renders for the user.
+
+Rate limits and budgets count against ``TurnJob.payer`` (the user, or the chat a message was
+sent on behalf of); the owners (``owners``, by their real user id) are exempt from budgets.
+When the bot's daily spend cap (``Budgets.bot_daily_cost``) refuses a turn, the owners are told,
+once a day, through ``alerts``. A reminder pays the same way when it is set
+(``AdmissionRules.reminder_charge``), not when it comes due.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
 
 from bot import metrics
 from bot.core.models import Limits, TurnJob
+from bot.core.ports import OwnerAlerts
 from bot.errors import Busy, NotAudio, RateLimited, Refusal
+from bot.i18n import LANGUAGES, Catalogue
+from bot.storage.reminders import ReminderCharge
 from bot.storage.retry import retrying
 from bot.storage.turn_queue import Admitted, TurnQueue
-from bot.storage.usage import Budgets, Prices, budget_checks
+from bot.storage.usage import Budget, Budgets, Prices, budget_checks
 
 __all__ = ["Admission", "AdmissionRules"]
 
 log = logging.getLogger(__name__)
+
+# Telegram gives a note's duration in whole seconds: the hold allows for the part it left out.
+DECLARED_ROUNDING = 1.0
 
 
 @dataclass(frozen=True)
@@ -31,14 +48,70 @@ class AdmissionRules:
     prices: Prices = field(default_factory=Prices)
     owners: frozenset[int] = frozenset()  # exempt from budgets
     max_backlog: int = 5
-    rate_limit: int = 0  # turns per user per window; 0 = none
+    rate_limit: int = 0  # turns per payer per window; 0 = none
     rate_window: int = 60
+    max_reply_seconds: float = 60.0  # the reply audio a turn holds on its budgets
+
+    def window(self, now: float) -> int:
+        """The number of the rate-limit window ``now`` (Unix time) is in."""
+        return int(now) // self.rate_window
+
+    def budgets_for(self, job: TurnJob, now: float) -> list[Budget]:
+        """The budgets ``job`` counts against at ``now``: its payer's and its chat's and the
+        bot's spend cap; none for an owner."""
+        if job.user_id in self.owners:
+            return []
+        when = dt.datetime.fromtimestamp(now, dt.UTC)
+        return budget_checks(self.budgets, job.chat_id, job.payer, now=when)
+
+    def worst_case(self, job: TurnJob) -> tuple[float, float]:
+        """The most audio seconds in and out ``job``'s turn is counted to use: its declared
+        length (else the longest input allowed; a text has no audio in) and the longest reply."""
+        if job.file_id is None:
+            seconds_in = 0.0
+        elif job.seconds is not None:
+            seconds_in = min(job.seconds + DECLARED_ROUNDING, self.limits.max_seconds)
+        else:
+            seconds_in = self.limits.max_seconds
+        return seconds_in, self.max_reply_seconds
+
+    def reminder_charge(self, job: TurnJob, now: float | None = None) -> ReminderCharge | None:
+        """What a reminder ``job``'s turn sets costs its payer (``ReminderStore.add``): a place
+        in the rate limit and, on the budgets, the longest reply held until it is spoken (its
+        input is text). None when neither applies."""
+        now = time.time() if now is None else now
+        budgets = self.budgets_for(job, now)
+        if not (self.rate_limit and job.payer is not None) and not budgets:
+            return None
+        return ReminderCharge(
+            payer_id=job.payer,
+            at=now,
+            rate_limit=self.rate_limit,
+            rate_window=self.rate_window,
+            rate_window_index=self.window(now),
+            budgets=tuple(budgets),
+            prices=self.prices,
+            reply_seconds=self.max_reply_seconds,
+        )
 
 
 class Admission:
-    def __init__(self, turn_queue: TurnQueue, rules: AdmissionRules) -> None:
+    """``alerts`` (set by whoever can reach the owners) hears when the bot's daily spend cap
+    refuses turns; ``catalogue`` words it."""
+
+    def __init__(
+        self,
+        turn_queue: TurnQueue,
+        rules: AdmissionRules,
+        *,
+        alerts: OwnerAlerts | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
         self._queue = turn_queue
         self.rules = rules
+        self.alerts = alerts
+        self.catalogue = catalogue
+        self._told_for: dt.datetime | None = None  # the reset of the cap the owners heard of
 
     async def admit(self, job: TurnJob) -> bool:
         """Queue ``job``: True when queued, False for a duplicate (a redelivered update). Raises
@@ -68,9 +141,9 @@ class Admission:
 
     async def _queue_turn(self, job: TurnJob) -> bool:
         rules = self.rules
-        exempt = job.user_id in rules.owners
-        budgets = [] if exempt else budget_checks(rules.budgets, job.chat_id, job.user_id)
-        window = int(time.time()) // rules.rate_window
+        # The budgets of the periods the job was made in: its end settles its hold there.
+        budgets = rules.budgets_for(job, job.enqueued_at)
+        window = rules.window(time.time())
         result = await retrying(
             self._queue.admit,
             job,
@@ -80,6 +153,7 @@ class Admission:
             rate_window=rules.rate_window,
             budgets=[budget.check for budget in budgets],
             prices=(rules.prices.input_per_minute, rules.prices.output_per_minute),
+            hold=rules.worst_case(job) if budgets else (0.0, 0.0),
         )
         match result.outcome:
             case Admitted.QUEUED:
@@ -92,7 +166,32 @@ class Admission:
                 retry_after = (window + 1) * rules.rate_window - int(time.time())
                 raise RateLimited(max(1, retry_after))
             case Admitted.OVER_BUDGET:
-                raise budgets[result.budget].used_up()
+                budget = budgets[result.budget]
+                if budget.whose == "bot":
+                    await self._tell_owners(budget)
+                raise budget.used_up()
+
+    async def _tell_owners(self, cap: Budget) -> None:
+        """The bot's spend cap refused a turn: the owners hear of it once a day (``alerts``
+        keeps to that across processes; this process asks once per cap period)."""
+        if self.alerts is None or self.catalogue is None or self._told_for == cap.resets_at:
+            return
+        self._told_for = cap.resets_at
+        args = {
+            "limit": f"{self.rules.budgets.bot_daily_cost:g}",
+            "currency": self.rules.prices.currency,
+            "resets": cap.resets_at.strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        catalogue = self.catalogue
+        text = "\n\n".join(
+            catalogue.get(lang, "owner-alert-bot-budget", **args) for lang in LANGUAGES
+        )
+        log.warning("the bot's daily spend cap (%s %s) is reached; telling the owners",
+                    args["limit"], args["currency"])  # fmt: skip
+        try:
+            await self.alerts.tell_owners("bot-budget", text)
+        except Exception as exc:  # the refusal goes out whatever became of the alert
+            log.warning("cannot tell the owners of the spend cap: %s", exc.__class__.__name__)
 
 
 def _outcome(exc: Refusal) -> str:

@@ -115,8 +115,10 @@ class Answering:
         return outcome
 
     async def give_up(self, job: TurnJob, sink: ReplySink) -> None:
-        """A turn that kept failing (its worker died every time): tell the user once."""
+        """A turn that kept failing (its worker died every time): tell the user once (what it
+        held on its budgets is let go)."""
         metrics.TURNS.labels(outcome="abandoned").inc()
+        await self._release(job)
         await sink.send_notice(render(self.catalogue, job.lang, BotError()))
 
     async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
@@ -126,10 +128,12 @@ class Answering:
                 await self._with_retries(lambda: sink.send_reply(Reply(b"", 0.0, f"⏰ {job.text}")))
             except ChatUnreachable as exc:
                 log.info("skipping the reminder: %s", exc)
+                await self._release(job)
                 return "skipped"
             except Exception as exc:
                 return await self._fail(job, sink, exc)
             log.info("reminder sent as text: a budget is used up")
+            await self._release(job)
             return "answered"
         chat: list[ChatSettings] = []
         tools: list[TurnTools] = []
@@ -176,9 +180,11 @@ class Answering:
                 await sink.send_notice(self.catalogue.get(job.lang, "slow-model-done"))
         except ChatUnreachable as exc:
             log.info("skipping the turn: %s", exc)
+            await self._release(job)
             return "skipped"
         except TurnStopped as exc:
             log.info("the user stopped the turn: %s", exc)
+            await self._release(job)
             return "stopped"
         except Exception as exc:
             return await self._fail(job, sink, exc)
@@ -202,18 +208,20 @@ class Answering:
                 chat[:] = [settings]
                 instructions = settings.instructions
                 turn_tools = None
+                context = ""
                 if self.tools is not None and job.kind == "message":
                     turn_tools = self.tools.prepare(job, settings, notes)
                 if turn_tools is not None:
                     tools[:] = [turn_tools]
                     instructions = f"{instructions}\n\n{turn_tools.instructions}"
+                    context = turn_tools.context  # the chat's notes: a user item, not instructions
                 # Shown once the chat's choice is known (right after the model's connection
                 # opens): drafts or a reaction with live answers on, "recording voice…" else.
                 # A reminder is no answer being made for someone waiting: no drafts.
                 live = settings.live if settings.live is not None else self.live_default
                 live = live and job.kind == "message"
                 await progress.enter_async_context(sink.progress(live, stop))
-                return TurnSetup(settings.voice, instructions, history, turn_tools)
+                return TurnSetup(settings.voice, instructions, history, turn_tools, context)
 
             return await self.pipeline.run(turn, load)
 
@@ -240,14 +248,15 @@ class Answering:
         return settings, history if settings.memory and job.kind == "message" else (), notes
 
     async def _over_budget(self, job: TurnJob) -> bool:
-        """A budget of the user or chat is used up (reminders are not admitted, so their turn
-        checks here)."""
+        """A budget of the payer or chat, or the bot's spend cap, is used up (reminders are not
+        admitted when due, so their turn checks here; one charged when it was set holds its
+        share already, which is not counted against it)."""
         stores = self.stores
         if stores is None or job.user_id in stores.owners:
             return False
-        budgets = budget_checks(stores.budgets, job.chat_id, job.user_id)
+        budgets = budget_checks(stores.budgets, job.chat_id, job.payer)
         try:
-            return await stores.ledger.used_up(budgets) is not None
+            return await stores.ledger.used_up(budgets, own=job) is not None
         except StorageError as exc:
             log.warning("cannot read the budgets (%s); the reminder is spoken", exc)
             return False
@@ -290,15 +299,19 @@ class Answering:
             heard = self._heard(job, result)
             question = heard or self.catalogue.get(job.lang, "memory-voice-without-transcript")
             await self.stores.memory.remember(job.chat_id, question, result.text)
+        # What it used counts, and what it held on its budgets since admission goes: one step.
         await self.stores.ledger.record(
             job.chat_id,
-            job.user_id,
+            job.payer,
             TurnUsage(result.input_seconds, result.voice_seconds, result.usage),
+            settles=job,
         )
 
     async def _fail(self, job: TurnJob, sink: ReplySink, exc: Exception) -> str:
         if self.stores is not None:
-            await self.stores.ledger.record(job.chat_id, job.user_id, TurnUsage(failed=True))
+            await self.stores.ledger.record(
+                job.chat_id, job.payer, TurnUsage(failed=True), settles=job
+            )
         if isinstance(exc, RealtimeError):
             metrics.REALTIME_ERRORS.labels(type=exc.__class__.__name__).inc()
         outcome = "failed"
@@ -322,6 +335,11 @@ class Answering:
             log.error("turn failed unexpectedly", exc_info=exc)
         await sink.send_notice(render(self.catalogue, job.lang, exc))
         return outcome
+
+    async def _release(self, job: TurnJob) -> None:
+        """The turn ended with nothing to count: what it held on its budgets goes."""
+        if self.stores is not None:
+            await self.stores.ledger.release(job)
 
     async def _tell_owners(self, kind: str, key: str, **args: object) -> None:
         """Owners hear of it once a day, in both languages (theirs is not known)."""

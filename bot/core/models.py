@@ -230,6 +230,9 @@ class TurnSetup:
     instructions: str
     history: tuple[HistoryItem, ...] = ()
     tools: ToolBox | None = None
+    # What people of the chat wrote for the model to know (its notes): one quoted user item
+    # before the memory, never in the instructions.
+    context: str = ""
 
 
 @dataclass

@@ -14,6 +14,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
@@ -93,6 +94,8 @@ class TurnOptions:
     history_form: str = "items"
     # Seconds to wait for the input's transcripts before asking for the response (0: none)
     await_transcript: float = 0.0
+    # The reply's audio is cut at this many seconds (0: no cap): what a turn reserves
+    max_reply_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,7 @@ class TurnPipeline:
                 else:
                     log.warning("the provider refused the conversation memory (%s); "
                                 "answering %s without it", exc, turn.label)  # fmt: skip
-                    chat = dataclasses.replace(chat, history=())
+                    chat = dataclasses.replace(chat, history=(), context="")
                 marks = Marks()
                 connecting = asyncio.create_task(self._connect(marks), name="realtime-connect")
                 return await self._attempt(turn, chat, connecting, marks, download, form)
@@ -312,14 +315,23 @@ class TurnPipeline:
             transcription_model=self.options.transcription_model,
             history=chat.history,
             history_form="quoted" if history_form == "quoted" else "items",
+            context=chat.context,
             vad_silence_ms=self.options.vad_silence_ms,
             await_transcript=self.options.await_transcript,
+            max_reply_seconds=self.options.max_reply_seconds,
             tools=chat.tools.declarations if chat.tools else (),
             server_tools=chat.tools.server_side if chat.tools else frozenset(),
             max_tool_rounds=self.options.tool_rounds,
         )
         encoder = StreamingEncoder()
-        protocol = TurnProtocol(config, on_mark=marks)
+        cut = asyncio.Event()
+
+        def mark(name: str) -> None:
+            marks(name)
+            if name == "reply_cut":
+                cut.set()
+
+        protocol = TurnProtocol(config, on_mark=mark)
         protocol.on_audio = lambda pcm: encoder.feed(pcm, protocol.output_rate)
         if turn.on_text is not None:
             protocol.on_text = turn.on_text
@@ -328,7 +340,7 @@ class TurnPipeline:
         runner = _bounded(chat.tools, self.options.tool_timeout) if chat.tools else None
         opening = asyncio.create_task(_start(connecting, protocol, runner), name="realtime-open")
         try:
-            result = await self._run(turn, protocol, encoder, marks, opening, download)
+            result = await self._run(turn, protocol, encoder, marks, opening, download, cut)
         except ContextRejected:
             raise
         except RealtimeError as exc:
@@ -350,6 +362,7 @@ class TurnPipeline:
         marks: Marks,
         opening: asyncio.Task[RealtimeSession],
         download: asyncio.Future[bytes] | None,
+        cut: asyncio.Event,
     ) -> TurnResult:
         session: RealtimeSession | None = None
         stream: InputStream | None = None
@@ -370,7 +383,7 @@ class TurnPipeline:
             session.send(protocol.end_input())
             try:
                 async with asyncio.timeout(self.options.turn_timeout):
-                    await _until_done(session, protocol, turn.stop)
+                    await _until_done(session, protocol, turn.stop, cut)
             except TimeoutError:
                 raise RealtimeTimeout(
                     f"no response.done within {self.options.turn_timeout:.0f} s"
@@ -495,21 +508,28 @@ def _bounded(tools: ToolBox, seconds: float) -> ToolRunner:
 
 
 async def _until_done(
-    session: RealtimeSession, protocol: TurnProtocol, stop: asyncio.Event | None
+    session: RealtimeSession,
+    protocol: TurnProtocol,
+    stop: asyncio.Event | None,
+    cut: asyncio.Event,
 ) -> None:
-    """Until ``response.done``; when ``stop`` is set first, the response is cancelled and its
-    (cancelled) ``response.done`` awaited: what was produced so far is kept."""
-    if stop is None:
-        await session.wait_done()
-        return
+    """Until ``response.done``. When ``stop`` is set first, the response is cancelled and its
+    (cancelled) ``response.done`` awaited: what was produced so far is kept. When the reply was
+    cut at its length cap (``cut``), its cancel is already sent; either way a server that does
+    not end the cancelled response within STOP_GRACE is left (the session is closed)."""
     done = asyncio.ensure_future(session.wait_done())
-    stopping = asyncio.ensure_future(stop.wait())
+    waits: set[asyncio.Future[Any]] = {done, asyncio.ensure_future(cut.wait())}
+    if stop is not None:
+        waits.add(asyncio.ensure_future(stop.wait()))
     try:
-        await asyncio.wait({done, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         if not done.done():
-            log.info("the user stopped the answer; cancelling the response")
-            session.send(protocol.stop())
-            session.settle(protocol)  # stopped between responses: over at once
+            if stop is not None and stop.is_set():
+                log.info("the user stopped the answer; cancelling the response")
+                session.send(protocol.stop())
+                session.settle(protocol)  # stopped between responses: over at once
+            else:
+                log.info("the reply reached MAX_REPLY_SECONDS; cancelling the rest")
             try:
                 async with asyncio.timeout(STOP_GRACE):
                     await asyncio.shield(done)
@@ -521,9 +541,9 @@ async def _until_done(
                 session.settle(protocol)
         await done
     finally:
-        stopping.cancel()
-        if not done.done():
-            done.cancel()
+        for wait in waits:
+            if not wait.done():
+                wait.cancel()
 
 
 async def _settle(task: asyncio.Future[bytes]) -> None:

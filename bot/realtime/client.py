@@ -53,6 +53,9 @@ POLICY_CLOSE = 1008
 # A handshake refused with 429 is tried this many times, BUSY_DELAY seconds apart and more.
 BUSY_TRIES = 5
 BUSY_DELAY = 0.3
+# Calls of one response run at most (TOOL_CALLS_PER_RESPONSE); the rest are answered with an
+# error the model reads, so one response cannot fan out into a hundred searches.
+TOOL_CALLS_PER_RESPONSE = 8
 
 
 class _Pace:
@@ -78,7 +81,8 @@ class _Pace:
 class RealtimeClient:
     """Opens sessions to one endpoint, at most ``sessions_per_second`` a second from this
     process; a handshake refused with 429 (the provider's session quota) is tried again a few
-    times, a moment later, before it counts as a failure."""
+    times, a moment later, before it counts as a failure. A session runs at most
+    ``tool_calls_per_response`` of the calls one response makes."""
 
     def __init__(
         self,
@@ -88,11 +92,13 @@ class RealtimeClient:
         event_timeout: float = 30.0,
         sessions_per_second: float | None = None,
         busy_tries: int = BUSY_TRIES,
+        tool_calls_per_response: int = TOOL_CALLS_PER_RESPONSE,
     ) -> None:
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.event_timeout = event_timeout
         self.busy_tries = busy_tries
+        self.tool_calls_per_response = tool_calls_per_response
         self._pace = _Pace(sessions_per_second)
 
     async def connect(self) -> RealtimeSession:
@@ -141,7 +147,11 @@ class RealtimeClient:
             ) from None
         except (OSError, InvalidHandshake) as exc:
             raise RealtimeConnectError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
-        return RealtimeSession(ws, event_timeout=self.event_timeout)
+        return RealtimeSession(
+            ws,
+            event_timeout=self.event_timeout,
+            tool_calls_per_response=self.tool_calls_per_response,
+        )
 
 
 class _Busy(Exception):
@@ -151,9 +161,16 @@ class _Busy(Exception):
 class RealtimeSession:
     """One connected session driven by a ``TurnProtocol``."""
 
-    def __init__(self, ws: ClientConnection, *, event_timeout: float) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        *,
+        event_timeout: float,
+        tool_calls_per_response: int = TOOL_CALLS_PER_RESPONSE,
+    ) -> None:
         self._ws = ws
         self._event_timeout = event_timeout
+        self._calls_per_response = max(1, tool_calls_per_response)
         self._tasks: list[asyncio.Task[None]] = []
         self._tools: ToolRunner | None = None
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
@@ -231,12 +248,27 @@ class RealtimeSession:
             self._fail(RealtimeConnectionLost(f"connection closed while sending: {exc}"))
 
     async def _call(self, protocol: TurnProtocol, calls: list[ToolCall]) -> None:
-        """Run a response's calls together and send their outputs (and the next response)."""
+        """Run a response's calls together, at most ``tool_calls_per_response`` of them (the
+        rest are answered with an error the model reads), and send their outputs (and the next
+        response)."""
         runner = self._tools
         if runner is None:
             outputs = ['{"error": "no tools are available"}'] * len(calls)
         else:
-            outputs = list(await asyncio.gather(*(runner(call) for call in calls)))
+            cap = self._calls_per_response
+            run, skipped = calls[:cap], calls[cap:]
+            outputs = list(await asyncio.gather(*(runner(call) for call in run)))
+            if skipped:
+                log.warning("realtime: the model made %d calls in one response; ran the "
+                            "first %d", len(calls), cap)  # fmt: skip
+                refused = orjson.dumps(
+                    {
+                        "error": f"too many tool calls at once; only the first {cap} of this "
+                        "response were run, not this one: answer with what they gave, and "
+                        "tell the user what was left undone"
+                    }
+                ).decode()
+                outputs += [refused] * len(skipped)
         self.send(protocol.answer_calls(list(zip(calls, outputs, strict=True))))
         self.settle(protocol)
 

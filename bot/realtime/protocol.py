@@ -126,6 +126,9 @@ class SessionConfig:
     # "items": native message items; "quoted": one user input_text item quoting them (for a
     # provider that refuses assistant items)
     history_form: Literal["items", "quoted"] = "items"
+    # Sent as one user input_text item before the history (the chat's notes): text people wrote,
+    # so it is context of the user role, never instructions.
+    context: str = ""
     # Seconds to wait, after the commit, for the committed audio's transcripts before
     # response.create (0: ask at once). For a provider that may answer a response.create sent
     # straight after the commit as if nothing had been said.
@@ -133,6 +136,8 @@ class SessionConfig:
     tools: tuple[dict[str, Any], ...] = ()  # session.tools, as the provider takes them
     server_tools: frozenset[str] = frozenset()  # run by the provider: never answered here
     max_tool_rounds: int = 4  # rounds of calls run in one turn
+    # The reply's audio is cut here (its response cancelled, the rest dropped); 0: no cap.
+    max_reply_seconds: float = 0.0
 
 
 # What the model is told when a turn made more rounds of calls than it may.
@@ -161,6 +166,7 @@ class TurnProtocol:
     audio_bytes_received: int = 0
     server_commits: int = 0
     stopped: bool = False  # the user asked to stop: the response is cancelled
+    cut: bool = False  # the reply reached max_reply_seconds: cancelled, the rest dropped
     audio_items: int = 0  # user audio items committed (each is transcribed when asked)
     transcripts: int = 0  # their input transcriptions received
     text: str = ""  # of the response being made
@@ -431,6 +437,8 @@ class TurnProtocol:
         history = self.config.history
         if history and self.config.history_form == "quoted":
             history = (HistoryItem("user", quote_history(history)),)
+        if self.config.context:
+            history = (HistoryItem("user", self.config.context), *history)
         for item in history:
             event = _message_item(item.role, item.text)
             event["event_id"] = self._next_id("context")
@@ -475,13 +483,27 @@ class TurnProtocol:
 
     def _on_audio_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         pcm = base64.b64decode(event.get("delta") or "")
+        if not pcm or self.cut:
+            return []
+        if not self.audio_bytes_received:
+            self.on_mark("first_audio")
+        limit = int(self.config.max_reply_seconds * self.output_rate) * 2
+        over = limit and self.audio_bytes_received + len(pcm) > limit
+        if over:
+            keep = limit - self.audio_bytes_received
+            pcm = pcm[: keep - keep % 2]
+        self.audio_bytes_received += len(pcm)
+        self._said = True
         if pcm:
-            if not self.audio_bytes_received:
-                self.on_mark("first_audio")
-            self.audio_bytes_received += len(pcm)
-            self._said = True
             self.on_audio(pcm)
-        return []
+        if not over:
+            return []
+        # MAX_REPLY_SECONDS: what a turn may cost was reserved for this long a reply.
+        self.cut = True
+        self.on_mark("reply_cut")
+        cancel_id = self._next_id("cancel")
+        self._harmless.add(cancel_id)
+        return [{"type": "response.cancel", "event_id": cancel_id}]
 
     def _on_text_delta(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self._text_parts.append(event.get("delta") or "")
@@ -553,10 +575,12 @@ class TurnProtocol:
             calls = list(self._server_calls.values())
         self._calls.clear()
         self._server_calls.clear()
-        if calls and self.status == "completed" and not self.stopped:
+        if calls and self.status == "completed" and not (self.stopped or self.cut):
             return self._called(calls)
         self._end(self.status)
-        if self.status == "completed" or (self.status == "cancelled" and self.stopped):
+        if self.status == "completed" or (
+            self.status == "cancelled" and (self.stopped or self.cut)
+        ):
             return []
         details = response.get("status_details") or {}
         error = details.get("error") or {}

@@ -24,6 +24,7 @@ __all__ = [
     "not_allowed_notice",
     "probe_findings",
     "session_slot",
+    "tool_daily",
     "usage",
     "usage_top",
     "user_rate",
@@ -93,7 +94,8 @@ def chat_memory(chat_id: int) -> str:
 
 def chat_notes(chat_id: int) -> str:
     """Hash: the chat's notes (long-term facts the model was told to remember), note id → JSON
-    {text, at}; the field ``seq`` holds the last id given. Never expires."""
+    {text, at, by} (``by``: the author, absent on notes older than authors); the field ``seq``
+    holds the last id given. Never expires."""
     return f"{PREFIX}{{{chat_id}}}:notes"
 
 
@@ -124,3 +126,9 @@ def probe_findings(provider: str, model: str) -> str:
     """String: the JSON of the ``ProviderTraits`` that ``python -m bot probe`` measured for the
     provider's model (``bot.storage.findings``). Never expires; a new probe replaces it."""
     return f"{PREFIX}probe:{provider}:{model}"
+
+
+def tool_daily(person: int, what: str, day: str) -> str:
+    """Counter with expiry: how many ``what`` (a tool's acts, e.g. reminders set) ``person``
+    (``TurnJob.payer``) did on ``day`` (YYYYMMDD, UTC), whichever chats they were in."""
+    return f"{PREFIX}{{u{person}}}:tools:{what}:{day}"

@@ -15,9 +15,19 @@ Keys (``bot.storage.keys``):
 - ``vb:turns`` and ``vb:{CHAT}:order`` (``bot.storage.turn_queue``): where a due reminder goes,
   its gate member ``r<ID>`` scored right after the message that asked for it.
 
-Redis Cluster: ``fire_due`` builds the chat keys from the due set's members inside its script
-and ``add``, ``cancel`` and ``clear`` touch a chat's hash and the global set together, so the
-store needs one Redis (or a cluster's single slot), as the turn queue does.
+A reminder is charged when it is set (``ReminderCharge``, given to ``add``): in the script that
+adds it, it takes a place in its asker's rate limit and holds the most its turn can cost
+(``ReminderCharge.reply_seconds`` of output: its input is text) on each budget, as admission
+does for a message (one copy of each rule: ``bot.storage.turn_queue``'s ``RATE_LUA`` and
+``BUDGET_LUA``), or it is refused with a ``LimitReached`` the model passes on
+(``ReminderRateLimited``, ``ReminderOverBudget``). Its entry lists the usage hashes it holds
+(``held``); its turn is not admitted again when due: the usage its end records settles the hold
+(``UsageLedger.record``), and a cancelled reminder drops it.
+
+Redis Cluster: ``fire_due`` builds the chat keys from the due set's members inside its script,
+``cancel`` and ``clear`` drop the holds on the usage hashes an entry lists, and ``add``,
+``cancel`` and ``clear`` touch a chat's hash and the global set together, so the store needs
+one Redis (or a cluster's single slot), as the turn queue does.
 """
 
 from __future__ import annotations
@@ -29,18 +39,20 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 
 from bot.core.models import TurnJob
-from bot.errors import LimitReached, ToolFailed
+from bot.errors import LimitReached, ReminderOverBudget, ReminderRateLimited, ToolFailed
 from bot.storage import keys
 from bot.storage.retry import storage_errors
-from bot.storage.turn_queue import ORDER_TTL_MS
+from bot.storage.turn_queue import BUDGET_LUA, ORDER_TTL_MS, RATE_LUA, budget_argv, to_ms
+from bot.storage.usage import Budget, Prices
 
-__all__ = ["Reminder", "ReminderStore"]
+__all__ = ["Reminder", "ReminderCharge", "ReminderStore"]
 
 log = logging.getLogger(__name__)
 
@@ -53,18 +65,25 @@ MAX_TEXT_CHARS = 1000  # a reminder's text is spoken back: a sentence or two, no
 _ID_PLACEHOLDER = "#ID#"
 _ID = re.compile(r"[#rR]?\s*(\d{1,12})")
 
-# KEYS: the chat's reminders, the due set. ARGV: chat id, due time (as Python wrote it), now,
-# horizon seconds, max per chat, the job JSON with the id placeholder, the placeholder, the
-# asking message id, the text, SAME_WITHIN. A waiting reminder the same message asked for, of
-# the same text and about the same time, is returned as it is ({'same', id, its entry}). In
-# compact JSON an unescaped '"reminder_id":"' can only be the field itself (quotes inside
-# strings are escaped).
-_ADD = """
-local reminders, due = KEYS[1], KEYS[2]
+# KEYS: the chat's reminders, the due set, the payer's rate counter ('' = none), then the usage
+# hashes of the budgets to charge. ARGV: chat id, due time (as Python wrote it), now, horizon
+# seconds, max per chat, the job JSON with the id placeholder, the placeholder, the asking
+# message id, the text, SAME_WITHIN, the rate limit and window, the hold in and out (ms), then
+# the budgets (``budget_argv``) from ARGV[15]. A waiting reminder the same message asked for, of
+# the same text and about the same time, is returned as it is ({'same', id, its entry}), charged
+# nothing more. In compact JSON an unescaped '"reminder_id":"' can only be the field itself
+# (quotes inside strings are escaped).
+_ADD = (
+    BUDGET_LUA
+    + RATE_LUA
+    + """
+local reminders, due, rate = KEYS[1], KEYS[2], KEYS[3]
 local chat, due_text = ARGV[1], ARGV[2]
 local due_at, now, horizon = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local max_count, job = tonumber(ARGV[5]), ARGV[6]
 local message_id, text, near = tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10])
+local rate_limit, rate_window = tonumber(ARGV[11]), tonumber(ARGV[12])
+local hold_in, hold_out = tonumber(ARGV[13]), tonumber(ARGV[14])
 if due_at - now > horizon then return {'horizon', ''} end
 local fields = redis.call('HGETALL', reminders)
 local count = 0
@@ -80,29 +99,61 @@ for i = 1, #fields, 2 do
   end
 end
 if count >= max_count then return {'count', tostring(count)} end
+local over = over_budget(4, 15, '')
+if over >= 0 then return {'over', tostring(over)} end
+if not take_rate_slot(rate, rate_limit, rate_window) then return {'rate', ''} end
 local id = tostring(redis.call('HINCRBY', reminders, 'seq', 1))
 local field = '"reminder_id":"' .. ARGV[7] .. '"'
 local s, e = string.find(job, field, 1, true)
 if not s then return redis.error_reply('the job has no reminder id placeholder') end
 job = string.sub(job, 1, s - 1) .. '"reminder_id":"' .. id .. '"' .. string.sub(job, e + 1)
-redis.call('HSET', reminders, id, '{"due_at":' .. due_text .. ',"job":' .. cjson.encode(job) .. '}')
+local held = ''
+if #KEYS > 3 and hold_in + hold_out > 0 then
+  -- The hold goes by the id its turn settles it with (``hold_id``: chat and gate member).
+  hold_budgets(4, 15, chat .. ':r' .. id, hold_in, hold_out)
+  local hashes = {}
+  for i = 4, #KEYS do hashes[#hashes + 1] = KEYS[i] end
+  held = ',"held":' .. cjson.encode(hashes)
+end
+redis.call('HSET', reminders, id,
+  '{"due_at":' .. due_text .. ',"job":' .. cjson.encode(job) .. held .. '}')
 redis.call('ZADD', due, due_text, chat .. ':' .. id)
 return {'ok', id}
 """
+)
 
-# KEYS: the chat's reminders, the due set. ARGV: the id, its due set member. The entry, or nil.
-_CANCEL = """
+# Drops the holds a reminder's entry lists (``held``); the hold id is CHAT:rID, as ``hold_id``.
+_DROP_HOLDS = """
+local function drop_holds(raw, hold)
+  local ok, entry = pcall(cjson.decode, raw)
+  if ok and type(entry) == 'table' and type(entry.held) == 'table' then
+    for _, key in ipairs(entry.held) do release_hold(key, hold) end
+  end
+end
+"""
+
+# KEYS: the chat's reminders, the due set. ARGV: the id, its due set member, its hold id. The
+# entry, or nil.
+_CANCEL = (
+    BUDGET_LUA
+    + _DROP_HOLDS
+    + """
 local reminders, due, id = KEYS[1], KEYS[2], ARGV[1]
 if id == 'seq' then return false end
 local raw = redis.call('HGET', reminders, id)
 if not raw then return false end
 redis.call('HDEL', reminders, id)
 redis.call('ZREM', due, ARGV[2])
+drop_holds(raw, ARGV[3])
 return raw
 """
+)
 
 # KEYS: the chat's reminders, the due set. ARGV: the chat id. Keeps ``seq``; returns how many.
-_CLEAR = """
+_CLEAR = (
+    BUDGET_LUA
+    + _DROP_HOLDS
+    + """
 local reminders, due = KEYS[1], KEYS[2]
 local fields = redis.call('HGETALL', reminders)
 local n = 0
@@ -110,19 +161,26 @@ for i = 1, #fields, 2 do
   if fields[i] ~= 'seq' then
     redis.call('HDEL', reminders, fields[i])
     redis.call('ZREM', due, ARGV[1] .. ':' .. fields[i])
+    drop_holds(fields[i + 1], ARGV[1] .. ':r' .. fields[i])
     n = n + 1
   end
 end
 return n
 """
+)
 
 # KEYS: the due set, the turn stream. ARGV: now, limit, the chat reminders key and the chat
 # order key each as the text before and after the chat's hash tag, the order key's lifetime.
 # Each due member leaves the due set and its chat's hash, enters the chat's order gate (as
 # TurnJob.gate_member and gate_score say: "r" .. id, message id + 0.5) and, if the gate took
-# it, the stream: what TurnQueue.admit does, without its limits. Returns the {member, entry}
-# pairs, and when the next reminder is due (as text; empty when none waits).
-_FIRE_DUE = """
+# it, the stream: what TurnQueue.admit does, without its limits (a reminder was charged when it
+# was set). Returns the {member, entry} pairs, and when the next reminder is due (as text; empty
+# when none waits). A reminder the gate refuses (its turn is there already) is not run again:
+# what it holds on budgets is dropped.
+_FIRE_DUE = (
+    BUDGET_LUA
+    + _DROP_HOLDS
+    + """
 local due, stream = KEYS[1], KEYS[2]
 local now, limit = ARGV[1], tonumber(ARGV[2])
 local fired = {}
@@ -146,6 +204,8 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0
           redis.call('PEXPIRE', order, ARGV[7])
           redis.call('XADD', stream, '*', 'job', job)
           fired[#fired + 1] = {member, raw}
+        else
+          drop_holds(raw, chat .. ':r' .. id)
         end
       end
     end
@@ -154,6 +214,32 @@ end
 local next_due = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')[2] or ''
 return {fired, next_due}
 """
+)
+
+
+@dataclass(frozen=True)
+class ReminderCharge:
+    """What setting a reminder costs the one who asks, taken by ``ReminderStore.add`` in the
+    script that adds it (or the reminder is refused): a place in ``payer_id``'s rate limit
+    (``rate_limit`` turns in window number ``rate_window_index`` of ``rate_window`` seconds, as
+    admission counts them), and on each of ``budgets`` (as ``budget_checks`` gives them for the
+    payer and the chat at ``at``; none for the owners) a hold of ``reply_seconds`` of output,
+    the most a reminder's turn is counted to cost (its input is text), priced at ``prices``.
+    The hold stays until the reminder's turn ends (its recorded usage settles it) or the
+    reminder is cancelled."""
+
+    payer_id: int | None  # ``TurnJob.payer``: whose rate limit (None: none taken)
+    at: float  # Unix time the charge is for: its rate window and its budgets' periods
+    rate_limit: int = 0  # turns per window; 0 = none
+    rate_window: int = 60
+    rate_window_index: int = 0  # int(at) // rate_window
+    budgets: tuple[Budget, ...] = ()
+    prices: Prices = dataclass_field(default_factory=Prices)
+    reply_seconds: float = 0.0
+
+    def retry_after(self) -> int:
+        """Seconds until the payer's rate window ends."""
+        return max(1, (self.rate_window_index + 1) * self.rate_window - int(self.at))
 
 
 @dataclass(frozen=True)
@@ -181,12 +267,24 @@ class ReminderStore:
         self._reminders_key = _around_tag(keys.chat_reminders)
         self._order_key = _around_tag(keys.chat_order)
 
-    async def add(self, asking: TurnJob, text: str, due_at: float, *, now: float) -> Reminder:
+    async def add(
+        self,
+        asking: TurnJob,
+        text: str,
+        due_at: float,
+        *,
+        now: float,
+        charge: ReminderCharge | None = None,
+    ) -> Reminder:
         """Schedule ``text`` at ``due_at`` for the chat of ``asking`` (the turn that asked; the
-        reminder replies to its message); one the same message asked for, of the same text and
-        within ``SAME_WITHIN`` seconds, is returned as it is. Raises ``LimitReached`` when the
-        chat has ``max_per_chat`` waiting or ``due_at`` is more than ``horizon_seconds`` after
-        ``now``, ``ToolFailed`` when ``due_at`` is not after ``now``."""
+        reminder replies to its message, and counts against its payer); one the same message
+        asked for, of the same text and within ``SAME_WITHIN`` seconds, is returned as it is
+        (charged nothing more). With ``charge``, setting it takes a place in the payer's rate
+        limit and holds its cost on the budgets, in the same atomic step. Raises
+        ``LimitReached`` when the chat has ``max_per_chat`` waiting or ``due_at`` is more than
+        ``horizon_seconds`` after ``now``, ``ReminderOverBudget`` when its cost does not fit a
+        budget, ``ReminderRateLimited`` when the payer has no place left in the rate limit, and
+        ``ToolFailed`` when ``due_at`` is not after ``now``."""
         text = text.strip()
         if not text:
             raise ToolFailed("the reminder has no text: say what to remind of")
@@ -205,12 +303,28 @@ class ReminderStore:
             text=text,
             kind="reminder",
             reminder_id=_ID_PLACEHOLDER,
-            enqueued_at=now,
+            payer_id=asking.payer_id,
+            # Charged: the periods its hold is in (its turn's usage settles it from there).
+            enqueued_at=charge.at if charge is not None else now,
         )
         chat_id = asking.chat_id
+        rate_key, rate_limit, rate_window, hold = "", 0, 60, 0
+        checks = []
+        if charge is not None:
+            if charge.rate_limit and charge.payer_id is not None:
+                rate_key = keys.user_rate(charge.payer_id, charge.rate_window_index)
+                rate_limit, rate_window = charge.rate_limit, charge.rate_window
+            checks = [budget.check for budget in charge.budgets]
+            hold = to_ms(charge.reply_seconds)
+        prices = charge.prices if charge is not None else Prices()
         with storage_errors(f"adding a reminder to chat {chat_id}"):
             outcome, detail, *rest = await self._add(
-                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE],
+                [
+                    keys.chat_reminders(chat_id),
+                    keys.REMINDERS_DUE,
+                    rate_key,
+                    *(check.usage_key for check in checks),
+                ],
                 [
                     chat_id,
                     repr(due_at),
@@ -222,6 +336,11 @@ class ReminderStore:
                     asking.message_id,
                     text,
                     SAME_WITHIN,
+                    rate_limit,
+                    rate_window,
+                    0,  # a reminder's turn speaks a text: no audio in
+                    hold,
+                    *budget_argv(checks, (prices.input_per_minute, prices.output_per_minute)),
                 ],
             )
         if outcome == "same":
@@ -236,6 +355,11 @@ class ReminderStore:
             raise LimitReached(
                 f"the chat has {detail} reminders waiting, the most it may have; cancel some first"
             )
+        if outcome == "over" and charge is not None:
+            budget = charge.budgets[int(detail)]
+            raise ReminderOverBudget(budget.whose, budget.period, budget.resets_at)
+        if outcome == "rate" and charge is not None:
+            raise ReminderRateLimited(charge.retry_after())
         reminder_id = str(detail)
         job = dataclasses.replace(job, reminder_id=reminder_id)
         return Reminder(id=reminder_id, chat_id=chat_id, text=text, due_at=due_at, job=job)
@@ -263,7 +387,8 @@ class ReminderStore:
         rid = str(int(matched.group(1)))
         with storage_errors(f"cancelling a reminder of chat {chat_id}"):
             raw = await self._cancel(
-                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE], [rid, f"{chat_id}:{rid}"]
+                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE],
+                [rid, f"{chat_id}:{rid}", f"{chat_id}:r{rid}"],
             )
         if raw is None:
             return None

@@ -14,8 +14,20 @@ Keys (``bot.storage.keys``):
   a worker that dies frees its leases when they expire and no clock but Redis's decides.
 
 Three steps matter for speed, each one round trip: ``admit`` (duplicate, backlog, rate limit and
-budgets checked and the turn queued, atomically), ``take`` (the chat's turn, its lock and a
-session lease together), ``finish`` (done mark, lock and lease freed, entry acknowledged).
+budgets checked, the turn's worst case held against its budgets and the turn queued,
+atomically), ``take`` (the chat's turn, its lock and a session lease together), ``finish``
+(done mark, lock and lease freed, entry acknowledged).
+
+Budgets hold under bursts: a usage hash (``bot.storage.usage``) counts what was used
+(``in_sec``, ``out_sec``) and what admitted turns hold until they end (``held_in_ms``,
+``held_out_ms``, and per turn a field ``held:<turn id>`` = ``"<in ms> <out ms>"``, the turn id
+being ``hold_id``). A turn is admitted while what was used and what is held are below each
+budget, and then holds its worst case, so turns sent at once pass a budget by one turn's worst
+case at most; its end (``UsageLedger.record``) counts what it used and drops its hold in one
+script, found by its turn id, so a turn run again after its worker died settles the same hold
+once. ``BUDGET_LUA``
+and ``RATE_LUA`` are the one copy of these rules, shared by admission, a reminder's charge
+(``bot.storage.reminders``) and the settlement.
 """
 
 from __future__ import annotations
@@ -31,7 +43,17 @@ from redis.exceptions import RedisError, ResponseError
 from bot.core.models import TurnJob
 from bot.storage import keys
 
-__all__ = ["BUDGET_LUA", "Admitted", "BudgetCheck", "Taken", "TurnQueue"]
+__all__ = [
+    "BUDGET_LUA",
+    "RATE_LUA",
+    "Admitted",
+    "BudgetCheck",
+    "Taken",
+    "TurnQueue",
+    "budget_argv",
+    "hold_id",
+    "to_ms",
+]
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +64,27 @@ DONE_OFFSET = 2**51
 DONE_KEEP = 1000
 ORDER_TTL_MS = 7 * 86_400 * 1000
 
-# The budget rule, one copy for every script that checks budgets (admission's, and the one a
-# due reminder's turn runs, ``UsageLedger.used_up``). KEYS from ``first_key`` on are usage
-# hashes; ARGV at ``prices_at`` holds the prices a minute in and out, then each budget's
-# maximum seconds and cost. Returns the index of the first budget used up, or -1.
+# The budget rule and the holds, one copy for every script that checks or holds budgets:
+# admission's, a reminder's charge (``ReminderStore.add``), the check of a due reminder
+# (``UsageLedger.used_up``) and a turn's settlement (``UsageLedger.record``). KEYS from
+# ``first_key`` to the last are usage hashes; ARGV at ``budgets_at`` holds the prices a minute
+# in and out, then for each hash its maximum seconds, maximum cost and lifetime (``budget_argv``).
+# ``over_budget`` is the index of the first budget used up, or -1: used up when what was used
+# and what turns under way hold (but turn ``own``'s own hold, '' = none) reach its maximum. A
+# turn admitted while there is room holds its worst case, so turns at once cannot pass a budget
+# together: the most it can be passed by is one turn's worst case.
 BUDGET_LUA = """
-local function over_budget(first_key, prices_at)
-  local price_in, price_out = tonumber(ARGV[prices_at]), tonumber(ARGV[prices_at + 1])
+local function over_budget(first_key, budgets_at, own)
+  local price_in, price_out = tonumber(ARGV[budgets_at]), tonumber(ARGV[budgets_at + 1])
   for i = first_key, #KEYS do
-    local used = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec')
-    local inp, out = tonumber(used[1]) or 0, tonumber(used[2]) or 0
-    local at = prices_at + 2 * (i - first_key + 1)
+    local v = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec', 'held_in_ms', 'held_out_ms',
+                         'held:' .. own)
+    local mine_in, mine_out = string.match(v[5] or '', '^(%d+) (%d+)$')
+    local held_in = (tonumber(v[3]) or 0) - (tonumber(mine_in) or 0)
+    local held_out = (tonumber(v[4]) or 0) - (tonumber(mine_out) or 0)
+    local inp = (tonumber(v[1]) or 0) + held_in / 1000
+    local out = (tonumber(v[2]) or 0) + held_out / 1000
+    local at = budgets_at + 2 + 3 * (i - first_key)
     local max_seconds, max_cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
     if (max_seconds > 0 and inp + out >= max_seconds)
         or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
@@ -61,29 +93,71 @@ local function over_budget(first_key, prices_at)
   end
   return -1
 end
+
+-- Hold add_in and add_out (ms) on every budget hash for turn ``id``, once; a hash the hold
+-- creates gets the lifetime its usage would.
+local function hold_budgets(first_key, budgets_at, id, add_in, add_out)
+  if add_in + add_out <= 0 then return end
+  for i = first_key, #KEYS do
+    local key = KEYS[i]
+    if redis.call('HSETNX', key, 'held:' .. id, add_in .. ' ' .. add_out) == 1 then
+      redis.call('HINCRBY', key, 'held_in_ms', add_in)
+      redis.call('HINCRBY', key, 'held_out_ms', add_out)
+      local ttl = tonumber(ARGV[budgets_at + 4 + 3 * (i - first_key)])
+      if ttl > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+    end
+  end
+end
+
+-- Drop turn ``id``'s hold on one hash, if it holds one there (settled once, however often).
+local function release_hold(key, id)
+  local held = redis.call('HGET', key, 'held:' .. id)
+  if not held then return 0 end
+  local inp, out = string.match(held, '^(%d+) (%d+)$')
+  redis.call('HDEL', key, 'held:' .. id)
+  inp, out = tonumber(inp) or 0, tonumber(out) or 0
+  -- (HINCRBY refuses "-0".)
+  if inp > 0 then redis.call('HINCRBY', key, 'held_in_ms', -inp) end
+  if out > 0 then redis.call('HINCRBY', key, 'held_out_ms', -out) end
+  return 1
+end
 """
 
+# The rate limit, one copy (admission's and a reminder's charge): one more turn in the payer's
+# counter of the window (``keys.user_rate``); false when that passes ``limit`` (0: no limit).
+RATE_LUA = """
+local function take_rate_slot(key, limit, window)
+  if limit <= 0 or key == '' then return true end
+  local n = redis.call('INCR', key)
+  if n == 1 then redis.call('EXPIRE', key, window) end
+  return n <= limit
+end
+"""
+
+# KEYS: the chat's order gate, the stream, the payer's rate counter ('' = none), then the
+# usage hashes of the budgets to check. ARGV: the gate member and score, the job, the backlog,
+# the rate limit and window, the turn's hold id and its worst case in and out (ms), then the
+# budgets (``budget_argv``) from ARGV[10].
 _ADMIT = (
     BUDGET_LUA
+    + RATE_LUA
     + """
 local order, stream, rate = KEYS[1], KEYS[2], KEYS[3]
 local member, score, job = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local backlog, rate_limit, rate_window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local over = over_budget(4, 7)
+local hold, hold_in, hold_out = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
+local over = over_budget(4, 10, '')
 if over >= 0 then return {'over', over} end
 if redis.call('ZADD', order, 'NX', score, member) == 0 then return {'duplicate', 0} end
 if redis.call('ZCOUNT', order, 0, '+inf') > backlog then
   redis.call('ZREM', order, member)
   return {'busy', 0}
 end
-if rate_limit > 0 then
-  local n = redis.call('INCR', rate)
-  if n == 1 then redis.call('EXPIRE', rate, rate_window) end
-  if n > rate_limit then
-    redis.call('ZREM', order, member)
-    return {'rate_limited', 0}
-  end
+if not take_rate_slot(rate, rate_limit, rate_window) then
+  redis.call('ZREM', order, member)
+  return {'rate_limited', 0}
 end
+hold_budgets(4, 10, hold, hold_in, hold_out)
 redis.call('XADD', stream, '*', 'job', job)
 return {'queued', 0}
 """
@@ -96,7 +170,12 @@ local lock_ms, lease_ms, first = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(
 local head = redis.call('ZRANGEBYSCORE', order, 0, '+inf', 'LIMIT', 0, 1)[1]
 if head ~= member then
   local score = redis.call('ZSCORE', order, member)
-  if not score then return {'gone', ''} end
+  -- Not in the gate, yet its entry is queued: a finished turn's entry leaves with its done mark,
+  -- so the gate lost it (the whole key evicted or expired: 'lost'; the turn alone: 'gone').
+  if not score then
+    if redis.call('EXISTS', order) == 0 then return {'lost', ''} end
+    return {'gone', ''}
+  end
   if tonumber(score) < 0 then return {'done', ''} end
   return {'wait', head or ''}
 end
@@ -202,11 +281,33 @@ class Admitted(enum.Enum):
 
 @dataclass(frozen=True)
 class BudgetCheck:
-    """One budget to check at admission: the usage hash and its limits (0 = none)."""
+    """One budget to check at admission: the usage hash, its limits (0 = none) and the
+    lifetime the hash gets if a hold creates it (0: none set)."""
 
     usage_key: str
     max_seconds: float
     max_cost: float
+    ttl: int = 0
+
+
+def budget_argv(checks: list[BudgetCheck], prices: tuple[float, float]) -> list[Any]:
+    """The ARGV of ``BUDGET_LUA`` for ``checks`` (their hashes are the script's last KEYS):
+    the prices a minute in and out, then each budget's maximum seconds, cost and lifetime."""
+    args: list[Any] = [prices[0], prices[1]]
+    for check in checks:
+        args += [check.max_seconds, check.max_cost, check.ttl]
+    return args
+
+
+def hold_id(job: TurnJob) -> str:
+    """The id a turn's hold on its budgets goes by: its chat and its member of the chat's order
+    gate (a message id, or ``r<ID>`` for a reminder; never given twice in a chat)."""
+    return f"{job.chat_id}:{job.gate_member}"
+
+
+def to_ms(seconds: float) -> int:
+    """Seconds of audio as the whole milliseconds a hold counts (integers add up exactly)."""
+    return max(0, round(seconds * 1000))
 
 
 @dataclass(frozen=True)
@@ -218,7 +319,9 @@ class AdmitResult:
 @dataclass(frozen=True)
 class Taken:
     """What ``take`` found: ``go`` (run it, holding ``lease``), ``wait`` (an earlier turn of the
-    chat is unfinished: ``head``), ``locked``, ``no_slot``, ``done`` or ``gone``."""
+    chat is unfinished: ``head``), ``locked``, ``no_slot``, ``done`` (answered: its done mark),
+    or the gate lost it: ``lost`` (the chat's gate key is gone: evicted or expired) or ``gone``
+    (the key is there without this turn). A lost or gone turn is not known to be answered."""
 
     state: str
     head: str = ""
@@ -254,19 +357,22 @@ class TurnQueue:
         rate_window: int,
         budgets: list[BudgetCheck],
         prices: tuple[float, float],
+        hold: tuple[float, float] = (0.0, 0.0),
     ) -> AdmitResult:
-        """Queue ``job`` unless it is a duplicate, its chat's backlog is full, its user is over
-        the rate limit or a budget is used up; all checked and written in one atomic step.
-        The rate limit counts the user's turns in window number ``rate_window_index``."""
+        """Queue ``job`` unless it is a duplicate, its chat's backlog is full, its payer
+        (``TurnJob.payer``) is over the rate limit, or a budget is used up by what was used and
+        what other turns hold; all checked and written in one atomic step, with ``hold`` (the
+        most audio seconds in and out the turn may use) placed on every budget checked until
+        the turn's end settles it (``UsageLedger.record``). The rate limit counts the payer's
+        turns in window number ``rate_window_index``."""
         rate_key = None
-        if rate_limit and job.user_id is not None:
-            rate_key = keys.user_rate(job.user_id, rate_window_index)
+        if rate_limit and job.payer is not None:
+            rate_key = keys.user_rate(job.payer, rate_window_index)
         script_keys = [keys.chat_order(job.chat_id), keys.TURNS_STREAM, rate_key or ""]
         script_keys += [check.usage_key for check in budgets]
         args: list[Any] = [job.gate_member, job.gate_score, job.dumps(), max_backlog]
-        args += [rate_limit if rate_key else 0, rate_window, prices[0], prices[1]]
-        for check in budgets:
-            args += [check.max_seconds, check.max_cost]
+        args += [rate_limit if rate_key else 0, rate_window]
+        args += [hold_id(job), to_ms(hold[0]), to_ms(hold[1]), *budget_argv(budgets, prices)]
         outcome, index = await self._admit(script_keys, args)
         return AdmitResult(Admitted(outcome), int(index))
 

@@ -98,6 +98,13 @@ budget-user-day = You have used today's limit. It resets at { $resets }.
 budget-user-month = You have used this month's limit. It resets at { $resets }.
 budget-chat-day = This chat has used today's limit. It resets at { $resets }.
 budget-chat-month = This chat has used this month's limit. It resets at { $resets }.
+budget-bot-day = The bot has reached today's spending limit, so it cannot answer now. It resets at { $resets }.
+reminder-rate-limited = You are sending a lot right now (each reminder counts as a message). Please ask again in { $seconds } s.
+reminder-budget-user-day = You have used today's limit, so I cannot set the reminder. It resets at { $resets }.
+reminder-budget-user-month = You have used this month's limit, so I cannot set the reminder. It resets at { $resets }.
+reminder-budget-chat-day = This chat has used today's limit, so I cannot set the reminder. It resets at { $resets }.
+reminder-budget-chat-month = This chat has used this month's limit, so I cannot set the reminder. It resets at { $resets }.
+reminder-budget-bot-day = The bot has reached today's spending limit, so I cannot set the reminder. It resets at { $resets }.
 usage-title = Usage (audio both ways):
 usage-line = { $label }: { $turns } turns, { $minutes } min, ≈{ $cost } { $currency }
 usage-you-today = You, today
@@ -166,10 +173,11 @@ weekday = { $day ->
 }
 notes-title = What I remember in this chat:
 notes-line = { $id }. { $text }
-notes-how = /notes forget NUMBER forgets one; admins: /notes clear forgets them all.
+notes-how = /notes forget NUMBER forgets one you asked me to keep (admins: any); admins: /notes clear forgets them all.
 notes-empty = I have no notes in this chat yet. Say “remember that …” and I will keep it.
 notes-forgotten = Forgotten: { $text }
 notes-not-found = There is no note { $id }. /notes lists them with their numbers.
+notes-not-yours = Note { $id } was kept at someone else's request: only they, or an admin, can make me forget it.
 notes-cleared = { $count ->
     [0] There were no notes to forget.
     [one] I have forgotten the one note.
@@ -192,3 +200,4 @@ owner-alert-config = ⚠️ The speech model refused this bot's configuration: {
     Check { $setting } (then restart the bot). Users are told the bot is misconfigured until then.
 owner-alert-auth = ⚠️ The speech model refused this bot's key: { $detail }
     Check REALTIME_API_KEY (or YANDEX_IAM_TOKEN) and the service account's role ai.models.user, then restart the bot.
+owner-alert-bot-budget = ⚠️ The bot has reached today's spending limit (BOT_DAILY_COST { $limit } { $currency }, used and reserved by answers under way): new messages are refused until { $resets }. Raise BOT_DAILY_COST (0 = no limit) and restart the bot to answer again today.

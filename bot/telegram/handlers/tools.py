@@ -1,5 +1,9 @@
 """The tools' commands anyone may use: /tools (which are on), /timezone, /notes and /notes forget
-ID, /reminders and /reminders cancel ID (of a reminder one asked for).
+ID (of a note one asked for; admins: any), /reminders and /reminders cancel ID (of a reminder one
+asked for).
+
+Who may forget a note or cancel a reminder is ``bot.tools.kit.may_remove``, the rule the model's
+tools follow too; whether the sender is an admin is the ``IsChatAdmin`` filter's to say.
 
 The changes only admins may make (/tools NAME on|off, /timezone ZONE|reset, /notes clear,
 /reminders clear, cancelling anyone's reminder) are in ``admin``, behind its ``IsChatAdmin``
@@ -20,7 +24,8 @@ from bot.i18n import Texts
 from bot.storage.chat_settings import ChatSettings
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
-from bot.telegram.filters import Args
+from bot.telegram.filters import Args, IsChatAdmin
+from bot.telegram.media import payer_of
 from bot.telegram.ports import tell
 from bot.telegram.texts import split_text
 from bot.telegram.tool_words import (
@@ -34,7 +39,7 @@ from bot.telegram.tool_words import (
     reminder_line,
     utc_offset,
 )
-from bot.tools.kit import ToolKit
+from bot.tools.kit import ToolKit, cancel_reminder, forget_notes
 
 __all__ = ["router"]
 
@@ -91,14 +96,41 @@ async def on_notes(message: Message, bot: Bot, texts: Texts, notes: NotesStore) 
     await tell_long(bot, message, "\n".join(lines))
 
 
+def sender_of(message: Message) -> int | None:
+    """Who sent ``message``, as ``TurnJob.payer`` names the asker of a turn: the chat it was
+    sent on behalf of (``payer_of``), else the user."""
+    payer = payer_of(message)
+    if payer is not None:
+        return payer
+    return message.from_user.id if message.from_user else None
+
+
+async def forget_note(
+    message: Message, note_id: str, bot: Bot, texts: Texts, notes: NotesStore, *, admin: bool
+) -> None:
+    done = await forget_notes(
+        notes, message.chat.id, note_id, asker=sender_of(message), admin=admin
+    )
+    if done.forgotten:
+        await tell(bot, message, texts("notes-forgotten", text=done.forgotten[0].text))
+    elif done.not_yours:
+        await tell(bot, message, texts("notes-not-yours", id=str(done.not_yours[0].id)))
+    else:
+        await tell(bot, message, texts("notes-not-found", id=echo(note_id)))
+
+
+async def on_notes_forget_any(
+    message: Message, note_id: str, bot: Bot, texts: Texts, notes: NotesStore
+) -> None:
+    # An admin (the ``IsChatAdmin`` filter said so): any note of the chat.
+    await forget_note(message, note_id, bot, texts, notes, admin=True)
+
+
 async def on_notes_forget(
     message: Message, note_id: str, bot: Bot, texts: Texts, notes: NotesStore
 ) -> None:
-    forgotten = await notes.forget(message.chat.id, note_id)
-    if forgotten:
-        await tell(bot, message, texts("notes-forgotten", text=forgotten[0].text))
-    else:
-        await tell(bot, message, texts("notes-not-found", id=echo(note_id)))
+    # Anyone else: only the notes they asked for.
+    await forget_note(message, note_id, bot, texts, notes, admin=False)
 
 
 async def on_reminders(
@@ -130,15 +162,14 @@ async def on_reminders_cancel_own(
     tool_kit: ToolKit,
 ) -> None:
     # Not an admin (they are served by ``admin``): only the reminders they asked for.
-    chat_id = message.chat.id
-    asker = message.from_user.id if message.from_user else None
-    found = next((r for r in await reminders.list(chat_id) if r.id == reminder_id), None)
-    if found is not None and (asker is None or found.job.user_id != asker):
+    done = await cancel_reminder(
+        reminders, message.chat.id, reminder_id, asker=sender_of(message), admin=False
+    )
+    if done.not_yours is not None:
         await tell(bot, message, texts("reminders-not-yours"))
         return
-    cancelled = await reminders.cancel(chat_id, reminder_id) if found is not None else None
     zone = tool_kit.timezone_for(chat_settings)
-    await tell(bot, message, reminder_cancelled(texts, cancelled, reminder_id, zone))
+    await tell(bot, message, reminder_cancelled(texts, done.cancelled, reminder_id, zone))
 
 
 async def refuse(_: object) -> None:
@@ -154,6 +185,8 @@ def router() -> Router:
     r.message.register(refuse, Command("timezone"), Args(r".+"))
     r.message.register(on_timezone, Command("timezone"))
     r.message.register(refuse, Command("notes"), Args(CLEAR))
+    # The admin check only for a note to forget: it may ask Telegram who the admins are.
+    r.message.register(on_notes_forget_any, Command("notes"), Args(FORGET), IsChatAdmin())
     r.message.register(on_notes_forget, Command("notes"), Args(FORGET))
     r.message.register(on_notes, Command("notes"))
     r.message.register(refuse, Command("reminders"), Args(CLEAR))
