@@ -9,15 +9,17 @@ uploaded files become downloadable through ``/file/bot{token}/{file_path}``.
 
 Only the methods the bot calls are answered (others get Telegram's 404 "method not found"):
 getMe, getUpdates, setWebhook, deleteWebhook, getFile, sendMessage, sendVoice, sendAudio,
-sendPhoto, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands and
-getChatAdministrators. Within them the stand-in mimics the parts of Telegram's behaviour a bot
+sendPhoto, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, getChatMember
+and getChatAdministrators. Within them the stand-in mimics the parts of Telegram's behaviour a bot
 most often trips over: HTML ``parse_mode`` validation (with Telegram's error texts),
 text/caption length limits, ``message is not modified`` on no-op edits, the 20 MB ``getFile``
 limit, 64-byte callback data, ``getUpdates`` conflicts, replies to missing messages, the
 per-chat and per-group flood limits (:class:`FloodLimits`), the voice formats ``sendVoice``
 takes, voice notes refused by a user's privacy setting or a group's permissions
 (:meth:`BotAPIStandIn.voice_forbidden`, :meth:`~BotAPIStandIn.no_voice_rights`), a creator in
-every admin list, and messages sent by ``GroupAnonymousBot`` and ``Channel_Bot``. Failures can
+every admin list, messages sent on behalf of a chat from the account Telegram uses
+(``GroupAnonymousBot``, ``Channel_Bot``, or user 777000 for a linked channel's automatic
+forwards), and a channel's own posts as ``channel_post`` updates. Failures can
 also be injected (:meth:`BotAPIStandIn.fail_next` for API calls,
 :meth:`~BotAPIStandIn.fail_next_download` for the file server, :meth:`~BotAPIStandIn.flood`
 for one chat). The bot never sends Markdown, so ``Markdown`` and ``MarkdownV2`` are refused
@@ -51,6 +53,7 @@ __all__ = [
     "DEFAULT_CREATOR",
     "DEFAULT_FLOOD_LIMITS",
     "GROUP_ANONYMOUS_BOT",
+    "TELEGRAM_SERVICE_USER",
     "BotAPIStandIn",
     "Call",
     "FloodLimits",
@@ -81,8 +84,11 @@ CHANNEL_BOT: dict[str, Any] = {
     "first_name": "Channel",
     "username": "Channel_Bot",
 }
-"""The sender of messages a channel writes in a group (``sender_chat`` is then the channel): a
-linked channel's posts forwarded into its discussion group, or a member writing as a channel."""
+"""The sender of a member's message written as a channel in a group (``sender_chat`` is then the
+channel). Not of a linked channel's posts in its discussion group: see TELEGRAM_SERVICE_USER."""
+TELEGRAM_SERVICE_USER: dict[str, Any] = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+"""Telegram's service account: the sender of a linked channel's posts automatically forwarded into
+its discussion group (``is_automatic_forward``, ``sender_chat`` the channel). Not a bot."""
 DEFAULT_CREATOR: dict[str, Any] = {"id": 6_000_000_001, "is_bot": False, "first_name": "Owner"}
 """The creator getChatAdministrators lists for a group whose ``chat_admins`` names none."""
 
@@ -175,8 +181,14 @@ _MEMBER_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 # Service accounts that send on behalf of a chat: a push from one of these ids carries the real
-# account, whatever name the test gives.
-_SERVICE_USERS = {user["id"]: user for user in (GROUP_ANONYMOUS_BOT, CHANNEL_BOT)}
+# account, whatever name the test gives. Which one a message on behalf of a chat comes from is
+# the Bot API server's choice (tdlib/telegram-bot-api, telegram-bot-api/Client.cpp,
+# Client::init_message): in a group or supergroup, the chat itself (an anonymous admin) is
+# GroupAnonymousBot, an automatic forward is the service notifications user (777000), any other
+# chat (a member writing as a channel) is Channel_Bot; in a channel there is no ``from`` at all.
+_SERVICE_USERS = {
+    user["id"]: user for user in (GROUP_ANONYMOUS_BOT, CHANNEL_BOT, TELEGRAM_SERVICE_USER)
+}
 # Methods that post or change a message, and so count against the flood limits. Edits share the
 # limits with sends (a TDLib maintainer in tdlib/td#2592 and #3034: "Limits for message editing
 # and sending are shared"; tdlib/telegram-bot-api#648: editing "is still subject to per chat
@@ -744,6 +756,7 @@ class BotAPIStandIn:
             "setmessagereaction": self._set_message_reaction,
             "setmycommands": self._set_my_commands,
             "getchatadministrators": self._get_chat_administrators,
+            "getchatmember": self._get_chat_member,
         }
 
     # ------------------------------------------------------------------------- lifecycle
@@ -895,11 +908,16 @@ class BotAPIStandIn:
 
         - ``anonymous_admin=True``: an anonymous admin of the supergroup: ``from`` is
           :data:`GROUP_ANONYMOUS_BOT`, ``sender_chat`` the group itself;
-        - ``channel={"id": ..., "title": ...}``: a channel (``type`` "channel" and a title are
-          filled in): ``from`` is :data:`CHANNEL_BOT`, ``sender_chat`` the channel. With
-          ``automatic_forward=True`` it is a linked channel's post forwarded into its discussion
-          group: ``is_automatic_forward`` and a ``forward_origin`` of type "channel" (the post's
-          id is the channel's next one).
+        - ``channel={"id": ..., "title": ...}``: a member writing as a channel (``type``
+          "channel" and a title are filled in): ``from`` is :data:`CHANNEL_BOT`, ``sender_chat``
+          the channel;
+        - ``channel=...`` with ``automatic_forward=True``: the linked channel's post forwarded
+          into its discussion group: ``from`` is :data:`TELEGRAM_SERVICE_USER` (777000, not a
+          bot), ``sender_chat`` the channel, ``is_automatic_forward`` and a ``forward_origin``
+          of type "channel" (the post's id is the channel's next one).
+
+        ``chat_type="channel"`` (no ``user_id``, no sender arguments) is the channel's own post:
+        a ``channel_post`` update, ``sender_chat`` the channel itself and no ``from``.
 
         A push with ``user_id`` set to one of those accounts' ids carries the real account.
         """
@@ -952,19 +970,29 @@ class BotAPIStandIn:
             if caption is not None:
                 content["caption"] = caption
 
-        if sender_chat is not None:
-            user = copy.deepcopy(GROUP_ANONYMOUS_BOT if anonymous_admin else CHANNEL_BOT)
-        else:
+        user: dict[str, Any] | None
+        if chat_type == "channel":
+            user = None  # a channel's post has no sender user (the Bot API's Message.from)
+        elif sender_chat is None:
             assert user_id is not None  # _sender_chat checked it
             user = self._user_dict(user_id, first_name, language_code, username)
-        chat = self._chat_dict(chat_id, chat_type, user, chat_title)
+        elif anonymous_admin:
+            user = copy.deepcopy(GROUP_ANONYMOUS_BOT)
+        elif automatic_forward:
+            user = copy.deepcopy(TELEGRAM_SERVICE_USER)
+        else:
+            user = copy.deepcopy(CHANNEL_BOT)
+        chat = self._chat_dict(chat_id, chat_type, user or {}, chat_title)
         self._chats[chat_id] = chat
         message: dict[str, Any] = {
             "message_id": self._next_message_id(chat_id, message_id),
-            "from": user,
             "chat": copy.deepcopy(chat),
             "date": int(time.time()),
         }
+        if user is not None:
+            message["from"] = user
+        if chat_type == "channel":
+            sender_chat = copy.deepcopy(chat)
         if sender_chat is not None:
             if not anonymous_admin:
                 self._chats.setdefault(sender_chat["id"], copy.deepcopy(sender_chat))
@@ -985,7 +1013,7 @@ class BotAPIStandIn:
         message.update(content)
         if extra:
             message.update(copy.deepcopy(extra))
-        return self.push_update({"message": message})
+        return self.push_update({"channel_post" if chat_type == "channel" else "message": message})
 
     @staticmethod
     def _sender_chat(
@@ -998,7 +1026,12 @@ class BotAPIStandIn:
         automatic_forward: bool,
     ) -> dict[str, Any] | None:
         """Check push_message's sender arguments; return the ``sender_chat`` they ask for, or
-        ``None`` for a message from ``user_id``."""
+        ``None`` for a message from ``user_id`` (or a channel's own post)."""
+        if chat_type == "channel":
+            # A channel's posts are the channel's: no user, no other chat, no forward from itself.
+            if user_id is not None or anonymous_admin or channel is not None or automatic_forward:
+                raise ValueError("a channel's post has no user_id or other sender")
+            return None
         if anonymous_admin and channel is not None:
             raise ValueError("a message comes from an anonymous admin or a channel, not both")
         if automatic_forward and channel is None:
@@ -1071,6 +1104,45 @@ class BotAPIStandIn:
             "data": data,
         }
         return self.push_update({"callback_query": query})
+
+    def push_chat_member(
+        self,
+        *,
+        chat_id: int,
+        user_id: int,
+        old_status: str,
+        new_status: str,
+        chat_type: str = "supergroup",
+        chat_title: str | None = None,
+        by_user_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Queue a ``chat_member`` update: ``user_id``'s status in the group went from
+        ``old_status`` to ``new_status`` (``"creator"``, ``"administrator"``, ``"member"``,
+        ``"left"``…), changed by ``by_user_id`` (default: the chat's creator). ``chat_admins``
+        follows, so getChatAdministrators and getChatMember answer the new status.
+
+        Telegram sends these only to a bot that is an admin of the chat and asked for them in
+        ``allowed_updates`` (core.telegram.org/bots/api#update, ``chat_member``); the stand-in
+        drops them unless asked, like any kind left out by default.
+        """
+        user = self._known_user(user_id)
+        chat = self._chats.get(chat_id) or self._chat_dict(chat_id, chat_type, user, chat_title)
+        self._chats[chat_id] = chat
+        admins = [m for m in self.chat_admins.get(chat_id, []) if m["user"]["id"] != user_id]
+        if new_status in ("creator", "administrator"):
+            admins.append({"status": new_status, "user": copy.deepcopy(user)})
+        self.chat_admins[chat_id] = admins
+        actor = self._known_user(by_user_id) if by_user_id else copy.deepcopy(DEFAULT_CREATOR)
+        update = {
+            "chat_member": {
+                "chat": copy.deepcopy(chat),
+                "from": actor,
+                "date": int(time.time()),
+                "old_chat_member": _normalize_admin({"status": old_status, "user": user}),
+                "new_chat_member": _normalize_admin({"status": new_status, "user": user}),
+            }
+        }
+        return self.push_update(update)
 
     @property
     def pending_updates(self) -> int:
@@ -1605,6 +1677,21 @@ class BotAPIStandIn:
             creator = {"status": "creator", "user": copy.deepcopy(DEFAULT_CREATOR)}
             admins.insert(0, _normalize_admin(creator))
         return admins
+
+    async def _get_chat_member(self, call: Call) -> dict[str, Any]:
+        """The user's status in the chat: their ``chat_admins`` entry, the default creator's,
+        else a plain member (in a private chat, the user is a member of it)."""
+        chat = self._chat_param(call.params)
+        user_id = _opt_int(call.params, "user_id")
+        if user_id is None:
+            raise _APIError(400, "Bad Request: user_id is empty")
+        if chat["type"] != "private":
+            for member in await self._get_chat_administrators(call):
+                if member["user"]["id"] == user_id:
+                    return member
+        if user_id not in self._users:
+            raise _APIError(400, "Bad Request: user not found")
+        return {"status": "member", "user": self._known_user(user_id)}
 
     # ------------------------------------------------------------------------- helpers
 

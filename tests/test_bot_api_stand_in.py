@@ -34,6 +34,7 @@ from stand_ins.bot_api import (
     CHANNEL_BOT,
     DEFAULT_CREATOR,
     GROUP_ANONYMOUS_BOT,
+    TELEGRAM_SERVICE_USER,
     BotAPIStandIn,
     Call,
     FloodLimits,
@@ -506,11 +507,15 @@ async def test_anonymous_admin_and_channel_senders(stand_in: BotAPIStandIn, bot:
     assert admin.from_user.model_dump(exclude_none=True) == GROUP_ANONYMOUS_BOT
     assert (admin.sender_chat.id, admin.sender_chat.type) == (GROUP, "supergroup")
     assert admin.sender_chat.title == "Team" and not admin.is_automatic_forward
+    # A linked channel's post in its discussion group: from Telegram's service account (not a
+    # bot, so a bot filter does not catch it), as the Bot API server sends it.
     assert post is not None and post.from_user is not None and post.sender_chat is not None
-    assert post.from_user.model_dump(exclude_none=True) == CHANNEL_BOT
+    assert post.from_user.model_dump(exclude_none=True) == TELEGRAM_SERVICE_USER
+    assert (post.from_user.id, post.from_user.is_bot) == (777000, False)
     assert (post.sender_chat.id, post.sender_chat.type) == (news["id"], "channel")
     assert post.sender_chat.username == "news" and post.is_automatic_forward
     assert post.forward_origin is not None and post.forward_origin.type == "channel"
+    assert post.forward_origin.chat.id == news["id"]  # type: ignore[union-attr]
     assert post.voice is not None and post.chat.id == GROUP
     assert as_channel is not None and as_channel.from_user is not None
     assert as_channel.from_user.id == CHANNEL_BOT["id"] and not as_channel.is_automatic_forward
@@ -518,6 +523,31 @@ async def test_anonymous_admin_and_channel_senders(stand_in: BotAPIStandIn, bot:
     assert old_style is not None and old_style.from_user is not None
     assert old_style.from_user.is_bot and old_style.from_user.username == "GroupAnonymousBot"
     assert old_style.sender_chat is None  # what a test adds by hand is up to it
+
+
+async def test_a_channels_own_post_is_a_channel_post_without_a_sender_user(
+    stand_in: BotAPIStandIn, bot: Bot
+) -> None:
+    channel = -1007770002
+    stand_in.push_message("voice", chat_id=channel, data=OGG, chat_type="channel",
+                          chat_title="News")  # fmt: skip
+    stand_in.push_message(
+        "text", chat_id=GROUP, user_id=TELEGRAM_SERVICE_USER["id"], text="x",
+        chat_type="supergroup",
+    )  # fmt: skip
+    (post, service) = await bot.get_updates(timeout=0)
+    assert post.message is None and post.channel_post is not None
+    message = post.channel_post
+    assert message.from_user is None and message.voice is not None
+    assert (message.chat.id, message.chat.type, message.chat.title) == (channel, "channel", "News")
+    assert message.sender_chat is not None and message.sender_chat.id == channel
+    # a push from the service account's id carries the real account
+    assert service.message is not None and service.message.from_user is not None
+    assert service.message.from_user.model_dump(exclude_none=True) == TELEGRAM_SERVICE_USER
+    # the bot can be given no channel posts, as Telegram would
+    stand_in.push_message("text", chat_id=channel, text="y", chat_type="channel")
+    assert await bot.get_updates(offset=service.update_id + 1, timeout=0,
+                                 allowed_updates=["message"]) == []  # fmt: skip
 
 
 async def test_a_pushed_update_can_still_be_edited_by_hand(
@@ -562,6 +592,10 @@ def test_sender_arguments_are_checked(stand_in: BotAPIStandIn) -> None:
         stand_in.push_message(
             "text", chat_id=GROUP, text="x", chat_type="supergroup", channel={"title": "News"}
         )
+    for sender in ({"user_id": USER}, {"anonymous_admin": True}, {"channel": {"id": -100777}}):
+        with pytest.raises(ValueError, match="a channel's post has no"):
+            stand_in.push_message("text", chat_id=-100777, text="x", chat_type="channel",
+                                  **sender)  # fmt: skip
     assert stand_in.pending_updates == 0
 
 

@@ -37,7 +37,7 @@ ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", 
 def build_dispatcher(services: Services) -> Dispatcher:
     """A dispatcher whose handlers receive the services by name (``admission``,
     ``settings_store``, ``memory``, ``ledger``, ``notes``, ``reminders``, ``tool_kit``,
-    ``permissions``, ``catalogue``, ``settings``)."""
+    ``permissions``, ``admin_cache``, ``catalogue``, ``settings``)."""
     settings = services.settings
     workflow: dict[str, Any] = {
         "settings": settings,
@@ -52,6 +52,8 @@ def build_dispatcher(services: Services) -> Dispatcher:
         "reminders": services.reminders,
         "tool_kit": services.tool_kit,
         "permissions": Permissions(services.admins, settings.admin_ids),
+        # Dropped when Telegram says someone's admin rights changed (handlers.membership).
+        "admin_cache": services.admins,
     }
     dp = Dispatcher(**workflow)
     context = ChatContextMiddleware(

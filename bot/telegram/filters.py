@@ -14,15 +14,22 @@ from bot.storage.chat_settings import ChatSettings
 from bot.telegram.permissions import Permissions
 
 __all__ = [
+    "TELEGRAM_SERVICE_USER_ID",
     "Args",
     "ForTheBot",
     "InstructionsGiven",
     "IsChatAdmin",
     "Switch",
+    "broadcast",
+    "may_ask",
     "mentions",
     "sent_as_group",
     "strip_mention",
 ]
+
+# Telegram's service account ("Telegram", not a bot): the sender of a linked channel's posts
+# that Telegram forwards into the channel's discussion group (and of its service notices).
+TELEGRAM_SERVICE_USER_ID = 777000
 
 
 def mentions(message: Message, me: User) -> bool:
@@ -43,6 +50,31 @@ def sent_as_group(message: Message) -> bool:
     return message.sender_chat is not None and message.sender_chat.id == message.chat.id
 
 
+def broadcast(message: Message) -> bool:
+    """A channel's broadcast, not anyone's question: a linked channel's post that Telegram
+    forwarded into its discussion group (``is_automatic_forward``, from the service account
+    777000 with ``sender_chat`` the channel; that account is no bot, so a bot filter misses
+    it), anything else from that account, or a post in a channel itself."""
+    if message.chat.type == "channel" or message.is_automatic_forward:
+        return True
+    return message.from_user is not None and message.from_user.id == TELEGRAM_SERVICE_USER_ID
+
+
+def may_ask(message: Message) -> bool:
+    """Whoever sent ``message`` may ask the bot something: a person, the group's own anonymous
+    admin (``GroupAnonymousBot``, ``sender_chat`` the group), or a member writing as a channel
+    (``Channel_Bot``, ``sender_chat`` the channel; the turn counts against that channel). Never
+    a bot (the bot itself included), a broadcast, or a chat other than this group or a channel
+    (Telegram sends no such message: a forged or misrouted one)."""
+    if broadcast(message):
+        return False
+    sender_chat = message.sender_chat
+    if sender_chat is not None:
+        # The sender is the chat; ``from`` is a placeholder bot Telegram puts there.
+        return sent_as_group(message) or sender_chat.type == "channel"
+    return message.from_user is not None and not message.from_user.is_bot
+
+
 def strip_mention(text: str, me: User) -> str:
     """The text without the bot's @name (what the model should read)."""
     if me.username:
@@ -53,11 +85,12 @@ def strip_mention(text: str, me: User) -> str:
 
 class ForTheBot(Filter):
     """Private chats: every message. Groups: a reply to the bot, a mention of it, or, in mode
-    ``all``, every voice note. Never messages of bots (the bot itself included), except an
-    anonymous admin's: Telegram sends those from ``GroupAnonymousBot`` (a bot) with
-    ``sender_chat`` the group itself, and they are a member's like any other. A linked channel's
-    posts in its discussion group (from ``Channel_Bot``, ``sender_chat`` the channel) are the
-    channel's broadcasts, not questions to the bot: ignored, as answering each would cost."""
+    ``all``, every voice note. Only from someone who ``may_ask``: never bots (the bot itself
+    included); an anonymous admin's messages (from ``GroupAnonymousBot``, ``sender_chat`` the
+    group) and a member's written as a channel (``Channel_Bot``, ``sender_chat`` the channel)
+    are a member's like any other. A linked channel's posts in its discussion group (from the
+    service account 777000, ``is_automatic_forward``) are the channel's broadcasts, not
+    questions to the bot: ignored, as answering each would cost."""
 
     def __init__(self, *, voice: bool) -> None:
         self.voice = voice
@@ -65,11 +98,7 @@ class ForTheBot(Filter):
     async def __call__(
         self, message: Message, bot: Bot, chat_settings: ChatSettings | None
     ) -> bool:
-        if (
-            message.from_user is not None
-            and message.from_user.is_bot
-            and not sent_as_group(message)
-        ):
+        if not may_ask(message):
             return False
         if message.chat.type == "private":
             return True
@@ -100,13 +129,7 @@ class IsChatAdmin(Filter):
                 user_id=event.from_user.id,
                 sender_chat_id=None,
             )
-        return await permissions.can_configure(
-            bot,
-            chat_id=event.chat.id,
-            chat_type=event.chat.type,
-            user_id=event.from_user.id if event.from_user else None,
-            sender_chat_id=event.sender_chat.id if event.sender_chat else None,
-        )
+        return await permissions.sender_is_admin(bot, event)
 
 
 class Switch(Filter):

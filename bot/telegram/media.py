@@ -1,14 +1,16 @@
-"""What a message carries that the bot can listen to, and the turn it makes."""
+"""What a message carries that the bot can listen to, who asks, and the turn it makes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiogram import Bot
 from aiogram.types import Message
 
 from bot.core.models import TurnJob
+from bot.telegram.permissions import Permissions
 
-__all__ = ["Media", "job_of", "media_of"]
+__all__ = ["Asker", "Media", "asker_of", "job_of", "media_of", "payer_of"]
 
 # Documents worth downloading: sound, video with sound, or a type the sender did not know.
 LISTENABLE_MIME_PREFIXES = ("audio/", "video/")
@@ -46,20 +48,54 @@ def media_of(message: Message) -> Media | None:
     return None
 
 
+@dataclass(frozen=True)
+class Asker:
+    """Who asks for a turn: the sending user (for an anonymous admin ``GroupAnonymousBot``, for
+    a member writing as a channel ``Channel_Bot``), the chat the message was sent on behalf of,
+    whose limits and budgets the turn counts against (None: the user's), and whether the
+    sender is an admin of the chat."""
+
+    user_id: int | None
+    payer_id: int | None
+    is_admin: bool
+
+
+def payer_of(message: Message) -> int | None:
+    """Whose limits and budgets a turn asked by ``message`` counts against, when not its user:
+    the chat it was sent on behalf of (``sender_chat``: the group itself for its anonymous
+    admins, a channel for a member writing as one). Telegram sends every such message from one
+    placeholder account (``GroupAnonymousBot`` for every anonymous admin of every group,
+    ``Channel_Bot`` for every channel), so its user id would make them all one user."""
+    return message.sender_chat.id if message.sender_chat is not None else None
+
+
+async def asker_of(message: Message, bot: Bot, permissions: Permissions) -> Asker:
+    """The asker of ``message``; whether they are an admin is ``Permissions``' one rule (no
+    lookup in a private chat, for the owners or the group's anonymous admin; else the cached
+    admin list)."""
+    return Asker(
+        user_id=message.from_user.id if message.from_user is not None else None,
+        payer_id=payer_of(message),
+        is_admin=await permissions.sender_is_admin(bot, message),
+    )
+
+
 def job_of(
     message: Message,
     *,
     lang: str,
-    user_id: int | None,
+    asker: Asker,
     media: Media | None = None,
     text: str | None = None,
 ) -> TurnJob:
     """The queued turn for ``message``: its text, or the attachment described by ``media``;
-    ``user_id`` is who asked (for budgets and rate limits)."""
+    ``asker`` is who asked (the sender of ``message``, or of the /ask that replied to it)."""
     return TurnJob(
         chat_id=message.chat.id,
         message_id=message.message_id,
-        user_id=user_id,
+        user_id=asker.user_id,
+        payer_id=asker.payer_id,
+        asker_is_admin=asker.is_admin,
         chat_type=message.chat.type,
         lang=lang,
         thread_id=message.message_thread_id if message.is_topic_message else None,

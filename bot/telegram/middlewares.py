@@ -1,4 +1,5 @@
-"""Per-update data: the user's language, the allowlists, and the chat's settings."""
+"""Per-update data: the user's language, the allowlists, and the chat's settings; a channel's
+broadcasts are dropped before any handler sees them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.i18n import Catalogue, Texts, pick_language
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.storage.retry import retrying
+from bot.telegram.filters import broadcast
 from bot.telegram.ports import tell
 
 __all__ = ["ChatContextMiddleware"]
@@ -29,7 +31,9 @@ class ChatContextMiddleware(BaseMiddleware):
     """Gives handlers ``lang``, ``texts`` (the catalogue in that language) and ``chat_settings``
     (what the chat chose, or None where no handler needs them: a private chat's voice notes and
     texts); drops updates from people and chats outside the allowlists, telling such a chat so
-    at most once an hour."""
+    at most once an hour, and a channel's broadcasts (a linked channel's posts Telegram forwards
+    into its discussion group, anything from Telegram's service account): no command, turn or
+    refusal answers them, as each answer would cost and nobody asked."""
 
     def __init__(
         self,
@@ -49,6 +53,9 @@ class ChatContextMiddleware(BaseMiddleware):
         self.owners = owners
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        if isinstance(event, Message) and broadcast(event):
+            log.debug("ignoring a broadcast in chat %s: %s", event.chat.id, event.message_id)
+            return None
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
         lang = pick_language(user.language_code if user else None)

@@ -1,4 +1,5 @@
-"""Who may change a chat's settings: the one place that decides it.
+"""Who is an admin of a chat (may change its settings; a turn they ask is an admin's): the one
+place that decides it.
 
 Private chat: the user themself. Group: the chat's administrators (asked from Telegram and kept
 in the admin cache for a few minutes), messages sent on behalf of the group by an anonymous
@@ -11,6 +12,7 @@ import logging
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Message
 
 from bot.storage.admins import AdminCache
 
@@ -43,6 +45,18 @@ class Permissions:
         if user_id is None:
             return False
         return user_id in await self._admins_of(bot, chat_id)
+
+    async def sender_is_admin(self, bot: Bot, message: Message) -> bool:
+        """True when whoever sent ``message`` is an admin of its chat (``can_configure``): in a
+        private chat always; a group's admin list comes from the admin cache, so this costs a
+        Redis read, and a Telegram call only when the cache has no list for the chat."""
+        return await self.can_configure(
+            bot,
+            chat_id=message.chat.id,
+            chat_type=message.chat.type,
+            user_id=message.from_user.id if message.from_user else None,
+            sender_chat_id=message.sender_chat.id if message.sender_chat else None,
+        )
 
     async def _admins_of(self, bot: Bot, chat_id: int) -> set[int]:
         cached = await self._admins.get(chat_id)

@@ -2,26 +2,32 @@
 /reset, /forget, /memory on|off, /transcript on|off, /live on|off, and the tools' changes:
 /tools NAME on|off, /timezone ZONE|reset, /notes clear, /reminders cancel ID|clear.
 
-The router carries the admin check (``IsChatAdmin``) for all of them; a non-admin's command falls
-through to ``tools`` or ``commands``, which refuse it.
+The router carries the admin check (``IsChatAdmin``) for all of them, then, in groups, Telegram's
+word that the sender is an admin still (``StillAdmin``, getChatMember: the admin list may be
+minutes old); a non-admin's command falls through to ``tools`` or ``commands``, which refuse it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command, CommandObject
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject, Filter
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
 from bot.config import Settings
 from bot.i18n import Texts
 from bot.realtime.providers import voices_for
+from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import TOOL_FIELD, ChatSettings, ChatSettingsStore
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
 from bot.telegram.filters import Args, InstructionsGiven, IsChatAdmin, Switch
+from bot.telegram.handlers.membership import ADMIN_STATUSES
+from bot.telegram.permissions import Permissions
 from bot.telegram.ports import tell, thread_of
 from bot.telegram.tool_words import (
     CANCEL,
@@ -36,7 +42,9 @@ from bot.telegram.tool_words import (
 )
 from bot.tools.kit import ToolKit
 
-__all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "router"]
+__all__ = ["ADMIN_COMMANDS", "VOICE_CALLBACK", "StillAdmin", "router"]
+
+log = logging.getLogger(__name__)
 
 ADMIN_COMMANDS = (
     "voice", "instructions", "mode", "reset", "forget", "memory", "transcript", "live",
@@ -44,6 +52,48 @@ ADMIN_COMMANDS = (
 )  # fmt: skip
 VOICE_CALLBACK = "voice:"
 VOICES_PER_ROW = 3
+
+
+class StillAdmin(Filter):
+    """In a group, Telegram confirms now (getChatMember) that the sender is an admin: the list
+    ``IsChatAdmin`` read may be minutes old, and one who was demoted since must change nothing.
+    A demotion found here drops the chat's cached list. Private chats, the owners and anonymous
+    admins (the group itself) need no list and are not asked about. When Telegram cannot say,
+    the change is refused (and logged)."""
+
+    async def __call__(
+        self,
+        event: Message | CallbackQuery,
+        bot: Bot,
+        permissions: Permissions,
+        admin_cache: AdminCache,
+    ) -> bool:
+        user_id: int | None
+        sender_chat_id: int | None = None
+        if isinstance(event, CallbackQuery):
+            if not isinstance(event.message, Message):
+                return False
+            chat, user_id = event.message.chat, event.from_user.id
+        else:
+            chat = event.chat
+            user_id = event.from_user.id if event.from_user else None
+            sender_chat_id = event.sender_chat.id if event.sender_chat else None
+        if chat.type == "private" or user_id in permissions.owners or sender_chat_id == chat.id:
+            return True
+        if user_id is None:
+            return False
+        try:
+            member = await bot.get_chat_member(chat.id, user_id)
+        except TelegramAPIError as exc:
+            log.warning("chat %s: cannot confirm that user %s is an admin (%s); change refused",
+                        chat.id, user_id, exc)  # fmt: skip
+            return False
+        if member.status in ADMIN_STATUSES:
+            return True
+        log.info("chat %s: user %s is no longer an admin (%s); change refused",
+                 chat.id, user_id, member.status)  # fmt: skip
+        await admin_cache.forget(chat.id)
+        return False
 
 
 def voice_keyboard(provider: str, current: str) -> InlineKeyboardMarkup:
@@ -260,8 +310,8 @@ def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="admin")
     # The command filter first: other messages never pay for the admin check.
-    r.message.filter(Command(*ADMIN_COMMANDS), IsChatAdmin())
-    r.callback_query.filter(F.data.startswith(VOICE_CALLBACK), IsChatAdmin())
+    r.message.filter(Command(*ADMIN_COMMANDS), IsChatAdmin(), StillAdmin())
+    r.callback_query.filter(F.data.startswith(VOICE_CALLBACK), IsChatAdmin(), StillAdmin())
     r.message.register(on_voice, Command("voice"))
     r.callback_query.register(on_voice_picked)
     r.message.register(on_instructions, Command("instructions"), InstructionsGiven())

@@ -1,4 +1,5 @@
-"""The bot's own membership: removed or blocked, added back, group upgraded to a supergroup."""
+"""Membership: the bot's own (removed or blocked, added back, group upgraded to a supergroup),
+and others' admin rights (a promotion or demotion refreshes the chat's admin list at once)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from aiogram import F, Router
 from aiogram.types import ChatMemberUpdated, Message
 
+from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.storage.notes import NotesStore
@@ -16,6 +18,8 @@ from bot.storage.reminders import ReminderStore
 log = logging.getLogger(__name__)
 
 GONE = {"kicked", "left"}
+# A tuple, compared with ==: a status may come as aiogram's ChatMemberStatus (a str enum).
+ADMIN_STATUSES = ("creator", "administrator")
 
 
 async def on_my_membership(update: ChatMemberUpdated, chat_status: ChatStatus) -> None:
@@ -23,6 +27,20 @@ async def on_my_membership(update: ChatMemberUpdated, chat_status: ChatStatus) -
         await chat_status.mark_blocked(update.chat.id, update.new_chat_member.status)
     else:
         await chat_status.mark_reachable(update.chat.id)
+
+
+async def on_member_changed(update: ChatMemberUpdated, admin_cache: AdminCache) -> None:
+    """Someone became or stopped being an admin (Telegram sends ``chat_member`` updates where
+    the bot is an admin itself): the chat's cached list is dropped, so their rights follow at
+    once instead of when the cache expires."""
+    was = update.old_chat_member.status in ADMIN_STATUSES
+    now = update.new_chat_member.status in ADMIN_STATUSES
+    if was == now:
+        return
+    await admin_cache.forget(update.chat.id)
+    log.info("chat %s: user %s %s an admin; its admin list is asked again",
+             update.chat.id, update.new_chat_member.user.id,
+             "became" if now else "is no longer")  # fmt: skip
 
 
 async def on_migrated(
@@ -45,5 +63,6 @@ def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="membership")
     r.my_chat_member.register(on_my_membership)
+    r.chat_member.register(on_member_changed)
     r.message.register(on_migrated, F.migrate_to_chat_id)
     return r

@@ -1,7 +1,9 @@
 """Voice notes, audio, video notes, documents and texts: what the bot answers.
 
 Each handler turns the message into a job and hands it to admission; a refusal is raised and
-the error router tells the user.
+the error router tells the user. The job names who asked: the sender, the chat a message was
+sent on behalf of (whose limits and budgets the turn counts against) and whether the sender is
+an admin of the chat.
 """
 
 from __future__ import annotations
@@ -13,33 +15,50 @@ from aiogram.types import Message
 from bot.core.admission import Admission
 from bot.i18n import Texts
 from bot.storage.chat_status import ChatStatus
-from bot.telegram.filters import ForTheBot, strip_mention
-from bot.telegram.media import job_of, media_of
+from bot.telegram.filters import ForTheBot, may_ask, strip_mention
+from bot.telegram.media import asker_of, job_of, media_of
+from bot.telegram.permissions import Permissions
 from bot.telegram.ports import tell
 
 HINT_SECONDS = 10
 LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
 
 
-async def on_ask(message: Message, bot: Bot, lang: str, texts: Texts, admission: Admission) -> None:
-    """A reply with /ask to someone's voice note: answer that voice note."""
+async def on_ask(
+    message: Message,
+    bot: Bot,
+    lang: str,
+    texts: Texts,
+    admission: Admission,
+    permissions: Permissions,
+) -> None:
+    """A reply with /ask to a voice note: answer that voice note. The /ask's sender asks, and
+    the turn counts against them (or the chat they wrote as), whoever sent the voice note, a
+    linked channel's post included: a member asked for it and pays for it."""
     target = message.reply_to_message
     media = media_of(target) if target is not None else None
     if target is None or media is None:
         await tell(bot, message, texts("ask-usage"))
         return
-    await admission.admit(job_of(target, lang=lang, user_id=_user(message), media=media))
+    asker = await asker_of(message, bot, permissions)
+    await admission.admit(job_of(target, lang=lang, asker=asker, media=media))
 
 
-async def on_media(message: Message, lang: str, admission: Admission) -> None:
+async def on_media(
+    message: Message, bot: Bot, lang: str, admission: Admission, permissions: Permissions
+) -> None:
     media = media_of(message)
-    await admission.admit(job_of(message, lang=lang, user_id=_user(message), media=media))
+    asker = await asker_of(message, bot, permissions)
+    await admission.admit(job_of(message, lang=lang, asker=asker, media=media))
 
 
-async def on_text(message: Message, bot: Bot, lang: str, admission: Admission) -> None:
+async def on_text(
+    message: Message, bot: Bot, lang: str, admission: Admission, permissions: Permissions
+) -> None:
     text = strip_mention(message.text or "", await bot.me())
     if text:
-        await admission.admit(job_of(message, lang=lang, user_id=_user(message), text=text))
+        asker = await asker_of(message, bot, permissions)
+        await admission.admit(job_of(message, lang=lang, asker=asker, text=text))
 
 
 async def on_other(message: Message, bot: Bot, texts: Texts, chat_status: ChatStatus) -> None:
@@ -51,14 +70,11 @@ async def on_other(message: Message, bot: Bot, texts: Texts, chat_status: ChatSt
         await tell(bot, message, texts("unsupported"))
 
 
-def _user(message: Message) -> int | None:
-    return message.from_user.id if message.from_user else None
-
-
 def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="messages")
-    r.message.register(on_ask, Command("ask"))
+    # Who may ask, as for any message: not bots, not a linked channel's posts.
+    r.message.register(on_ask, Command("ask"), F.func(may_ask))
     r.message.register(on_media, LISTENABLE, ForTheBot(voice=True))
     r.message.register(on_text, F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
     r.message.register(on_other, F.chat.type == "private")
