@@ -2,9 +2,10 @@
 # redis-server binary, so the slim Python image needs no system codec packages.
 FROM python:3.12-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The versions the tests passed with (constraints.txt), as scripts/setup installs them.
+COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
-RUN pip install --no-cache-dir --prefix=/install .
+RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
 
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 DATA_DIR=/data

@@ -45,7 +45,9 @@ Health = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 async def start_metrics_server(host: str, port: int, health: Health) -> web.AppRunner:
-    """Serve /metrics and /healthz (200 when healthy, 503 otherwise, JSON details)."""
+    """Serve /metrics and /healthz (200 when healthy, 503 otherwise, JSON details) on ``host``
+    (``METRICS_HOST``: neither has auth, so the bot passes this machine's loopback unless told
+    otherwise; never the webhook's public address by default)."""
     from aiohttp import web  # only the processes that serve metrics need the web server
 
     async def metrics(_: web.Request) -> web.Response:

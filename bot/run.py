@@ -1,6 +1,7 @@
-"""The run modes: long polling, webhook, worker only. Each builds the services (``bot.app``),
-the Telegram bot and dispatcher (``bot.telegram``), and a worker whose turns answer through the
-Telegram ports, and runs until SIGINT or SIGTERM."""
+"""The run modes: long polling, webhook, worker only. Each first checks that Redis will not evict
+keys (``maxmemory-policy``), builds the services (``bot.app``), the Telegram bot and dispatcher
+(``bot.telegram``), and a worker whose turns answer through the Telegram ports, and runs until
+SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from bot.app import Services, adopt_findings, build_clock, build_services, build
 from bot.config import Settings
 from bot.metrics import QUEUE_DEPTH, start_metrics_server
 from bot.queue.worker import TurnWorker
+from bot.storage.redis import check_eviction_policy
 from bot.telegram.dispatcher import build_dispatcher, set_commands
 from bot.telegram.live import LiveTurns
 from bot.telegram.polling import poll
 from bot.telegram.ports import TelegramOwnerAlerts, turn_handlers
 from bot.telegram.session import make_bot
-from bot.telegram.webhook import WebhookHandler
+from bot.telegram.webhook import WebhookHandler, webhook_runner
 
 __all__ = ["run_polling", "run_webhook", "run_worker", "telegram_worker"]
 
@@ -78,7 +80,7 @@ class _Running:
         await adopt_findings(self.services)
         if settings.metrics_port:
             self._metrics = await start_metrics_server(
-                settings.webhook_host, settings.metrics_port,
+                settings.metrics_host, settings.metrics_port,
                 lambda: _health(self.services),
             )  # fmt: skip
         if self._worker is not None:
@@ -116,6 +118,7 @@ async def run_polling(settings: Settings, redis: Redis) -> None:
 
     A batch of updates is confirmed to Telegram only after each was handled (a turn: queued,
     about a millisecond), so a crash loses nothing accepted."""
+    await check_eviction_policy(redis, allow_eviction=settings.redis_allow_eviction)
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
@@ -136,6 +139,7 @@ async def run_polling(settings: Settings, redis: Redis) -> None:
 
 async def run_worker(settings: Settings, redis: Redis) -> None:
     """Only a worker: takes turns from the shared queue, until SIGINT or SIGTERM."""
+    await check_eviction_policy(redis, allow_eviction=settings.redis_allow_eviction)
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     log.info("worker %s starting (provider %s)", settings.worker_name, settings.realtime_provider)
@@ -149,6 +153,7 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
     (``WEBHOOK_SECRET``, or one derived from the bot token: a wrong or missing one is answered
     401), and a worker, until SIGINT or SIGTERM. Telegram gets its 200 only after the turn is
     queued, a 503 when it could not be within a few seconds, and then sends it again."""
+    await check_eviction_policy(redis, allow_eviction=settings.redis_allow_eviction)
     services = build_services(settings, redis)
     bot = make_bot(settings, services.chat_status)
     dp = build_dispatcher(services)
@@ -161,7 +166,7 @@ async def run_webhook(settings: Settings, redis: Redis) -> None:
         running.stop_on_signals()
         me = await bot.me()
         await set_commands(bot, services.catalogue)
-        runner = web.AppRunner(app, handle_signals=False)
+        runner = webhook_runner(app)
         await runner.setup()
         await web.TCPSite(runner, settings.webhook_host, settings.webhook_port).start()
         try:

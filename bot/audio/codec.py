@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 import os
+import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -30,6 +31,7 @@ __all__ = [
     "decode_chunks",
     "decode_to_pcm",
     "in_codec_thread",
+    "ogg_logical_streams",
 ]
 
 log = logging.getLogger(__name__)
@@ -66,6 +68,53 @@ OPEN_OPTIONS = {
 }
 
 
+# An Ogg page header (RFC 3533, section 6): capture pattern, version, header type (0x02: the
+# first page of a logical stream), granule position, serial number, page sequence, CRC, and the
+# number of segments whose lengths follow.
+_OGG_PAGE = struct.Struct("<4sBBqIIIB")
+_OGG_BOS = 0x02
+
+
+def ogg_logical_streams(data: bytes) -> tuple[int, int]:
+    """How many logical streams an Ogg file holds, from its page headers: (first pages, serial
+    numbers). A plain voice note has one of each; a file chained from several (one after
+    another) or multiplexed (side by side) has more. Walks page by page, skipping each body, so
+    nothing inside the audio is mistaken for a page; on damage it finds the next ``OggS``, as
+    FFmpeg does. Stops as soon as a second stream shows."""
+    bos = 0
+    serials: set[int] = set()
+    pos, size = 0, len(data)
+    while pos + _OGG_PAGE.size <= size:
+        magic, version, flags, _, serial, _, _, segments = _OGG_PAGE.unpack_from(data, pos)
+        if magic != b"OggS" or version != 0:
+            pos = data.find(b"OggS", pos + 1)
+            if pos < 0:
+                break
+            continue
+        bos += bool(flags & _OGG_BOS)
+        serials.add(serial)
+        if bos > 1 or len(serials) > 1:
+            break
+        table = pos + _OGG_PAGE.size
+        pos = table + segments + sum(data[table : table + segments])
+    return bos, len(serials)
+
+
+def _refuse_chained_ogg(data: bytes) -> None:
+    """One logical stream per Ogg file, checked before any audio goes out. FFmpeg decodes a
+    chained file's later streams as the same stream: a 3 s note declared as 3 s could carry ten
+    minutes more, and the model would hear (and bill) audio until the length limit stopped it."""
+    first_pages, serials = ogg_logical_streams(data)
+    if first_pages > 1 or serials > 1:
+        log.warning(
+            "audio: refused, an Ogg file of more than one logical stream (chained or "
+            "multiplexed: %d first pages, %d serial numbers seen)",
+            first_pages,
+            serials,
+        )
+        raise CorruptAudio("chained or multiplexed Ogg")
+
+
 async def in_codec_thread(fn: Callable[..., T], *args: object) -> T:
     """Run blocking codec work on the codec threads."""
     return await asyncio.get_running_loop().run_in_executor(CODEC_THREADS, fn, *args)
@@ -87,8 +136,10 @@ def decode_chunks(
     no URL, whatever the bytes ask for.
 
     Raises EmptyAudio for no bytes, NotAudio when the container is not an allowed one or has no
-    audio stream, CorruptAudio when FFmpeg cannot read it, TooLong as soon as the decoded audio
-    passes ``max_seconds`` (the metadata may lie; this stops a long file before it fills memory).
+    audio stream, CorruptAudio when FFmpeg cannot read it or it is an Ogg file of more than one
+    logical stream (chained or multiplexed; refused before the first chunk), TooLong as soon as
+    the decoded audio passes ``max_seconds`` (the metadata may lie; this stops a long file before
+    it fills memory).
     """
     if not data:
         raise EmptyAudio("no bytes")
@@ -116,6 +167,8 @@ def decode_chunks(
         stream = next((s for s in container.streams if s.type == "audio"), None)
         if stream is None:
             raise NotAudio("no audio stream")
+        if container.format.name == "ogg":
+            _refuse_chained_ogg(data)
         declared = (container.duration or 0) / av.time_base
         if max_seconds is not None and declared > max_seconds + 1:
             raise TooLong(declared, max_seconds)  # the container says so: nothing to decode

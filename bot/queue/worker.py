@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[TurnJob], Awaitable[None]]
 
+# What ``TurnQueue.take`` says of a turn whose entry is queued but whose chat's order gate has
+# no place for it: never "answered" (an answered turn's entry leaves with its done mark).
+LOST_FROM_GATE = frozenset({"lost", "gone"})
+
 
 @dataclass(frozen=True)
 class WorkerOptions:
@@ -175,6 +179,19 @@ class TurnWorker:
     async def _run(self, job: TurnJob, taken: Taken | None, give_up: bool) -> None:
         if taken is None:
             log.info("queue: %s was already answered; not again", job.label)
+        elif taken.state in LOST_FROM_GATE:
+            # Its entry is here, so it was never finished: an evicting Redis (or one that lost
+            # data) dropped its place in the chat's order. Answering it now could break the
+            # chat's order, and dropping it would leave the user waiting for nothing.
+            what = "order gate is gone" if taken.state == "lost" else "order gate lost this turn"
+            log.error(
+                "queue: %s: the chat's %s (Redis evicted or lost keys: see maxmemory-policy); "
+                "not answered, the user is told",
+                job.label,
+                what,
+            )
+            if self._on_give_up is not None:
+                await self._call(self._on_give_up, job)
         elif give_up:
             log.error("queue: giving up on %s after %d deliveries",
                       job.label, self.options.max_deliveries)  # fmt: skip
@@ -189,7 +206,8 @@ class TurnWorker:
 
     async def _take(self, job: TurnJob, entry_id: str) -> Taken | None:
         """Wait until the turn is the chat's next, its lock and a session lease are free, and
-        take them; None when the turn was already answered (a duplicate entry)."""
+        take them; None when the turn was already answered (a duplicate entry); a take in a
+        ``LOST_FROM_GATE`` state (holding nothing) when the gate no longer has the turn."""
         token = f"{self.incarnation}{entry_id}"
         lock_ms = int(self.options.visibility_timeout * 1000)
         loop = asyncio.get_running_loop()
@@ -206,8 +224,10 @@ class TurnWorker:
             if taken.state == "go":
                 self._held[entry_id] = taken
                 return taken
-            if taken.state in ("done", "gone"):
+            if taken.state == "done":
                 return None
+            if taken.state in LOST_FROM_GATE:
+                return taken
             if taken.state == "no_slot":
                 await asyncio.sleep(self.options.slot_poll)
                 continue

