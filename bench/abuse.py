@@ -11,8 +11,9 @@ redis-server, twice:
   2.4 s ahead). Counted over ``--window`` seconds (45): model sessions opened and voice notes
   sent to the user.
 - **budget burst**: ``USER_DAILY_SECONDS=5`` (one 3 s note with its 1 s answer fits, two do
-  not). The user sends five voice notes at once. Counted: voice notes answered, refusals, and the
-  audio seconds billed (what the model heard plus what it said, from the stand-in's sessions).
+  not). The user sends five voice notes at once. Counted: voice notes answered, refusal messages
+  (a chat hears the same refusal once in a while, not once per note), and the audio seconds
+  billed (what the model heard plus what it said, from the stand-in's sessions).
 
 The baseline is checked out with ``git worktree`` (``--baseline``, default the revision before
 the limits were closed); the current tree is this checkout, local changes included.
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
         runs, _failures = measure_trees("abuse", args.baseline, args.only, run, _progress)
     print("| run | storm: model sessions | storm: voice notes | burst: answered | "
-          "burst: refused | burst: audio seconds billed |")  # fmt: skip
+          "burst: refusal messages | burst: audio seconds billed |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for f in runs:
         print(f"| {f.label} | {f.storm_sessions} | {f.storm_voices} | {f.burst_answered} | "
