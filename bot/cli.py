@@ -11,7 +11,9 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import importlib
 import logging
+import os
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -257,10 +259,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(settings.log_level, settings.log_format, secrets=_secrets(settings))
     # The ~220k objects the imports made live as long as the process; a full collection walking
-    # them took ~125 ms on a 2-core machine: an event-loop stall at a random moment of some turn.
-    # Frozen, they are never walked again.
+    # them took ~125-160 ms on a 2-core machine: an event-loop stall at a random moment of some
+    # turn. Frozen, they are never walked again. The run commands import aiogram and most of the
+    # bot (~190k of them) only inside _run, so they are imported here first, or the freeze
+    # would miss them.
+    tuned = os.environ.get("BOT_GC_TUNING") != "0"  # "0": as before (bench.memory_soak)
+    if tuned and args.command in (None, "run", "worker"):
+        importlib.import_module("bot.run")
     gc.collect()
     gc.freeze()
+    if tuned:
+        # Each turn leaves a reference cycle holding its reply's encoder (libopus, a resampler
+        # graph and its 2 threads: ~1 MiB) that only a full collection frees. One comes once a
+        # quarter more objects than the last one kept have piled up: against ~200k unfrozen,
+        # every few hundred turns, and glibc kept the pile's pages (216 MiB idle, 300-350 MiB
+        # after 1,000 turns). A collection now resets that count to the few left unfrozen, and
+        # a full collection at every second middle one (default: tenth) comes every ~15 turns,
+        # walking ~20k objects: ~240 MiB, flat (python -m bench.memory_soak). Capping glibc's
+        # arenas (MALLOC_ARENA_MAX) or malloc_trim after collections changed nothing there.
+        gc.collect()
+        gc.set_threshold(700, 2, 1)
     try:
         if args.command == "ask":
             return asyncio.run(_ask(settings, args))
