@@ -1,6 +1,6 @@
 """Settings: one object, read from the environment and an optional ``.env`` file.
 
-Variable names are a contract (design.md section 3); ``.env.example`` documents each one.
+Variable names are a contract (README, "Configuration"); ``.env.example`` documents each one.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     turn_detection: Literal["server_vad", "semantic_vad", "manual"] = "server_vad"
     output_sample_rate: int | None = None  # None: the provider's default
     connect_timeout: float = Field(10.0, gt=0)
-    # Live first-audio delays reached 21.5 s (realtime-notes.md); a tool round adds its own.
+    # Live first-audio delays reached 21.5 s (stand_ins/README.md); a tool round adds its own.
     event_timeout: float = Field(45.0, gt=0)
     turn_timeout: float = Field(120.0, gt=0)
     turn_deadline: float = Field(150.0, gt=0)

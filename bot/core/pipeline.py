@@ -279,7 +279,7 @@ class TurnPipeline:
                 return await self._attempt(turn, chat, connecting, marks, download, form)
             except ContextRejected as exc:
                 if form == "items":
-                    # Yandex's live service refuses assistant items (realtime-notes.md): from
+                    # Yandex's live service refuses assistant items (stand_ins/README.md): from
                     # now on this process quotes the conversation in one user item instead.
                     log.warning("the provider refused the conversation memory as items (%s); "
                                 "quoting it from now on", exc)  # fmt: skip

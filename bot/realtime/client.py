@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 # The websockets default (1 MiB) breaks on large server events; OpenAI allows 15 MiB appends.
 MAX_MESSAGE = 16 * 1024 * 1024
 # Close code of a session the server ended for its policy: Yandex's live service closes with it
-# after "Invalid model URI" (realtime-notes.md, last section): a configuration error.
+# after "Invalid model URI" (stand_ins/README.md, "yandex-field"): a configuration error.
 POLICY_CLOSE = 1008
 # A handshake refused with 429 is tried this many times, BUSY_DELAY seconds apart and more.
 BUSY_TRIES = 5
@@ -127,7 +127,7 @@ class RealtimeClient:
                 max_size=MAX_MESSAGE,
                 open_timeout=self.connect_timeout,
                 # No keepalive pings: Yandex's live service was seen leaving them unanswered
-                # (realtime-notes.md), and a missing pong must not end a long answer. A server
+                # (stand_ins/README.md), and a missing pong must not end a long answer. A server
                 # that goes silent is caught by the event timeout instead.
                 ping_interval=None,
                 close_timeout=2,

@@ -1,6 +1,6 @@
 """``python -m bot probe``: the configured provider's live service, measured where its
-documentation leaves questions open (realtime-notes.md, "What live clients of Yandex's service
-saw").
+documentation leaves questions open (stand_ins/README.md, "yandex-field: Yandex as live
+clients saw it").
 
 Each question gets a short session of its own on a raw WebSocket (no bot logic in between),
 every wait is bounded (a hang is "no answer"), and every reply is cut off past a few seconds of
@@ -88,7 +88,7 @@ RULES = (
     "quota_refusal",
 )
 
-# What each provider's documentation says (realtime-notes.md, stand_ins/README.md).
+# What each provider's documentation says (stand_ins/README.md).
 EXPECTED: dict[str, dict[str, str]] = {
     "yandex": {
         "assistant_items": "accepted (item.create is supported)",

@@ -2,13 +2,13 @@
 
 Feed it what the server sent (``receive``) and what the turn has to say (``add_audio``,
 ``add_text``, ``end_input``); each call returns the client events to send, in order. It knows
-the turn-detection trap (realtime-notes.md): with server VAD the server may commit pieces of the
+the turn-detection trap (stand_ins/README.md): with server VAD the server may commit pieces of the
 buffer by itself, so the client commits once after the last audio, takes an
 ``input_audio_buffer_commit_empty`` answer to that commit as harmless, and sends
 ``response.create`` exactly once, after its commit is answered. The turn is over at
 ``response.done``, never earlier.
 
-A turn may hold several responses (realtime-notes.md, "Tools in a realtime turn"): a response
+A turn may hold several responses (stand_ins/README.md, "Function calls"): a response
 that ends with ``function_call`` items puts the turn in the ``CALLING`` phase; the caller runs
 the calls (``calls_due``) and gives their outputs to ``answer_calls``, which sends them as
 ``function_call_output`` items and asks for the next response; the turn is over at the
@@ -17,7 +17,7 @@ the calls (``calls_due``) and gives their outputs to ``answer_calls``, which sen
 with an error telling the model to answer now, and one round later the turn ends with what it
 has. The reply's text and audio are those of every response; the usage is their sum.
 
-What live clients of Yandex saw beyond its documentation (realtime-notes.md, last section) is
+What live clients of Yandex saw beyond its documentation (stand_ins/README.md, "yandex-field") is
 handled either way:
 
 - Memory goes as native items (user ``input_text``, assistant ``output_text``) or, where the
@@ -534,7 +534,7 @@ class TurnProtocol:
 
     def _on_input_transcript(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         self.transcripts += 1
-        text = (event.get("transcript") or "").strip() if "transcript" in event else ""
+        text = (event.get("transcript") or "").strip()
         if text:
             self.input_transcript = f"{self.input_transcript} {text}".strip()
         if self.phase is Phase.TRANSCRIBING and self.transcripts >= self.audio_items:
@@ -636,7 +636,7 @@ class TurnProtocol:
         kind = error.get("type") or ""
         message = error.get("message") or ""
         if code == "input_audio_buffer_commit_empty":
-            # The server VAD already committed everything: harmless (realtime-notes.md).
+            # The server VAD already committed everything: harmless (stand_ins/README.md).
             if self.phase is Phase.COMMITTING and (
                 self.server_commits or self.config.turn_detection != "manual"
             ):
@@ -679,7 +679,7 @@ def _config_error(message: str, param: object, on_update: bool) -> RealtimeConfi
     """An error that names the deployment's configuration, or None. Yandex's live service:
     "Invalid model URI" (then close 1008) for a model query that is not
     gpt://<folder>/<model>, "Runtime error: NOT_FOUND: Instance with model … not found" for an
-    unknown model (realtime-notes.md, last section); a session.update refused (a voice or role
+    unknown model (stand_ins/README.md, "yandex-field"); a session.update refused (a voice or role
     the provider lacks, a rate)."""
     lowered = message.lower()
     if "invalid model uri" in lowered:

@@ -30,7 +30,7 @@ __all__ = [
 YANDEX_URL = "wss://ai.api.cloud.yandex.net/v1/realtime?model=gpt://{folder}/{model}"
 OPENAI_URL = "wss://api.openai.com/v1/realtime?model={model}"
 
-# name -> (language, gender); realtime-notes.md lists the voices stated to work with the API.
+# name -> (language, gender); README lists the voices stated to work with the API.
 YANDEX_VOICES: dict[str, tuple[str, str]] = {
     "alena": ("ru", "F"), "filipp": ("ru", "M"), "ermil": ("ru", "M"), "jane": ("ru", "F"),
     "omazh": ("ru", "F"), "zahar": ("ru", "M"), "dasha": ("ru", "F"), "julia": ("ru", "F"),
@@ -71,7 +71,7 @@ class Profile:
     # Until a probe says otherwise (``python -m bot probe``): whether history items of the
     # assistant role may be refused, and how long to wait for the input's transcripts before
     # response.create (a provider that may answer a create sent straight after the commit as
-    # if nothing had been said). Both come from what live clients saw (realtime-notes.md).
+    # if nothing had been said). Both come from what live clients saw (stand_ins/README.md).
     assistant_items_doubtful: bool = False
     transcript_wait: float = 0.0
 
@@ -100,7 +100,7 @@ PROFILES: dict[str, Profile] = {
         # (realtime/voice_agent.py; billed as a Search API generative response).
         web_search=True,
         # A public Yandex Cloud Function voice bridge records "MessageContentItemOutputText …
-        # not supported yet" for assistant items (realtime-notes.md, last section).
+        # not supported yet" for assistant items (stand_ins/README.md, "yandex-field").
         assistant_items_doubtful=True,
         # One live client saw a response.create sent right after the commit answered as if
         # nothing had been said, until it waited for the item's transcript; Yandex sends
