@@ -30,7 +30,8 @@ __all__ = [
 YANDEX_URL = "wss://ai.api.cloud.yandex.net/v1/realtime?model=gpt://{folder}/{model}"
 OPENAI_URL = "wss://api.openai.com/v1/realtime?model={model}"
 
-# name -> (language, gender); README lists the voices stated to work with the API.
+# name -> (language, gender): the voices yandex-cloud/docs (en/speechkit/tts/voices.md) states work
+# with the Realtime API.
 YANDEX_VOICES: dict[str, tuple[str, str]] = {
     "alena": ("ru", "F"), "filipp": ("ru", "M"), "ermil": ("ru", "M"), "jane": ("ru", "F"),
     "omazh": ("ru", "F"), "zahar": ("ru", "M"), "dasha": ("ru", "F"), "julia": ("ru", "F"),
