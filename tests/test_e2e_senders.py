@@ -6,6 +6,7 @@ bots)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -15,6 +16,7 @@ from aiogram.types import Update
 
 from bot.core.models import TurnJob
 from bot.storage import keys
+from bot.storage.usage import day_of
 from stand_ins.bot_api import (
     CHANNEL_BOT,
     GROUP_ANONYMOUS_BOT,
@@ -252,3 +254,21 @@ async def test_an_automatic_forward_is_not_answered_in_mode_all(
         # A member may still /ask about the post: they asked, and it counts against them.
         text(app, "/ask", user_id=MEMBER, reply_to=post["message"])
         await answered(app, post)
+
+
+@pytest.mark.yandex_variants
+async def test_usage_reports_the_sender_chat_its_turns_counted_against(
+    realtime: RealtimeStandIn, redis_url: str
+) -> None:
+    async with running_bot(realtime, redis_url) as app:
+        await answered(app, question(app, GROUP, anonymous_admin=True))
+        today = day_of(dt.datetime.now(dt.UTC))
+        async with asyncio.timeout(10):  # counted right after the answer is sent
+            while (await app.services.ledger.totals("u", GROUP, today)).turns != 1:
+                await asyncio.sleep(0.02)
+        # The turn was counted against the group (its anonymous admins): /usage from them says so,
+        # not GroupAnonymousBot's empty account; a member's own /usage shows nothing of it.
+        asked = text(app, "/usage", GROUP, anonymous_admin=True)
+        assert "You, today: 1 turns" in await refused(app, asked)
+        mine = text(app, "/usage", GROUP, user_id=MEMBER)
+        assert "You, today: 0 turns" in await refused(app, mine)

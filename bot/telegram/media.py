@@ -10,7 +10,7 @@ from aiogram.types import Message
 from bot.core.models import TurnJob
 from bot.telegram.permissions import Permissions
 
-__all__ = ["Asker", "Media", "asker_of", "job_of", "media_of", "payer_of"]
+__all__ = ["Asker", "Media", "asker_of", "job_of", "media_of", "payer_of", "sender_of"]
 
 # Documents worth downloading: sound, video with sound, or a type the sender did not know.
 LISTENABLE_MIME_PREFIXES = ("audio/", "video/")
@@ -67,6 +67,15 @@ def payer_of(message: Message) -> int | None:
     placeholder account (``GroupAnonymousBot`` for every anonymous admin of every group,
     ``Channel_Bot`` for every channel), so its user id would make them all one user."""
     return message.sender_chat.id if message.sender_chat is not None else None
+
+
+def sender_of(message: Message) -> int | None:
+    """Who sent ``message``, as ``TurnJob.payer`` names the asker of a turn (their usage, notes
+    and reminders): the chat it was sent on behalf of (``payer_of``), else the user."""
+    payer = payer_of(message)
+    if payer is not None:
+        return payer
+    return message.from_user.id if message.from_user else None
 
 
 async def asker_of(message: Message, bot: Bot, permissions: Permissions) -> Asker:

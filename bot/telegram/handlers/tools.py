@@ -25,7 +25,7 @@ from bot.storage.chat_settings import ChatSettings
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
 from bot.telegram.filters import Args, IsChatAdmin
-from bot.telegram.media import payer_of
+from bot.telegram.media import sender_of
 from bot.telegram.ports import tell
 from bot.telegram.texts import split_text
 from bot.telegram.tool_words import (
@@ -94,15 +94,6 @@ async def on_notes(message: Message, bot: Bot, texts: Texts, notes: NotesStore) 
     lines += [texts("notes-line", id=str(note.id), text=note.text) for note in kept]
     lines.append(texts("notes-how"))
     await tell_long(bot, message, "\n".join(lines))
-
-
-def sender_of(message: Message) -> int | None:
-    """Who sent ``message``, as ``TurnJob.payer`` names the asker of a turn: the chat it was
-    sent on behalf of (``payer_of``), else the user."""
-    payer = payer_of(message)
-    if payer is not None:
-        return payer
-    return message.from_user.id if message.from_user else None
 
 
 async def forget_note(

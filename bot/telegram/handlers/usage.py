@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.i18n import Texts
 from bot.storage.usage import Totals, UsageLedger, day_of, month_of
 from bot.telegram.chart import usage_chart
+from bot.telegram.media import sender_of
 from bot.telegram.ports import tell, thread_of
 
 TOP = 5
@@ -34,8 +35,8 @@ async def on_usage(message: Message, bot: Bot, texts: Texts, ledger: UsageLedger
     now = dt.datetime.now(dt.UTC)
     currency = ledger.prices.currency
     lines = [texts("usage-title")]
-    if message.from_user is not None:
-        uid = message.from_user.id
+    uid = sender_of(message)  # the sender chat for anonymous admins and channels
+    if uid is not None:
         lines.append(_line(texts, texts("usage-you-today"),
                            await ledger.totals("u", uid, day_of(now)), currency))  # fmt: skip
         lines.append(_line(texts, texts("usage-you-month"),
