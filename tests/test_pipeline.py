@@ -287,3 +287,30 @@ async def test_a_reply_is_cut_at_max_reply_seconds(
     assert abs(probe(result.voice).duration - 2.0) < 0.05
     await realtime.wait_sessions(1)
     assert "response.cancel" in realtime.sessions[0].event_types
+
+
+async def test_a_turn_leaves_no_encoder_for_the_cycle_collector(
+    realtime: RealtimeStandIn, audio_files: dict[str, Path]
+) -> None:
+    """Each reply's encoder (a codec context, about 1 MiB) is freed when the turn ends, not when
+    a full collection finds it: a cycle through the audio callback kept one per turn alive."""
+    import gc
+
+    from bot.audio.codec import OggOpusEncoder
+
+    def encoders() -> int:
+        return sum(type(o) is OggOpusEncoder for o in gc.get_objects())
+
+    realtime.scenario = Scenario(reply_seconds=1.0)
+    pipeline = make_pipeline(realtime_settings(realtime))
+    gc.collect()
+    gc.disable()
+    try:
+        before = encoders()
+        for _ in range(3):
+            result = await ask(pipeline, file_turn(audio_files["voice.ogg"]))
+            assert probe(result.voice).duration > 0.9
+        await asyncio.sleep(0.1)  # the sessions' closing tasks
+        assert encoders() == before
+    finally:
+        gc.enable()

@@ -238,10 +238,14 @@ class OggOpusEncoder:
         self.input_rate = input_rate
         self.samples = 0
         self._buffer = io.BytesIO()
-        self._container = av.open(self._buffer, mode="w", format="ogg")
-        self._stream = self._container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
-        self._stream.bit_rate = bitrate
-        self._stream.codec_context.options = {"application": "voip"}
+        container = av.open(self._buffer, mode="w", format="ogg")
+        stream = container.add_stream("libopus", rate=OPUS_RATE, layout="mono")
+        stream.bit_rate = bitrate
+        stream.codec_context.options = {"application": "voip"}
+        # Both are dropped by ``finish``: the codec context and its buffers (about 1 MiB) go at
+        # once, even while something still holds this encoder.
+        self._container: av.container.OutputContainer | None = container
+        self._stream: av.audio.stream.AudioStream | None = stream
         self._odd = b""
 
     @property
@@ -262,12 +266,20 @@ class OggOpusEncoder:
         frame.rate = self.input_rate
         frame.pts = self.samples
         self.samples += samples.size
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
+        stream, container = self._parts()
+        for packet in stream.encode(frame):
+            container.mux(packet)
+
+    def _parts(self) -> tuple[av.audio.stream.AudioStream, av.container.OutputContainer]:
+        if self._stream is None or self._container is None:
+            raise RuntimeError("the encoder has finished")
+        return self._stream, self._container
 
     def finish(self) -> bytes:
-        """Flush the encoder and return the whole OGG file."""
-        for packet in self._stream.encode(None):
-            self._container.mux(packet)
-        self._container.close()
+        """Flush the encoder and return the whole OGG file; the encoder is spent after it."""
+        stream, container = self._parts()
+        self._stream = self._container = None
+        for packet in stream.encode(None):
+            container.mux(packet)
+        container.close()
         return self._buffer.getvalue()

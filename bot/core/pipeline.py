@@ -211,13 +211,20 @@ class StreamingEncoder:
             return encoder.finish()
 
         voice = await in_codec_thread(finish)
-        return voice, self._encoder.duration
+        self._encoder = None
+        return voice, encoder.duration
 
     async def abort(self) -> None:
         if self._job is not None and not self._job.done():
             self._job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._job
+        self._encoder = None
+        self._pending.clear()
+
+
+def _drop_audio(_pcm: bytes) -> None:
+    """A spent turn's audio callback: late audio goes nowhere."""
 
 
 def _close_later(session: RealtimeSession) -> None:
@@ -351,6 +358,9 @@ class TurnPipeline:
             raise
         finally:
             await encoder.abort()
+            # The callback holds the protocol that holds it: a cycle that would keep this
+            # turn's encoder until a full collection.
+            protocol.on_audio = _drop_audio
         result.used_history = bool(chat.history)
         return result
 
