@@ -3,7 +3,7 @@
 Runs the bot (``bot.cli.main(["run"])``), or with ``--baseline`` the baseline bot, after wrapping
 its codec work so the CPU it costs is counted apart from the rest:
 
-- the bot: ``decode_chunks`` (in ``bot.audio.codec`` and as imported by ``bot.core.pipeline``)
+- the bot: ``decode_chunks`` (in ``bot.audio.codec`` and as imported by ``bot.realtime.turn``)
   as decode (with the level check and base64 of each chunk, which run inside it);
   ``OggOpusEncoder.__init__``, ``feed`` and ``finish`` as encode (thread CPU time of
   the worker threads that run them). ``TurnPipeline.run`` is wrapped to keep each turn's stage
@@ -52,8 +52,8 @@ def instrument_dispatcher(figures: Figures) -> None:
 
 def instrument_bot(figures: Figures) -> None:
     import bot.audio.codec as codec
-    import bot.core.pipeline as pipeline
-    from bot.core.models import TurnResult, TurnSetup
+    import bot.realtime.turn as pipeline
+    from bot.domain import TurnResult, TurnSetup
 
     decode = timed(figures, "decode", codec.decode_chunks)
     codec.decode_chunks = decode

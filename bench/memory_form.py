@@ -25,9 +25,9 @@ import orjson
 
 from bot.app import build_pipeline
 from bot.config import load_settings
-from bot.core.models import HistoryItem, TurnResult, TurnSetup
-from bot.core.pipeline import TurnInput, TurnPipeline
+from bot.domain import HistoryItem, TurnInput, TurnResult, TurnSetup
 from bot.realtime.protocol import quote_history
+from bot.realtime.turn import TurnPipeline
 from stand_ins.media import make
 from stand_ins.realtime import RealtimeStandIn, Scenario
 

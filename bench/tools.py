@@ -109,7 +109,7 @@ from bench.notes import make_note
 from bench.redis_monitor import MonitorLog, Seen
 from bench.report import percentile, run_meta, save_report
 from bench.trees import Tree, measure_modes
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage import keys
 from bot.storage.reminders import ReminderStore
 from stand_ins.bot_api import BotAPIStandIn, Call

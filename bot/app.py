@@ -15,14 +15,14 @@ from redis.asyncio import Redis
 from bot.config import Settings
 from bot.core.admission import Admission, AdmissionRules
 from bot.core.answering import Answering, TurnStores
-from bot.core.models import Limits, ProviderTraits, TurnJob
-from bot.core.pipeline import TurnOptions, TurnPipeline
+from bot.domain import Limits, ProviderTraits, TurnJob
 from bot.errors import StorageError
 from bot.i18n import Catalogue
 from bot.queue.clock import ReminderClock
 from bot.queue.worker import Handler, TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import PROFILES, endpoint_from_settings, live_path, profile_for
+from bot.realtime.turn import TurnOptions, TurnPipeline
 from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus

@@ -26,7 +26,7 @@ from bot import __version__
 # ``--version`` and ``ask`` never load Telegram's side.
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.core.models import Reply
+    from bot.domain import Reply
 
 __all__ = ["main"]
 
@@ -112,7 +112,7 @@ class FileReplies:
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_answering
-    from bot.core.models import TurnJob
+    from bot.domain import TurnJob
     from bot.i18n import Catalogue
 
     settings.require_realtime()

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     bot_daily_cost: float = Field(0.0, ge=0)
     # Seconds of reply audio a turn holds on the budgets until it ends (its worst case, with its
     # declared input), so turns at once cannot all pass a budget; what a reminder holds once set.
-    # A reply is cut there (bot.core.pipeline), so the hold is a real bound.
+    # A reply is cut there (bot.realtime.turn), so the hold is a real bound.
     max_reply_seconds: float = Field(60.0, gt=0)
 
     # Queue and workers

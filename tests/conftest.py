@@ -12,7 +12,7 @@ import pytest
 
 from bot.app import build_pipeline
 from bot.config import Settings, load_settings
-from bot.core.pipeline import TurnPipeline
+from bot.realtime.turn import TurnPipeline
 from stand_ins.media import make
 from stand_ins.realtime import PROFILES, ProfileName, RealtimeStandIn
 from stand_ins.redis import RedisServer

@@ -128,7 +128,7 @@ def test_version_and_the_ask_command_load_no_telegram_code() -> None:
     probe = (
         "import sys\n"
         "from bot.cli import main\n"
-        "import bot.app, bot.i18n, bot.core.models\n"  # what `ask` imports
+        "import bot.app, bot.i18n, bot.domain\n"  # what `ask` imports
         "assert not [m for m in sys.modules if m.startswith('aiogram')], 'aiogram loaded'\n"
         "main(['--version'])\n"
     )

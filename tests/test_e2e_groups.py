@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage import keys
 from stand_ins.realtime import RealtimeStandIn
 from tests.bot_harness import RunningBot, about, running_bot

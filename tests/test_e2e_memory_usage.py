@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.models import ProviderTraits, TurnJob
+from bot.domain import ProviderTraits, TurnJob
 from bot.storage.findings import ProviderFindings
 from bot.storage.turn_queue import Admitted, TurnQueue
 from bot.storage.usage import Budget, Budgets, Prices, TurnUsage, UsageLedger, budget_checks

@@ -14,7 +14,7 @@ from typing import Any, cast
 import pytest
 from aiogram.types import Update
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage import keys
 from bot.storage.usage import day_of
 from stand_ins.bot_api import (

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage import keys
 from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from tests.bot_harness import RunningBot, running_bot

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from bot.app import build_services
 from bot.config import load_settings
 from bot.core.admission import Admission, AdmissionRules
-from bot.core.models import Limits, TurnJob
+from bot.domain import Limits, TurnJob
 from bot.errors import OverBudget, RateLimited, ReminderOverBudget, ReminderRateLimited
 from bot.i18n import Catalogue, render
 from bot.storage import keys

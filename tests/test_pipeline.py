@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.models import TurnSetup
-from bot.core.pipeline import TurnInput, TurnPipeline
+from bot.domain import TurnInput, TurnSetup
 from bot.errors import (
     CorruptAudio,
     EmptyAudio,
@@ -24,6 +23,7 @@ from bot.errors import (
     SilentAudio,
     TooLong,
 )
+from bot.realtime.turn import TurnPipeline
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from stand_ins.redis import free_port
 from tests.audio_props import decode, dominant_hz, pcm16_samples, probe

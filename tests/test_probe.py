@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.core.models import ProviderTraits
+from bot.domain import ProviderTraits
 from bot.errors import StorageError
 from bot.realtime import probe as probe_mod
 from bot.realtime.probe import (

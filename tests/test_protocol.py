@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from bot.core.models import HistoryItem
+from bot.domain import HistoryItem
 from bot.errors import (
     EmptyAudio,
     RealtimeAuthError,

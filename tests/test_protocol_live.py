@@ -9,7 +9,7 @@ import base64
 
 import pytest
 
-from bot.core.models import HistoryItem
+from bot.domain import HistoryItem
 from bot.errors import ContextRejected, RealtimeConfigError, RealtimeServerError
 from bot.realtime.protocol import Phase, SessionConfig, TurnProtocol, quote_history
 from stand_ins.realtime import validate_client_event

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot.core.models import ToolCall
+from bot.domain import ToolCall
 from bot.errors import RealtimeResponseFailed
 from bot.realtime.protocol import ROUNDS_EXCEEDED, Phase, SessionConfig, TurnProtocol
 from stand_ins.realtime import validate_client_event

@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.core.admission import Admission, AdmissionRules
-from bot.core.models import Limits, TurnJob
+from bot.domain import Limits, TurnJob
 from bot.errors import Busy, RateLimited
 from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.storage import keys

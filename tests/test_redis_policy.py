@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.errors import ConfigError
 from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.run import telegram_worker

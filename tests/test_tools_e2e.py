@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage.reminders import ReminderStore
 from bot.storage.usage import TurnUsage
 from stand_ins.bot_api import BotAPIStandIn

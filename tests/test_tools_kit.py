@@ -16,7 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import TOOL_NAMES
-from bot.core.models import ToolCall, TurnJob
+from bot.domain import ToolCall, TurnJob
 from bot.errors import ToolFailed
 from bot.storage import keys
 from bot.storage.chat_settings import ChatSettings

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.errors import LimitReached, StorageError, ToolFailed
 from bot.storage import keys
 from bot.storage.notes import NotesStore

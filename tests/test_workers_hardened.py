@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from bot.config import load_settings
 from bot.core.admission import Admission, AdmissionRules
-from bot.core.models import Limits, TurnJob
+from bot.domain import Limits, TurnJob
 from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.storage import keys
 from bot.storage.turn_queue import TurnQueue

@@ -14,9 +14,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bot.config import load_settings
-from bot.core.models import TurnSetup
-from bot.core.pipeline import TurnInput, TurnPipeline
+from bot.domain import TurnInput, TurnSetup
 from bot.errors import RealtimeConfigError
+from bot.realtime.turn import TurnPipeline
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import decode, dominant_hz, probe
 from tests.bot_harness import RunningBot, running_bot

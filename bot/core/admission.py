@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass, field
 
 from bot import metrics
-from bot.core.models import Limits, TurnJob
 from bot.core.ports import OwnerAlerts
+from bot.domain import Limits, TurnJob
 from bot.errors import Busy, NotAudio, RateLimited, Refusal
 from bot.i18n import LANGUAGES, Catalogue
 from bot.storage.reminders import ReminderCharge

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot import metrics
-from bot.core.models import HistoryItem, Reply, TurnJob, TurnResult, TurnSetup
-from bot.core.pipeline import TurnInput, TurnPipeline
 from bot.core.ports import InputSource, OwnerAlerts, ReplySink
+from bot.domain import HistoryItem, Reply, TurnInput, TurnJob, TurnResult, TurnSetup
 from bot.errors import (
     BotError,
     ChatUnreachable,
@@ -40,6 +39,7 @@ from bot.errors import (
 )
 from bot.i18n import Catalogue, render
 from bot.logging import turn_context
+from bot.realtime.turn import TurnPipeline
 from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
 from bot.storage.chat_status import ChatStatus
 from bot.storage.memory import ConversationMemory

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from typing import Protocol
 
-from bot.core.models import Reply
+from bot.domain import Reply
 
 __all__ = ["InputSource", "OwnerAlerts", "ReplySink"]
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from redis.exceptions import RedisError, ResponseError
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage.retry import retrying
 from bot.storage.turn_queue import Taken, TurnQueue
 

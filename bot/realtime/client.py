@@ -26,7 +26,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from bot.core.models import ToolCall
+from bot.domain import ToolCall, tool_error
 from bot.errors import (
     RealtimeAuthError,
     RealtimeConfigError,
@@ -253,7 +253,7 @@ class RealtimeSession:
         response)."""
         runner = self._tools
         if runner is None:
-            outputs = ['{"error": "no tools are available"}'] * len(calls)
+            outputs = [tool_error("no tools are available")] * len(calls)
         else:
             cap = self._calls_per_response
             run, skipped = calls[:cap], calls[cap:]
@@ -261,13 +261,11 @@ class RealtimeSession:
             if skipped:
                 log.warning("realtime: the model made %d calls in one response; ran the "
                             "first %d", len(calls), cap)  # fmt: skip
-                refused = orjson.dumps(
-                    {
-                        "error": f"too many tool calls at once; only the first {cap} of this "
-                        "response were run, not this one: answer with what they gave, and "
-                        "tell the user what was left undone"
-                    }
-                ).decode()
+                refused = tool_error(
+                    f"too many tool calls at once; only the first {cap} of this response were "
+                    "run, not this one: answer with what they gave, and tell the user what was "
+                    "left undone"
+                )
                 outputs += [refused] * len(skipped)
         self.send(protocol.answer_calls(list(zip(calls, outputs, strict=True))))
         self.settle(protocol)

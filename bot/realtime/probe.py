@@ -46,7 +46,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from bot.core.models import ProviderTraits
+from bot.domain import ProviderTraits
 from bot.realtime.protocol import EVENT_ALIASES, encode_appends
 from bot.realtime.providers import Endpoint, Profile
 

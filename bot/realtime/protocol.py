@@ -43,7 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.core.models import HistoryItem, ToolCall, Usage
+from bot.domain import HistoryItem, ToolCall, Usage, tool_error
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -141,8 +141,8 @@ class SessionConfig:
 
 
 # What the model is told when a turn made more rounds of calls than it may.
-ROUNDS_EXCEEDED = (
-    '{"error": "too many tool calls in one turn: answer the user now with what you have"}'
+ROUNDS_EXCEEDED = tool_error(
+    "too many tool calls in one turn: answer the user now with what you have"
 )
 
 

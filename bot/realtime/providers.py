@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from bot.config import Settings
-from bot.core.models import ProviderTraits
+from bot.domain import ProviderTraits
 from bot.errors import ConfigError
 
 __all__ = [

@@ -13,7 +13,7 @@ import logging
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.core.models import ProviderTraits
+from bot.domain import ProviderTraits
 from bot.errors import StorageError
 from bot.storage import keys
 

@@ -9,7 +9,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.core.models import HistoryItem
+from bot.domain import HistoryItem
 from bot.errors import StorageError
 from bot.storage import keys
 

@@ -45,7 +45,7 @@ from typing import Any, cast
 import orjson
 from redis.asyncio import Redis
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.errors import LimitReached, ReminderOverBudget, ReminderRateLimited, ToolFailed
 from bot.storage import keys
 from bot.storage.retry import storage_errors

@@ -40,7 +40,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.storage import keys
 
 __all__ = [

@@ -23,7 +23,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.core.models import TurnJob, Usage
+from bot.domain import TurnJob, Usage
 from bot.errors import OverBudget
 from bot.storage import keys
 from bot.storage.retry import storage_errors

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from aiogram import Bot
 from aiogram.types import Message
 
-from bot.core.models import TurnJob
+from bot.domain import TurnJob
 from bot.telegram.permissions import Permissions
 
 __all__ = ["Asker", "Media", "asker_of", "job_of", "media_of", "payer_of", "sender_of"]

@@ -25,7 +25,7 @@ from aiogram.types import BufferedInputFile, Message, ReplyParameters
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.core.answering import Answering
-from bot.core.models import Reply, TurnJob
+from bot.domain import Reply, TurnJob
 from bot.errors import ChatUnreachable, DownloadFailed, SendFailed, TooLarge, VoiceForbidden
 from bot.i18n import Catalogue, render
 from bot.queue.worker import Handler

@@ -1,6 +1,6 @@
 """Tools the model may call during a turn: the clock, the chat's notes and reminders, web search.
 
-``ToolKit`` (built once) gives each turn its ``TurnTools`` (``bot.core.models.ToolBox``)."""
+``ToolKit`` (built once) gives each turn its ``TurnTools`` (``bot.domain.ToolBox``)."""
 
 from bot.tools.kit import SearchBackend, Source, ToolKit, TurnTools
 

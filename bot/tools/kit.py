@@ -43,7 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from bot.config import TOOL_NAMES
-from bot.core.models import ToolCall, TurnJob
+from bot.domain import ToolCall, TurnJob, tool_error, tool_result
 from bot.errors import LimitReached, StorageError, ToolFailed
 from bot.storage.chat_settings import ChatSettings
 from bot.storage.notes import Note, NotesStore
@@ -243,7 +243,7 @@ Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 class TurnTools:
-    """The tools of one turn of one chat (``bot.core.models.ToolBox``), and what they did.
+    """The tools of one turn of one chat (``bot.domain.ToolBox``), and what they did.
 
     ``notes`` is the chat's notes as read for the turn (None: they could not be read); they go
     to the model as ``context`` (a quoted user message), never in ``instructions``.
@@ -323,32 +323,32 @@ class TurnTools:
         handler = self._handlers.get(call.name)
         if handler is None:
             log.warning("%s: the model called an unknown tool %r", label, call.name[:64])
-            return _error(f"there is no function {call.name!r} in this conversation")
+            return tool_error(f"there is no function {call.name!r} in this conversation")
         try:
             arguments = orjson.loads(call.arguments or "{}")
         except orjson.JSONDecodeError:
             log.warning("%s: tool %s called with arguments that are not JSON", label, call.name)
-            return _error("the arguments are not valid JSON; call the function again")
+            return tool_error("the arguments are not valid JSON; call the function again")
         if not isinstance(arguments, dict):
             log.warning("%s: tool %s called with arguments not an object", label, call.name)
-            return _error("the arguments must be a JSON object; call the function again")
+            return tool_error("the arguments must be a JSON object; call the function again")
         try:
             result = await handler(arguments)
         except LimitReached as exc:
             log.info("%s: tool %s refused: %s", label, call.name, exc)
-            return _error(str(exc))
+            return tool_error(str(exc))
         except ToolFailed as exc:
             log.info("%s: tool %s failed: %s", label, call.name, exc)
-            return _error(str(exc))
+            return tool_error(str(exc))
         except StorageError as exc:
             log.warning("%s: tool %s: storage unavailable: %s", label, call.name, exc)
-            return _error("the bot's storage is unavailable just now; try again in a minute")
+            return tool_error("the bot's storage is unavailable just now; try again in a minute")
         except Exception as exc:  # the turn goes on; the model tells the user it did not work
             log.warning("%s: tool %s failed unexpectedly: %s", label, call.name, type(exc).__name__)
             log.debug("%s: tool %s failure", label, call.name, exc_info=True)
-            return _error("the tool failed unexpectedly")
+            return tool_error("the tool failed unexpectedly")
         log.info("%s: tool %s done", label, call.name)
-        return orjson.dumps(result).decode()
+        return tool_result(result)
 
     # -- what the turn's tools did -------------------------------------------------------------
 
@@ -735,10 +735,6 @@ def _zone(name: str) -> dt.tzinfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
-
-
-def _error(message: str) -> str:
-    return orjson.dumps({"error": message}).decode()
 
 
 def _text(arguments: dict[str, Any], name: str) -> str:

@@ -12,14 +12,25 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, PauseCap, loudest_dbfs
-from bot.core.models import Limits, Marks, ToolBox, ToolCall, TurnResult, TurnSetup
+from bot.domain import (
+    Limits,
+    Marks,
+    SetupLoader,
+    ToolBox,
+    ToolCall,
+    TurnInput,
+    TurnResult,
+    TurnSetup,
+    tool_error,
+    tool_refused,
+)
 from bot.errors import (
     ContextRejected,
     EmptyAudio,
@@ -39,9 +50,7 @@ from bot.realtime.protocol import (
 
 __all__ = [
     "InputStream",
-    "SetupLoader",
     "StreamingEncoder",
-    "TurnInput",
     "TurnOptions",
     "TurnPipeline",
 ]
@@ -59,21 +68,6 @@ ENCODE_BATCH_SECONDS = 0.5
 STOP_GRACE = 2.0
 # Sessions are closed in the background: the close handshake is no part of the answer.
 _closing: set[asyncio.Task[None]] = set()
-
-
-SetupLoader = Callable[[], Awaitable[TurnSetup]]
-
-
-@dataclass(frozen=True)
-class TurnInput:
-    """One question: audio bytes to fetch (and decode), or a text. ``on_text`` gets the reply's
-    text so far each time it grows; ``stop``, once set, cancels the answer being made."""
-
-    fetch: Callable[[], Awaitable[bytes]] | None = None
-    text: str | None = None
-    label: str = ""  # e.g. "chat=42 msg=7", for logs
-    on_text: Callable[[str], None] | None = None
-    stop: asyncio.Event | None = None
 
 
 @dataclass(frozen=True)
@@ -503,14 +497,14 @@ def _bounded(tools: ToolBox, seconds: float) -> ToolRunner:
         except TimeoutError:
             log.warning("tool %s did not finish within %.0f s", call.name, seconds)
             metrics.TOOL_CALLS.labels(tool=call.name, outcome="timeout").inc()
-            return '{"error": "the tool did not answer in time; it may work if tried later"}'
+            return tool_error("the tool did not answer in time; it may work if tried later")
         except Exception:
             log.exception("tool %s failed", call.name)
             metrics.TOOL_CALLS.labels(tool=call.name, outcome="error").inc()
-            return '{"error": "the tool failed"}'
+            return tool_error("the tool failed")
         log.info("tool %s ran in %.1f ms", call.name,
                  (asyncio.get_running_loop().time() - started) * 1000)  # fmt: skip
-        refused = output.startswith('{"error"')  # the tool's own refusal, told to the model
+        refused = tool_refused(output)  # the tool's own refusal, told to the model
         metrics.TOOL_CALLS.labels(tool=call.name, outcome="error" if refused else "ok").inc()
         return output
 

@@ -1,11 +1,14 @@
-"""The core's value types, shared by every layer: what a turn is, takes and gives.
+"""The domain's values, shared by every layer: what a turn is, takes and gives.
 
-Nothing here does I/O; ``realtime``, ``storage`` and ``queue`` import these, never the reverse.
+The bottom of the package (only ``bot.errors`` is below it): nothing here does I/O, and every
+other layer imports these, never the reverse.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -19,12 +22,17 @@ __all__ = [
     "Marks",
     "ProviderTraits",
     "Reply",
+    "SetupLoader",
     "ToolBox",
     "ToolCall",
+    "TurnInput",
     "TurnJob",
     "TurnResult",
     "TurnSetup",
     "Usage",
+    "tool_error",
+    "tool_refused",
+    "tool_result",
 ]
 
 
@@ -81,6 +89,25 @@ class ToolCall:
     call_id: str
     name: str
     arguments: str = "{}"
+
+
+def tool_result(data: Any) -> str:
+    """A tool's output for the model: ``data`` as JSON."""
+    return orjson.dumps(data).decode()
+
+
+def tool_error(message: str) -> str:
+    """A tool's refusal or failure for the model, which tells the user: ``{"error": message}``."""
+    return tool_result({"error": message})
+
+
+def tool_refused(output: str) -> bool:
+    """Whether ``output`` (of ``tool_result`` or ``tool_error``) is a refusal or failure."""
+    try:
+        data = orjson.loads(output)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and "error" in data
 
 
 class ToolBox(Protocol):
@@ -278,3 +305,18 @@ class Reply:
     voice: bytes
     voice_seconds: float
     text: str
+
+
+SetupLoader = Callable[[], Awaitable[TurnSetup]]
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    """One question: audio bytes to fetch (and decode), or a text. ``on_text`` gets the reply's
+    text so far each time it grows; ``stop``, once set, cancels the answer being made."""
+
+    fetch: Callable[[], Awaitable[bytes]] | None = None
+    text: str | None = None
+    label: str = ""  # e.g. "chat=42 msg=7", for logs
+    on_text: Callable[[str], None] | None = None
+    stop: asyncio.Event | None = None
