@@ -12,7 +12,8 @@ per turn after ``--warmup`` turns: the least-squares slope of the samples from t
 
 The soak runs twice in one go (``--variants``): ``fixed``, the bot as it is, and ``baseline``,
 the same bot with ``BOT_GC_TUNING=0``, which turns off the fix (``bot/cli.py``: the freeze
-covering the run command's imports, and full collections every ~15 turns). The bot paces its
+covering the run command's imports, full collections every ~15 turns, and glibc's free pages
+given back after each; the encoder's reference cycle is gone either way). The bot paces its
 model sessions at 8 a second (Yandex's quota), so 2,000 turns take about 4.5 minutes a variant.
 
 Finding what holds the memory:
