@@ -283,7 +283,7 @@ PROFILES: dict[ProfileName, Profile] = {
         # model, 10 session creation requests per second.
         max_sessions=10,
         max_creations_per_second=10,
-        # realtime-notes.md's voice list: marina is the default voice.
+        # Yandex's voice list (its SpeechKit voices page): marina is the default voice.
         default_voice="marina",
         # realtime/voice_agent.py declares both as {"type": "function", "name": ...,
         # "parameters": "{}"}: "Встроенная функция для поиска в интернете" and "...по файлам"
@@ -336,8 +336,8 @@ PROFILES: dict[ProfileName, Profile] = {
     ),
 }
 
-# Yandex's service as clients of the live one saw it (realtime-notes.md, "What live clients of
-# Yandex's service saw"): every documented rule of "yandex" holds unless a report contradicts it.
+# Yandex's service as clients of the live one saw it (stand_ins/README.md, "yandex-field"):
+# every documented rule of "yandex" holds unless a report contradicts it.
 # Sources, named in each comment: ORION = Zmnb9711/ORION, docs/history/2026-09-08/ (reports/
 # yandex-text-protocol-probe-report.md and evidence/yandex-realtime-text-protocol-probe-20260908/
 # provider-protocol-result.json, a live probe of speech-realtime-260528) and docs/history/
@@ -382,14 +382,14 @@ PROFILES["yandex-field"] = replace(
     # ORION's probe: server_vad with silence_duration_ms 800, threshold null, idle_timeout_ms
     # null, yc_idle_llm_message null, no create_response; voice, speed and role in audio.output.
     session_shape="probed",
-    # realtime-notes.md: the current concept page states no lifetime and sessions report
+    # Yandex's realtime concept page states no lifetime and sessions report
     # expires_at null; CASBOT's 75-second session ended only at its own timer.
     session_lifetime=None,
     # Choice (no report gives the timing): the transcript 0.3 s after the commit, so a
     # response.create sent on input_audio_buffer.committed comes before it (see below).
     transcript_delay=0.3,
     # Yandex's realtime/voice_agent.py sends no create_response and lets VAD commits start
-    # responses (realtime-notes.md, "Server VAD defaults").
+    # responses (stand_ins/README.md, the yandex-field rows).
     vad_auto_response=True,
     # Open questions, harsh side by default (stand_ins/README.md, "yandex-field"): no report
     # shows create_response false or turn_detection null honoured.
@@ -2158,8 +2158,8 @@ class _Session:
             elif scripted.name in self.profile.server_tools and not (
                 scripted.name == "web_search" and self.web_search_events == "function_call"
             ):
-                # Yandex runs web_search and file_search itself (realtime-notes.md, "Tools in a
-                # realtime turn"); the client sees the answer only. With
+                # Yandex runs web_search and file_search itself (stand_ins/README.md, "Function
+                # calls"); the client sees the answer only. With
                 # Scenario.web_search_events "function_call" web_search reaches the client.
                 self.rec.server_searches.append(copy.deepcopy(scripted.arguments))
             else:

@@ -52,7 +52,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def audio_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Inputs made by the real ffmpeg command (tests/data/make_audio.py)."""
+    """Inputs made by the real ffmpeg command (stand_ins/media.py)."""
     return make(tmp_path_factory.mktemp("audio"))
 
 
