@@ -1,7 +1,9 @@
 """The composition root: every service built from the settings, once, in one place.
 
 The Telegram bot, the workers and the ``ask`` command all get their core from here, so they
-answer a turn the same way. Nothing here imports aiogram; ``bot.run`` adds Telegram on top.
+answer a turn the same way. The core (``bot.core``) gets every store and service it uses as an
+object that fits one of its ports (``bot.core.ports``): this is the one place both sides meet.
+Nothing here imports aiogram or redis; ``bot.run`` adds Telegram on top.
 """
 
 from __future__ import annotations
@@ -10,12 +12,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from bot.config import Settings
 from bot.core.admission import Admission, AdmissionRules
 from bot.core.answering import Answering, TurnStores
-from bot.domain import Limits, ProviderTraits, TurnJob
+from bot.domain import Budgets, Defaults, Limits, Prices, ProviderTraits, ReminderCharge, TurnJob
 from bot.errors import StorageError
 from bot.i18n import Catalogue
 from bot.queue.clock import ReminderClock
@@ -24,16 +24,18 @@ from bot.realtime.client import RealtimeClient
 from bot.realtime.providers import PROFILES, endpoint_from_settings, live_path, profile_for
 from bot.realtime.turn import TurnOptions, TurnPipeline
 from bot.storage.admins import AdminCache
-from bot.storage.chat_settings import ChatSettingsStore, Defaults
+from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
+from bot.storage.connection import Connection
 from bot.storage.findings import ProviderFindings
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
-from bot.storage.reminders import ReminderCharge, ReminderStore
+from bot.storage.queue_admission import QueueAdmission
+from bot.storage.reminders import ReminderStore
 from bot.storage.stops import StopBus
 from bot.storage.tool_quota import ToolQuota
 from bot.storage.turn_queue import TurnQueue
-from bot.storage.usage import Budgets, Prices, UsageLedger
+from bot.storage.usage import UsageLedger
 from bot.tools import ToolKit
 from bot.tools.search import SearxSearch
 
@@ -59,7 +61,7 @@ class Services:
 
     settings: Settings
     catalogue: Catalogue
-    redis: Redis
+    redis: Connection
     settings_store: ChatSettingsStore
     chat_status: ChatStatus
     admins: AdminCache
@@ -72,6 +74,7 @@ class Services:
     notes: NotesStore
     reminders: ReminderStore
     tool_kit: ToolKit
+    pipeline: TurnPipeline  # the answering's, which takes the path the probe's findings fit
     search: SearxSearch | None = None
 
     async def close(self) -> None:
@@ -142,11 +145,13 @@ def build_answering(
     catalogue: Catalogue,
     stores: TurnStores | None = None,
     tools: ToolKit | None = None,
+    pipeline: TurnPipeline | None = None,
 ) -> Answering:
     """The worker's side of a turn; without ``stores`` (no Redis) chats get the defaults, and
-    without ``tools`` the model only talks."""
+    without ``tools`` the model only talks. ``pipeline``: the one built for these settings
+    unless given."""
     return Answering(
-        build_pipeline(settings),
+        pipeline or build_pipeline(settings),
         catalogue,
         defaults=defaults_from(settings),
         stores=stores,
@@ -201,7 +206,7 @@ class _AnsweringsOwners:
         await alerts.tell_owners(kind, text)
 
 
-def build_services(settings: Settings, redis: Redis) -> Services:
+def build_services(settings: Settings, redis: Connection) -> Services:
     catalogue = Catalogue()
     settings_store = ChatSettingsStore(redis, defaults_from(settings))
     chat_status = ChatStatus(redis)
@@ -241,9 +246,10 @@ def build_services(settings: Settings, redis: Redis) -> Services:
     tool_kit = build_tool_kit(
         settings, notes, reminders, search, quota=ToolQuota(redis), charge=rules.reminder_charge
     )
-    answering = build_answering(settings, catalogue, stores, tool_kit)
+    pipeline = build_pipeline(settings)
+    answering = build_answering(settings, catalogue, stores, tool_kit, pipeline)
     admission = Admission(
-        turn_queue, rules, alerts=_AnsweringsOwners(answering), catalogue=catalogue
+        QueueAdmission(turn_queue), rules, alerts=_AnsweringsOwners(answering), catalogue=catalogue
     )
     return Services(
         settings=settings,
@@ -261,6 +267,7 @@ def build_services(settings: Settings, redis: Redis) -> Services:
         notes=notes,
         reminders=reminders,
         tool_kit=tool_kit,
+        pipeline=pipeline,
         search=search,
     )
 
@@ -293,7 +300,7 @@ async def adopt_findings(services: Services) -> ProviderTraits | None:
         log.warning("cannot read the probe's findings (%s); taking the safe path", exc)
         traits = None
     path = live_path(profile_for(settings), traits)
-    services.answering.pipeline.adopt(path.history_form, path.await_transcript)
+    services.pipeline.adopt(path.history_form, path.await_transcript)
     if traits is None:
         log.info("no probe findings for %s %s (run `python -m bot probe` once): memory %s, "
                  "transcript wait %.1f s", provider, model, path.history_form,

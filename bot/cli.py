@@ -114,7 +114,7 @@ class FileReplies:
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_answering
-    from bot.domain import TurnJob
+    from bot.domain import Outcome, TurnJob
     from bot.i18n import Catalogue
 
     settings.require_realtime()
@@ -131,7 +131,7 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
     outcome = await answering.answer(
         job, FileInput(args.file, settings.max_input_bytes), FileReplies(args.output)
     )
-    return 0 if outcome == "answered" else 1
+    return 0 if outcome is Outcome.ANSWERED else 1
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -218,29 +218,12 @@ def default_worker_name(settings: Settings, command: str) -> str:
 
 
 async def _run(settings: Settings, command: str) -> int:
-    from aiogram.exceptions import TelegramNetworkError, TelegramUnauthorizedError
-
-    from bot.errors import ConfigError
-    from bot.run import run_polling, run_webhook, run_worker
-    from bot.storage.redis import open_redis
+    from bot.run import run
 
     settings.require_telegram()
     settings = settings.model_copy(update={"worker_name": default_worker_name(settings, command)})
     settings.require_realtime()
-    async with open_redis(settings.redis_url, settings.data_dir, wait=True) as redis:
-        try:
-            if command == "worker":
-                await run_worker(settings, redis)
-            elif settings.bot_mode == "webhook":
-                await run_webhook(settings, redis)
-            else:
-                await run_polling(settings, redis)
-        except TelegramUnauthorizedError:
-            raise ConfigError("BOT_TOKEN was refused by Telegram (Unauthorized)") from None
-        except TelegramNetworkError as exc:
-            raise ConfigError(
-                f"TELEGRAM_API_URL cannot be reached ({settings.telegram_api_url}): {exc}"
-            ) from None
+    await run(settings, command)
     return 0
 
 

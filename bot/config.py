@@ -15,10 +15,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.provider_profiles import PROFILES
 
 __all__ = ["DEFAULT_INSTRUCTIONS", "TOOL_NAMES", "Settings", "load_settings"]
 
-# The tools a chat can switch on and off (``bot.tools``): each a group of functions.
+# The tools a chat can switch on and off, to check TOOLS_DISABLED at start: the names of the
+# tools' registry (``bot.tools.TOOL_NAMES``, made from its specs; config is below the tools, so
+# tests/test_tools_registry.py keeps the two equal).
 TOOL_NAMES = ("web_search", "clock", "notes", "reminders")
 
 # The reference example's instructions: short, easy to listen to, key facts repeated back.
@@ -29,9 +32,6 @@ DEFAULT_INSTRUCTIONS = (
     "пользователь убедился, что ты расслышал правильно. Если вопрос неясен, переспроси. "
     "Отвечай на языке пользователя."
 )
-
-# Rates a PCM16 reply may be asked in; Yandex's examples use 44100.
-OUTPUT_RATES = (16000, 22050, 24000, 44100, 48000)
 
 IdList = Annotated[frozenset[int], NoDecode]
 
@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
 
     # Realtime model
-    realtime_provider: Literal["yandex", "openai"] = "yandex"
+    realtime_provider: str = "yandex"  # a name of bot.provider_profiles.PROFILES
     realtime_api_key: SecretStr | None = None
     yandex_iam_token: SecretStr | None = None
     yandex_folder_id: str = ""
@@ -200,11 +200,21 @@ class Settings(BaseSettings):
             raise ValueError("must be an IANA time zone such as Europe/Moscow") from None
         return value
 
+    @field_validator("realtime_provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"must be one of {', '.join(PROFILES)}")
+        return value
+
     @field_validator("output_sample_rate")
     @classmethod
     def _known_rate(cls, value: int | None) -> int | None:
-        if value is not None and value not in OUTPUT_RATES:
-            raise ValueError(f"must be one of {', '.join(map(str, OUTPUT_RATES))}")
+        # A rate some provider accepts; which ones the configured one does, its profile says
+        # (bot.realtime.providers.profile_for).
+        rates = sorted({rate for profile in PROFILES.values() for rate in profile.output_rates})
+        if value is not None and value not in rates:
+            raise ValueError(f"must be one of {', '.join(map(str, rates))}")
         return value
 
     @field_validator("log_level", mode="before")
@@ -219,12 +229,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _provider_defaults(self) -> Settings:
+        profile = PROFILES[self.realtime_provider]
         if not self.realtime_model:
-            self.realtime_model = (
-                "speech-realtime-250923" if self.realtime_provider == "yandex" else "gpt-realtime"
-            )
+            self.realtime_model = profile.model
         if not self.default_voice:
-            self.default_voice = "marina" if self.realtime_provider == "yandex" else "marin"
+            self.default_voice = profile.voice
         if self.webhook_secret is None and self.bot_token is not None:
             # A webhook is never open: without WEBHOOK_SECRET the secret is derived from the
             # token (the same in every process and across restarts; the token cannot be
@@ -233,20 +242,25 @@ class Settings(BaseSettings):
                 self.bot_token.get_secret_value().encode(), b"webhook-secret", hashlib.sha256
             ).hexdigest()
             self.webhook_secret = SecretStr(digest)
-        if not self.input_transcription_model and self.realtime_provider == "openai":
-            # OpenAI transcribes input only when asked; Yandex sends transcripts on its own.
-            self.input_transcription_model = "gpt-4o-mini-transcribe"
+        if not self.input_transcription_model:
+            # Set where the provider transcribes input only when asked (OpenAI); "" where it
+            # sends transcripts on its own (Yandex).
+            self.input_transcription_model = profile.transcription_model
         return self
 
     def require_realtime(self) -> None:
-        """Raise ConfigError unless the realtime model can be reached with these settings."""
-        if self.realtime_provider == "yandex":
-            if self.realtime_api_key is None and self.yandex_iam_token is None:
-                raise ConfigError("REALTIME_API_KEY (or YANDEX_IAM_TOKEN) is not set")
-            if not self.realtime_url and not self.yandex_folder_id:
-                raise ConfigError("YANDEX_FOLDER_ID is not set (or give REALTIME_URL)")
-        elif self.realtime_api_key is None:
-            raise ConfigError("REALTIME_API_KEY is not set")
+        """Raise ConfigError unless the realtime model can be reached with these settings: a
+        secret of one of the provider's auth schemes, and what its URL names (unless
+        ``REALTIME_URL`` replaces it)."""
+        profile = PROFILES[self.realtime_provider]
+        if all(getattr(self, auth.setting) is None for auth in profile.auth):
+            first, *others = (auth.setting.upper() for auth in profile.auth)
+            alternatives = f" (or {' or '.join(others)})" if others else ""
+            raise ConfigError(f"{first}{alternatives} is not set")
+        if not self.realtime_url:
+            for name in profile.url_fields:
+                if not getattr(self, name):
+                    raise ConfigError(f"{name.upper()} is not set (or give REALTIME_URL)")
 
     def require_telegram(self) -> None:
         """Raise ConfigError unless the Telegram side can start with these settings."""

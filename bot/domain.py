@@ -1,12 +1,16 @@
 """The domain's values, shared by every layer: what a turn is, takes and gives.
 
 The bottom of the package (only ``bot.errors`` is below it): nothing here does I/O, and every
-other layer imports these, never the reverse.
+other layer imports these, never the reverse. The core (``bot.core``) speaks to its ports in
+these values only: a chat's settings and notes, what a turn used and what it may spend, how a
+turn ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import enum
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -14,26 +18,96 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from bot.errors import TooLarge, TooLong
+from bot.errors import OverBudget, TooLarge, TooLong
 
 __all__ = [
+    "DAY_TTL",
+    "MONTH_TTL",
+    "AdmitResult",
+    "Admitted",
+    "Budget",
+    "BudgetCheck",
+    "Budgets",
+    "ChatSettings",
+    "Defaults",
     "HistoryItem",
     "Limits",
     "Marks",
+    "Mode",
+    "Note",
+    "Outcome",
+    "Prices",
     "ProviderTraits",
+    "ReminderCharge",
     "Reply",
     "SetupLoader",
     "ToolBox",
     "ToolCall",
+    "Totals",
+    "TurnContext",
     "TurnInput",
     "TurnJob",
     "TurnResult",
     "TurnSetup",
+    "TurnToolBox",
+    "TurnUsage",
     "Usage",
+    "budget_checks",
+    "day_of",
+    "month_of",
     "tool_error",
     "tool_refused",
     "tool_result",
 ]
+
+# How long the usage of a day and of a month is kept (a budget's record lives as long).
+DAY_TTL = 40 * 86_400
+MONTH_TTL = 400 * 86_400
+
+
+class Outcome(enum.StrEnum):
+    """How a turn ended, or why it never began: the ``outcome`` of ``voicebot_turns_total``,
+    and what ``Answering.answer`` returns."""
+
+    ANSWERED = "answered"
+    STOPPED = "stopped"  # the user stopped it
+    SKIPPED = "skipped"  # the chat blocked or removed the bot
+    FAILED = "failed"  # the user was told why
+    REFUSED = "refused"  # the input cannot be answered (not audio, too long, silent…)
+    ABANDONED = "abandoned"  # it kept failing: its worker died every time
+    DUPLICATE = "duplicate"  # admission: a redelivered update
+    BUSY = "busy"  # admission: the chat's backlog is full
+    RATE_LIMITED = "rate_limited"  # admission: the payer sent too many turns
+    OVER_BUDGET = "over_budget"  # admission: a budget is used up
+
+
+class Admitted(enum.Enum):
+    """What the turn queue's admission step did with a turn (the admit script's word)."""
+
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"  # the same message is queued or was answered (a redelivered update)
+    BUSY = "busy"  # the chat's backlog is full
+    RATE_LIMITED = "rate_limited"  # the user sent too many turns in the window
+    OVER_BUDGET = "over"  # a budget is used up: which one is ``AdmitResult.budget``
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """The turn's outcome when it was not queued; None when it was (it has not ended)."""
+        return _NOT_QUEUED.get(self)
+
+
+_NOT_QUEUED = {
+    Admitted.DUPLICATE: Outcome.DUPLICATE,
+    Admitted.BUSY: Outcome.BUSY,
+    Admitted.RATE_LIMITED: Outcome.RATE_LIMITED,
+    Admitted.OVER_BUDGET: Outcome.OVER_BUDGET,
+}
+
+
+@dataclass(frozen=True)
+class AdmitResult:
+    outcome: Admitted
+    budget: int = -1  # index of the used-up budget among those checked
 
 
 @dataclass(frozen=True)
@@ -144,7 +218,6 @@ class TurnJob:
     size: int | None = None
     listenable: bool = True  # False: a document that is surely not audio (a PDF, an image…)
     enqueued_at: float = field(default_factory=time.time)
-    attempt: int = 0
     kind: Literal["message", "reminder"] = "message"
     reminder_id: str | None = None  # kind "reminder": which one; ``text`` is what to remind
     # Whose limits and budgets the turn counts against: the chat a message was sent on behalf
@@ -182,6 +255,8 @@ class TurnJob:
 
     @classmethod
     def loads(cls, raw: bytes | str) -> TurnJob:
+        """The job ``dumps`` wrote; keys it does not know (``attempt``, which jobs queued by
+        earlier versions carry) are left out."""
         data: dict[str, Any] = orjson.loads(raw)
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
@@ -261,6 +336,11 @@ class TurnSetup:
     # before the memory, never in the instructions.
     context: str = ""
 
+    async def __call__(self) -> TurnSetup:
+        """A setup known before the turn is its own ``SetupLoader``: the pipeline takes one
+        form, and a loader that reads the chat's state is called the same way."""
+        return self
+
 
 @dataclass
 class Marks:
@@ -293,7 +373,6 @@ class TurnResult:
     status: str = "completed"
     usage: Usage = field(default_factory=Usage)
     marks: Marks = field(default_factory=Marks)
-    used_history: bool = False
     stopped: bool = False  # the user stopped it: ``voice`` and ``text`` are what came before
     tool_calls: int = 0  # calls the client answered (a turn with any is never asked again)
 
@@ -307,7 +386,238 @@ class Reply:
     text: str
 
 
+# The turn's setup, asked for once the model's connection is up (a ``TurnSetup`` is one).
 SetupLoader = Callable[[], Awaitable[TurnSetup]]
+
+
+class TurnToolBox(ToolBox, Protocol):
+    """A turn's tools as the worker's turn sees them: what the model is told of them
+    (``instructions``), what the chat wrote for the model to know (``context``: its notes), and
+    afterwards what they did (``summary``: a line each, for the chat; empty when nothing)."""
+
+    @property
+    def instructions(self) -> str: ...
+
+    @property
+    def context(self) -> str: ...
+
+    def summary(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """A turn's chat as its setup loader read it once the model's connection was open: the
+    chat's ``settings``, its ``tools`` for this turn (None: none), and the ``setup`` the model
+    is asked with."""
+
+    settings: ChatSettings
+    setup: TurnSetup
+    tools: TurnToolBox | None = None
+
+
+Mode = Literal["replies", "all"]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    voice: str
+    instructions: str
+    mode: Mode = "replies"
+
+    def settings(self) -> ChatSettings:
+        """The settings of a chat that chose nothing."""
+        return ChatSettings(voice=self.voice, instructions=self.instructions, mode=self.mode)
+
+
+@dataclass(frozen=True)
+class ChatSettings:
+    """What a chat chose, with defaults filled in; ``custom`` names the fields it set itself."""
+
+    voice: str
+    instructions: str
+    mode: Mode
+    custom: frozenset[str] = frozenset()
+    memory: bool = True  # earlier turns given to the model as context
+    transcript: bool | None = None  # show what was heard; None = the chat type's default
+    live: bool | None = None  # answers shown as they are made; None = the bot's default
+    tools: tuple[tuple[str, bool], ...] = ()  # tools the chat switched on or off itself
+    timezone: str | None = None  # the chat's IANA time zone; None = the bot's default
+
+    def tool_on(self, name: str, default: bool) -> bool:
+        """Whether the chat has tool ``name`` on (``default`` when it chose nothing)."""
+        return dict(self.tools).get(name, default)
+
+    def shows_transcript(self, chat_type: str) -> bool:
+        """Off by default in private chats, on in groups (so everyone sees what was asked)."""
+        return self.transcript if self.transcript is not None else chat_type != "private"
+
+
+@dataclass(frozen=True)
+class Note:
+    """A fact the chat asked the model to remember."""
+
+    id: int
+    text: str
+    at: float  # when it was written (Unix time)
+    # Who asked for it (``TurnJob.payer``); None: kept before notes had authors (the admins').
+    by: int | None = None
+
+
+@dataclass(frozen=True)
+class Prices:
+    input_per_minute: float = 0.0
+    output_per_minute: float = 0.0
+    currency: str = "RUB"
+
+    def cost(self, input_seconds: float, output_seconds: float) -> float:
+        return (
+            input_seconds * self.input_per_minute + output_seconds * self.output_per_minute
+        ) / 60
+
+
+@dataclass(frozen=True)
+class TurnUsage:
+    """What one turn used: audio seconds both ways and the model's token counts."""
+
+    input_seconds: float = 0.0
+    output_seconds: float = 0.0
+    tokens: Usage = field(default_factory=Usage)
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Totals:
+    turns: int = 0
+    failures: int = 0
+    input_seconds: float = 0.0
+    output_seconds: float = 0.0
+    tokens: dict[str, int] = field(default_factory=dict)
+    cost: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.input_seconds + self.output_seconds
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits by day and month; 0 = none."""
+
+    user_daily_seconds: float = 0.0
+    user_monthly_seconds: float = 0.0
+    chat_daily_seconds: float = 0.0
+    chat_monthly_seconds: float = 0.0
+    user_daily_cost: float = 0.0
+    user_monthly_cost: float = 0.0
+    chat_daily_cost: float = 0.0
+    chat_monthly_cost: float = 0.0
+    bot_daily_cost: float = 0.0  # everyone together, a UTC day
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, name) for name in self.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """One budget to check: the usage it counts (``scope`` "c" a chat, "u" a payer, "all"
+    everyone; ``ident`` whose; ``period`` YYYYMMDD or YYYYMM), its limits (0 = none) and the
+    lifetime that usage's record gets if a hold creates it (0: none set). The storage names
+    the record (``bot.storage.keys.usage``)."""
+
+    scope: str
+    ident: int | str
+    period: str
+    max_seconds: float
+    max_cost: float
+    ttl: int = 0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One budget to check: whose (``user``, ``chat`` or ``bot``: everyone's spend cap), its
+    period and when it resets (UTC)."""
+
+    check: BudgetCheck
+    whose: str
+    period: str  # "day" or "month"
+    resets_at: dt.datetime
+
+    def used_up(self) -> OverBudget:
+        return OverBudget(self.whose, self.period, self.resets_at)
+
+
+def day_of(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%d")
+
+
+def month_of(now: dt.datetime) -> str:
+    return now.strftime("%Y%m")
+
+
+def budget_checks(
+    budgets: Budgets, chat_id: int, user_id: int | None, now: dt.datetime | None = None
+) -> list[Budget]:
+    """The budgets that apply to this payer (``user_id``: ``TurnJob.payer``) and chat now, and
+    the bot's daily spend cap (none when no budget is set)."""
+    if not budgets.any:
+        return []
+    now = now or dt.datetime.now(dt.UTC)
+    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
+    next_month = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=dt.UTC)
+    candidates: list[tuple[str, int | str | None, str, str, float, float, dt.datetime]] = [
+        ("user", user_id, "u", day_of(now), budgets.user_daily_seconds,
+         budgets.user_daily_cost, tomorrow),
+        ("user", user_id, "u", month_of(now), budgets.user_monthly_seconds,
+         budgets.user_monthly_cost, next_month),
+        ("chat", chat_id, "c", day_of(now), budgets.chat_daily_seconds,
+         budgets.chat_daily_cost, tomorrow),
+        ("chat", chat_id, "c", month_of(now), budgets.chat_monthly_seconds,
+         budgets.chat_monthly_cost, next_month),
+        ("bot", "all", "all", day_of(now), 0.0, budgets.bot_daily_cost, tomorrow),
+    ]  # fmt: skip
+    return [
+        Budget(
+            BudgetCheck(
+                scope,
+                ident,
+                period,
+                max_seconds,
+                max_cost,
+                DAY_TTL if len(period) == 8 else MONTH_TTL,
+            ),
+            whose,
+            "day" if len(period) == 8 else "month",
+            resets,
+        )
+        for whose, ident, scope, period, max_seconds, max_cost, resets in candidates
+        if ident is not None and (max_seconds or max_cost)
+    ]
+
+
+@dataclass(frozen=True)
+class ReminderCharge:
+    """What setting a reminder costs the one who asks, taken by ``ReminderStore.add`` in the
+    script that adds it (or the reminder is refused): a place in ``payer_id``'s rate limit
+    (``rate_limit`` turns in window number ``rate_window_index`` of ``rate_window`` seconds, as
+    admission counts them), and on each of ``budgets`` (as ``budget_checks`` gives them for the
+    payer and the chat at ``at``; none for the owners) a hold of ``reply_seconds`` of output,
+    the most a reminder's turn is counted to cost (its input is text), priced at ``prices``.
+    The hold stays until the reminder's turn ends (its recorded usage settles it) or the
+    reminder is cancelled."""
+
+    payer_id: int | None  # ``TurnJob.payer``: whose rate limit (None: none taken)
+    at: float  # Unix time the charge is for: its rate window and its budgets' periods
+    rate_limit: int = 0  # turns per window; 0 = none
+    rate_window: int = 60
+    rate_window_index: int = 0  # int(at) // rate_window
+    budgets: tuple[Budget, ...] = ()
+    prices: Prices = field(default_factory=Prices)
+    reply_seconds: float = 0.0
+
+    def retry_after(self) -> int:
+        """Seconds until the payer's rate window ends."""
+        return max(1, (self.rate_window_index + 1) * self.rate_window - int(self.at))
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from redis.asyncio import Redis
 
 from bot.app import Services, adopt_findings, build_clock, build_services
 from bot.config import Settings
-from bot.run import telegram_worker
 from bot.storage.redis import redis_client
 from bot.telegram.dispatcher import build_dispatcher
 from bot.telegram.live import LiveTurns
 from bot.telegram.polling import poll
+from bot.telegram.runtime import telegram_worker
 from bot.telegram.session import make_bot
 from stand_ins.bot_api import BotAPIStandIn, Call
 from stand_ins.realtime import RealtimeStandIn

@@ -9,10 +9,19 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.domain import ProviderTraits, TurnJob
+from bot.domain import (
+    Admitted,
+    Budget,
+    Budgets,
+    Prices,
+    ProviderTraits,
+    TurnJob,
+    TurnUsage,
+    budget_checks,
+)
 from bot.storage.findings import ProviderFindings
-from bot.storage.turn_queue import Admitted, TurnQueue
-from bot.storage.usage import Budget, Budgets, Prices, TurnUsage, UsageLedger, budget_checks
+from bot.storage.turn_queue import TurnQueue
+from bot.storage.usage import UsageLedger
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.bot_harness import RunningBot, running_bot
 

@@ -14,9 +14,8 @@ from typing import Any, cast
 import pytest
 from aiogram.types import Update
 
-from bot.domain import TurnJob
+from bot.domain import TurnJob, day_of
 from bot.storage import keys
-from bot.storage.usage import day_of
 from stand_ins.bot_api import (
     CHANNEL_BOT,
     GROUP_ANONYMOUS_BOT,

@@ -20,13 +20,13 @@ from redis.asyncio import Redis
 from bot.app import build_services
 from bot.config import load_settings
 from bot.core.admission import Admission, AdmissionRules
-from bot.domain import Limits, TurnJob
+from bot.domain import Budgets, Limits, Prices, ReminderCharge, TurnJob, TurnUsage
 from bot.errors import OverBudget, RateLimited, ReminderOverBudget, ReminderRateLimited
 from bot.i18n import Catalogue, render
 from bot.storage import keys
-from bot.storage.reminders import ReminderCharge, ReminderStore
+from bot.storage.reminders import ReminderStore
 from bot.storage.turn_queue import TurnQueue
-from bot.storage.usage import Budgets, Prices, TurnUsage, UsageLedger
+from bot.storage.usage import UsageLedger
 from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from tests.bot_harness import RunningBot, running_bot
 

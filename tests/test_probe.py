@@ -28,6 +28,7 @@ from bot.realtime.probe import (
     format_table,
     probe,
 )
+from bot.realtime.protocol import SessionConfig, session_update
 from bot.realtime.providers import PROFILES, Endpoint
 from bot.storage import keys
 from bot.storage.findings import ProviderFindings
@@ -138,6 +139,13 @@ async def test_yandex_as_documented() -> None:
     updated = [rec for rec in server.sessions if "session.update" in rec.event_types]
     assert len(updated) == 8  # all but the ping's and the quota's sessions
     assert {rec.session["audio"]["output"]["format"]["rate"] for rec in updated} == {24000}
+    # Configured with the bot's own session.update: the probe's words, 24 kHz, a short VAD.
+    (update,) = [e for e in updated[0].client_events if e["type"] == "session.update"]
+    asked = SessionConfig(
+        voice="marina", instructions=probe_mod.WORDS["ru"].instructions, output_rate=24_000,
+        output_modalities=PROFILES["yandex"].output_modalities, vad_silence_ms=200,
+    )  # fmt: skip
+    assert update == session_update(asked, "probe_update")
     text = check_table(report)
     assert "latency connect: median" in text
     assert "latency response.create -> first audio: median" in text

@@ -14,7 +14,7 @@ from bot.errors import (
     RealtimeResponseFailed,
     RealtimeServerError,
 )
-from bot.realtime.protocol import Phase, SessionConfig, TurnProtocol
+from bot.realtime.protocol import Phase, SessionConfig, TurnProtocol, session_update
 from stand_ins.realtime import validate_client_event
 
 PCM_1S = b"\x01\x00" * 24_000
@@ -45,6 +45,24 @@ def test_session_update_carries_voice_instructions_rate_and_is_valid() -> None:
     assert vad["type"] == "server_vad" and vad["create_response"] is False
     assert session["instructions"] == "Be brief."
     assert validate_client_event(sent[0]) is None
+
+
+def test_the_session_update_is_the_one_the_builder_makes() -> None:
+    """One builder of session.update: the protocol's (the probe sends it too)."""
+    config = SessionConfig(
+        voice="marin", instructions="i", output_rate=24_000, turn_detection="semantic_vad",
+        output_modalities=("audio",), transcription_model="gpt-4o-mini-transcribe",
+        tools=({"type": "function", "name": "clock", "parameters": {"type": "object"}},),
+    )  # fmt: skip
+    marks: list[str] = []
+    proto = TurnProtocol(config, on_mark=marks.append)
+    (update,) = proto.receive({"type": "session.created"})
+    assert update == session_update(config, update["event_id"])
+    assert (proto.phase, proto.output_rate, proto.usage.input_tokens) == (Phase.INPUT, 24_000, 0)
+    # State is the protocol's own: two protocols share none of it.
+    other = TurnProtocol(config)
+    proto.add_text("hello")
+    assert other.calls_due == [] and other.reply_text == "" and other.phase is Phase.CONNECTING
 
 
 def test_manual_turn_detection_is_null() -> None:

@@ -12,11 +12,11 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.core.admission import Admission, AdmissionRules
-from bot.domain import Limits, TurnJob
+from bot.domain import Admitted, Limits, TurnJob
 from bot.errors import Busy, RateLimited
 from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.storage import keys
-from bot.storage.turn_queue import Admitted, TurnQueue
+from bot.storage.turn_queue import TurnQueue
 
 
 @pytest.fixture

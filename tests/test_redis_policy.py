@@ -20,10 +20,10 @@ from redis.asyncio import Redis
 from bot.domain import TurnJob
 from bot.errors import ConfigError
 from bot.queue.worker import TurnWorker, WorkerOptions
-from bot.run import telegram_worker
 from bot.storage import keys
 from bot.storage.redis import EmbeddedRedis, check_eviction_policy, redis_client
 from bot.storage.turn_queue import TurnQueue
+from bot.telegram.runtime import telegram_worker
 from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn
 from stand_ins.redis import RedisServer, free_port

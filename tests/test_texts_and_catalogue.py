@@ -84,7 +84,7 @@ def test_split_text_without_sentences_still_fits() -> None:
 
 
 def test_every_menu_command_has_a_description() -> None:
-    from bot.telegram.dispatcher import ADMINS, EVERYONE, PRIVATE
+    from bot.telegram.commands import ADMINS, EVERYONE, PRIVATE
 
     catalogue = Catalogue()
     for lang in ("ru", "en"):

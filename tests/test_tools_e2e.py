@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from bot.domain import TurnJob
+from bot.domain import TurnJob, TurnUsage
 from bot.storage.reminders import ReminderStore
-from bot.storage.usage import TurnUsage
 from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn, Scenario, ScriptedCall
 from stand_ins.search import SearxStandIn

@@ -15,15 +15,13 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
-from bot.config import TOOL_NAMES
-from bot.domain import ToolCall, TurnJob
+from bot.domain import ChatSettings, ReminderCharge, ToolCall, TurnJob
 from bot.errors import ToolFailed
 from bot.storage import keys
-from bot.storage.chat_settings import ChatSettings
 from bot.storage.notes import NotesStore
-from bot.storage.reminders import ReminderCharge, ReminderStore
+from bot.storage.reminders import ReminderStore
 from bot.storage.tool_quota import ToolQuota, daily_key
-from bot.tools import Source, ToolKit, TurnTools
+from bot.tools import TOOL_NAMES, Source, ToolKit, TurnTools
 from bot.tools.search import SearchHit
 from stand_ins.redis import free_port
 

@@ -18,6 +18,7 @@ from bot.core.admission import Admission, AdmissionRules
 from bot.domain import Limits, TurnJob
 from bot.queue.worker import TurnWorker, WorkerOptions
 from bot.storage import keys
+from bot.storage.queue_admission import QueueAdmission
 from bot.storage.turn_queue import TurnQueue
 from stand_ins.bot_api import BotAPIStandIn
 from stand_ins.realtime import RealtimeStandIn
@@ -142,7 +143,8 @@ async def test_a_turn_that_kills_its_own_worker_is_set_aside(redis: Redis) -> No
 
 
 async def test_redis_out_of_memory_is_waited_out(redis: Redis) -> None:
-    admission = Admission(TurnQueue(redis, session_cap=1), AdmissionRules(limits=Limits()))
+    queue = QueueAdmission(TurnQueue(redis, session_cap=1))  # as bot.app gives it: waits
+    admission = Admission(queue, AdmissionRules(limits=Limits()))
     await redis.config_set("maxmemory-policy", "noeviction")
     await redis.config_set("maxmemory", "1")
     try:

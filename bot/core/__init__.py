@@ -1,5 +1,6 @@
 """The core owns the turn: ``admission`` (the receiver's decision: answer or refuse, and why),
-``answering`` (the worker's turn: settings, memory, pipeline, retries, usage, the outcome),
-``pipeline`` (one realtime turn, streamed). It talks to the outside through ``ports`` and knows
-nothing of Telegram; ``models`` holds the value types every layer shares.
+``answering`` (the worker's turn: settings, memory, the model's turn, retries, usage, the
+outcome). It reaches the outside only through the protocols of ``ports``, typed with the
+domain's values (``bot.domain``), and imports no adapter: the stores, the tools, the realtime
+turn and the queue are handed to it by the composition root (``bot.app``).
 """

@@ -24,14 +24,20 @@ import time
 from dataclasses import dataclass, field
 
 from bot import metrics
-from bot.core.ports import OwnerAlerts
-from bot.domain import Limits, TurnJob
+from bot.core.ports import OwnerAlerts, TurnQueueAdmission
+from bot.domain import (
+    Admitted,
+    Budget,
+    Budgets,
+    Limits,
+    Outcome,
+    Prices,
+    ReminderCharge,
+    TurnJob,
+    budget_checks,
+)
 from bot.errors import Busy, NotAudio, RateLimited, Refusal
 from bot.i18n import LANGUAGES, Catalogue
-from bot.storage.reminders import ReminderCharge
-from bot.storage.retry import retrying
-from bot.storage.turn_queue import Admitted, TurnQueue
-from bot.storage.usage import Budget, Budgets, Prices, budget_checks
 
 __all__ = ["Admission", "AdmissionRules"]
 
@@ -101,7 +107,7 @@ class Admission:
 
     def __init__(
         self,
-        turn_queue: TurnQueue,
+        turn_queue: TurnQueueAdmission,
         rules: AdmissionRules,
         *,
         alerts: OwnerAlerts | None = None,
@@ -115,23 +121,22 @@ class Admission:
 
     async def admit(self, job: TurnJob) -> bool:
         """Queue ``job``: True when queued, False for a duplicate (a redelivered update). Raises
-        ``InputError`` or ``Refusal`` when it cannot be answered. While Redis is away it waits:
-        the update stays unconfirmed, so nothing accepted is lost."""
+        ``InputError`` or ``Refusal`` when it cannot be answered. While Redis is away it waits
+        (``turn_queue`` does): the update stays unconfirmed, so nothing accepted is lost."""
         try:
             self._check_declared(job)
-            queued = await self._queue_turn(job)
+            outcome = await self._queue_turn(job)
         except Refusal as exc:
-            metrics.TURNS.labels(outcome=_outcome(exc)).inc()
             log.info("not queued %s: %s", job.label, exc)
             raise
         except Exception as exc:
-            metrics.TURNS.labels(outcome="refused").inc()
+            metrics.TURNS.labels(outcome=Outcome.REFUSED).inc()
             log.info("refused %s: %s: %s", job.label, exc.__class__.__name__, exc)
             raise
-        if not queued:
-            metrics.TURNS.labels(outcome="duplicate").inc()
+        if outcome is Admitted.DUPLICATE:
+            metrics.TURNS.labels(outcome=Outcome.DUPLICATE).inc()
             log.info("not queued %s: a duplicate", job.label)
-        return queued
+        return outcome is Admitted.QUEUED
 
     def _check_declared(self, job: TurnJob) -> None:
         if job.file_id is not None:
@@ -139,13 +144,13 @@ class Admission:
                 raise NotAudio(f"{job.media_kind} is not audio")
             self.rules.limits.check_declared(job.seconds, job.size)
 
-    async def _queue_turn(self, job: TurnJob) -> bool:
+    async def _queue_turn(self, job: TurnJob) -> Admitted:
+        """Queued or a duplicate; a refusal is counted (by what the queue said) and raised."""
         rules = self.rules
         # The budgets of the periods the job was made in: its end settles its hold there.
         budgets = rules.budgets_for(job, job.enqueued_at)
         window = rules.window(time.time())
-        result = await retrying(
-            self._queue.admit,
+        result = await self._queue.admit(
             job,
             max_backlog=rules.max_backlog,
             rate_window_index=window,
@@ -155,21 +160,22 @@ class Admission:
             prices=(rules.prices.input_per_minute, rules.prices.output_per_minute),
             hold=rules.worst_case(job) if budgets else (0.0, 0.0),
         )
+        refusal: Refusal
         match result.outcome:
-            case Admitted.QUEUED:
-                return True
-            case Admitted.DUPLICATE:
-                return False
+            case Admitted.QUEUED | Admitted.DUPLICATE:
+                return result.outcome
             case Admitted.BUSY:
-                raise Busy(f"chat {job.chat_id} has {rules.max_backlog} turns waiting")
+                refusal = Busy(f"chat {job.chat_id} has {rules.max_backlog} turns waiting")
             case Admitted.RATE_LIMITED:
                 retry_after = (window + 1) * rules.rate_window - int(time.time())
-                raise RateLimited(max(1, retry_after))
+                refusal = RateLimited(max(1, retry_after))
             case Admitted.OVER_BUDGET:
                 budget = budgets[result.budget]
                 if budget.whose == "bot":
                     await self._tell_owners(budget)
-                raise budget.used_up()
+                refusal = budget.used_up()
+        metrics.TURNS.labels(outcome=result.outcome.outcome or Outcome.REFUSED).inc()
+        raise refusal
 
     async def _tell_owners(self, cap: Budget) -> None:
         """The bot's spend cap refused a turn: the owners hear of it once a day (``alerts``
@@ -192,9 +198,3 @@ class Admission:
             await self.alerts.tell_owners("bot-budget", text)
         except Exception as exc:  # the refusal goes out whatever became of the alert
             log.warning("cannot tell the owners of the spend cap: %s", exc.__class__.__name__)
-
-
-def _outcome(exc: Refusal) -> str:
-    return {"Busy": "busy", "RateLimited": "rate_limited", "OverBudget": "over_budget"}.get(
-        exc.__class__.__name__, "refused"
-    )

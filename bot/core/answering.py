@@ -1,14 +1,15 @@
 """Answering: the worker's side of a turn, from a queued job to the reply delivered.
 
-The chat's settings and memory are read while the model's connection opens; the pipeline runs
-the turn (tried again, up to ``retries`` times with backoff, when it failed for a passing
-reason); the reply goes to the ``ReplySink`` (its delivery tried again on its own, so a reply
-that exists is never asked of the model twice); memory and usage are written; every failure
-becomes one message in the user's language (``bot.i18n.render``).
+The chat's settings and memory are read while the model's connection opens (the setup loader
+gives the turn its ``TurnContext``); the model's turn runs (a ``TurnRunner``, tried again, up
+to ``retries`` times with backoff, when it failed for a passing reason); the reply goes to the
+``ReplySink`` (its delivery tried again on its own, so a reply that exists is never asked of the
+model twice); memory and usage are written; every failure becomes one message in the user's
+language (``bot.i18n.render``).
 
-With tools (``bot.tools``), the chat's enabled tools go to the model with the turn, the text of
-the answer says what they did ("⏰ 18:40 — call mum") and lists the sources of a search. A
-reminder that came due is a turn of its own: the model speaks it in the chat's voice, as a
+With tools (a ``ToolKitFactory``), the chat's enabled tools go to the model with the turn, the
+text of the answer says what they did ("⏰ 18:40 — call mum") and lists the sources of a search.
+A reminder that came due is a turn of its own: the model speaks it in the chat's voice, as a
 reply to the message that asked for it.
 """
 
@@ -23,15 +24,46 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from bot import metrics
-from bot.core.ports import InputSource, OwnerAlerts, ReplySink
-from bot.domain import HistoryItem, Reply, TurnInput, TurnJob, TurnResult, TurnSetup
+from bot.core.ports import (
+    ChatStatusStore,
+    InputSource,
+    MemoryStore,
+    OwnerAlerts,
+    ReplySink,
+    SettingsStore,
+    ToolKitFactory,
+    TurnRunner,
+    UsageStore,
+)
+from bot.domain import (
+    Budgets,
+    ChatSettings,
+    Defaults,
+    HistoryItem,
+    Note,
+    Outcome,
+    Reply,
+    TurnContext,
+    TurnInput,
+    TurnJob,
+    TurnResult,
+    TurnSetup,
+    TurnUsage,
+    budget_checks,
+)
 from bot.errors import (
     BotError,
     ChatUnreachable,
+    ContextRejected,
     InputError,
     RealtimeAuthError,
     RealtimeConfigError,
+    RealtimeConnectError,
+    RealtimeConnectionLost,
     RealtimeError,
+    RealtimeQuotaError,
+    RealtimeResponseFailed,
+    RealtimeServerError,
     RealtimeTimeout,
     SendFailed,
     StorageError,
@@ -39,13 +71,6 @@ from bot.errors import (
 )
 from bot.i18n import Catalogue, render
 from bot.logging import turn_context
-from bot.realtime.turn import TurnPipeline
-from bot.storage.chat_settings import ChatSettings, ChatSettingsStore, Defaults
-from bot.storage.chat_status import ChatStatus
-from bot.storage.memory import ConversationMemory
-from bot.storage.notes import Note
-from bot.storage.usage import Budgets, TurnUsage, UsageLedger, budget_checks
-from bot.tools import ToolKit, TurnTools
 
 __all__ = ["Answering", "TurnStores"]
 
@@ -58,16 +83,29 @@ REMINDER_PROMPT = (
     "It is time for a reminder this chat asked you for earlier. Say it to them now, in one or "
     "two short, warm sentences, in the language of the reminder: «{text}»"
 )
+# The ``type`` of ``voicebot_realtime_errors_total`` for each failure of the model, the most
+# particular first (a failure of a kind not named here counts as ``RealtimeError``).
+REALTIME_ERROR_TYPES: tuple[tuple[type[RealtimeError], str], ...] = (
+    (RealtimeAuthError, "RealtimeAuthError"),
+    (RealtimeQuotaError, "RealtimeQuotaError"),
+    (RealtimeConfigError, "RealtimeConfigError"),
+    (RealtimeConnectError, "RealtimeConnectError"),
+    (RealtimeConnectionLost, "RealtimeConnectionLost"),
+    (RealtimeTimeout, "RealtimeTimeout"),
+    (ContextRejected, "ContextRejected"),
+    (RealtimeServerError, "RealtimeServerError"),
+    (RealtimeResponseFailed, "RealtimeResponseFailed"),
+)
 
 
 @dataclass(frozen=True)
 class TurnStores:
     """The chat's state a turn reads and writes."""
 
-    settings_store: ChatSettingsStore
-    memory: ConversationMemory
-    ledger: UsageLedger
-    chat_status: ChatStatus
+    settings_store: SettingsStore
+    memory: MemoryStore
+    ledger: UsageStore
+    chat_status: ChatStatusStore
     budgets: Budgets = field(default_factory=Budgets)  # a due reminder over them: text only
     owners: frozenset[int] = frozenset()  # exempt from budgets
 
@@ -78,7 +116,7 @@ class Answering:
 
     def __init__(
         self,
-        pipeline: TurnPipeline,
+        pipeline: TurnRunner,
         catalogue: Catalogue,
         *,
         defaults: Defaults,
@@ -88,7 +126,7 @@ class Answering:
         deadline: float = 150.0,
         slow_after: float = 33.0,
         live_default: bool = True,
-        tools: ToolKit | None = None,
+        tools: ToolKitFactory | None = None,
         alerts: OwnerAlerts | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -103,9 +141,9 @@ class Answering:
         self.tools = tools
         self.alerts = alerts  # set by the adapter that can reach the owners
 
-    async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
-        """Answer ``job``; returns the outcome (answered, failed, skipped). Never raises for a
-        failed turn: the user is told."""
+    async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> Outcome:
+        """Answer ``job``; returns the outcome (answered, stopped, skipped, refused, failed).
+        Never raises for a failed turn: the user is told."""
         token = turn_context.set(job.label)
         try:
             outcome = await self._answer(job, source, sink)
@@ -117,11 +155,11 @@ class Answering:
     async def give_up(self, job: TurnJob, sink: ReplySink) -> None:
         """A turn that kept failing (its worker died every time): tell the user once (what it
         held on its budgets is let go)."""
-        metrics.TURNS.labels(outcome="abandoned").inc()
+        metrics.TURNS.labels(outcome=Outcome.ABANDONED).inc()
         await self._release(job)
         await sink.send_notice(render(self.catalogue, job.lang, BotError()))
 
-    async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> str:
+    async def _answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> Outcome:
         if job.kind == "reminder" and await self._over_budget(job):
             # Said by the model it would cost what the budget no longer allows: written.
             try:
@@ -129,25 +167,16 @@ class Answering:
             except ChatUnreachable as exc:
                 log.info("skipping the reminder: %s", exc)
                 await self._release(job)
-                return "skipped"
+                return Outcome.SKIPPED
             except Exception as exc:
                 return await self._fail(job, sink, exc)
             log.info("reminder sent as text: a budget is used up")
             await self._release(job)
-            return "answered"
-        chat: list[ChatSettings] = []
-        tools: list[TurnTools] = []
+            return Outcome.ANSWERED
         stop = asyncio.Event()
         # Downloaded once per turn, however many tries the model needs.
         fetch = fetch_once(source.fetch) if job.file_id else None
         text = REMINDER_PROMPT.format(text=job.text) if job.kind == "reminder" else job.text
-
-        def draft(so_far: str) -> None:
-            # The live draft shows what the tools did too, as the answer will.
-            summary = tools[0].summary() if tools else ""
-            sink.draft(f"{so_far}\n\n{summary}" if summary else so_far)
-
-        turn = TurnInput(fetch=fetch, text=text, label=job.label, on_text=draft, stop=stop)
         told: list[asyncio.Task[None]] = []
         slow = asyncio.get_running_loop().call_later(
             self.slow_after, _tell_slow, self.catalogue, job, sink, told
@@ -155,8 +184,8 @@ class Answering:
         try:
             try:
                 async with asyncio.timeout(self.deadline):
-                    result = await self._with_retries(
-                        lambda: self._run_model(turn, job, sink, chat, tools, stop)
+                    result, context = await self._with_retries(
+                        lambda: self._run_model(job, fetch, text, sink, stop)
                     )
             except TimeoutError:
                 raise RealtimeTimeout(f"no answer within {self.deadline:.0f} s") from None
@@ -164,8 +193,7 @@ class Answering:
                 slow.cancel()
                 for notice in told:
                     await notice  # the slow notice is sent before the outcome edits it
-            settings = chat[0]
-            text = self._text(job, settings, result, tools[0] if tools else None)
+            text = self._text(job, context, result)
             if result.stopped:
                 # What the user saw streamed stays, as a message: no voice note of an answer
                 # they stopped (the draft would vanish once anything is sent).
@@ -173,7 +201,7 @@ class Answering:
             else:
                 reply = Reply(result.voice, result.voice_seconds, text)
             started = time.perf_counter()
-            acted = bool(tools and tools[0].summary())  # a stopped turn's tools did act
+            acted = bool(context.tools and context.tools.summary())  # a stopped turn's did act
             if reply.voice or result.text or acted:
                 await self._with_retries(lambda: sink.send_reply(reply))
             if told:
@@ -181,49 +209,71 @@ class Answering:
         except ChatUnreachable as exc:
             log.info("skipping the turn: %s", exc)
             await self._release(job)
-            return "skipped"
+            return Outcome.SKIPPED
         except TurnStopped as exc:
             log.info("the user stopped the turn: %s", exc)
             await self._release(job)
-            return "stopped"
+            return Outcome.STOPPED
         except Exception as exc:
             return await self._fail(job, sink, exc)
         _observe(result, upload=time.perf_counter() - started)
-        await self._remember(job, settings, result)
-        return "stopped" if result.stopped else "answered"
+        await self._remember(job, context.settings, result)
+        return Outcome.STOPPED if result.stopped else Outcome.ANSWERED
 
     async def _run_model(
         self,
-        turn: TurnInput,
         job: TurnJob,
+        fetch: Callable[[], Awaitable[bytes]] | None,
+        text: str | None,
         sink: ReplySink,
-        chat: list[ChatSettings],
-        tools: list[TurnTools],
         stop: asyncio.Event,
-    ) -> TurnResult:
+    ) -> tuple[TurnResult, TurnContext]:
+        """One try of the model: the turn, and the chat's context its setup loader read."""
+        loaded: asyncio.Future[TurnContext] = asyncio.get_running_loop().create_future()
+
+        def draft(so_far: str) -> None:
+            # The live draft shows what the tools did too, as the answer will.
+            tools = loaded.result().tools if loaded.done() else None
+            summary = tools.summary() if tools is not None else ""
+            sink.draft(f"{so_far}\n\n{summary}" if summary else so_far)
+
+        turn = TurnInput(fetch=fetch, text=text, label=job.label, on_text=draft, stop=stop)
         async with contextlib.AsyncExitStack() as progress:
 
-            async def load() -> TurnSetup:
-                settings, history, notes = await self._read_state(job)
-                chat[:] = [settings]
-                instructions = settings.instructions
-                turn_tools = None
-                context = ""
-                if self.tools is not None and job.kind == "message":
-                    turn_tools = self.tools.prepare(job, settings, notes)
-                if turn_tools is not None:
-                    tools[:] = [turn_tools]
-                    instructions = f"{instructions}\n\n{turn_tools.instructions}"
-                    context = turn_tools.context  # the chat's notes: a user item, not instructions
-                # Shown once the chat's choice is known (right after the model's connection
-                # opens): drafts or a reaction with live answers on, "recording voice…" else.
-                # A reminder is no answer being made for someone waiting: no drafts.
-                live = settings.live if settings.live is not None else self.live_default
-                live = live and job.kind == "message"
-                await progress.enter_async_context(sink.progress(live, stop))
-                return TurnSetup(settings.voice, instructions, history, turn_tools, context)
+            async def setup() -> TurnSetup:
+                context = await self._load(job, sink, stop, progress)
+                loaded.set_result(context)
+                return context.setup
 
-            return await self.pipeline.run(turn, load)
+            result = await self.pipeline.run(turn, setup)
+        return result, loaded.result()
+
+    async def _load(
+        self,
+        job: TurnJob,
+        sink: ReplySink,
+        stop: asyncio.Event,
+        progress: contextlib.AsyncExitStack,
+    ) -> TurnContext:
+        """The turn's setup loader, called once the model's connection is open: the chat's
+        settings, memory, notes and tools, and from then on the progress the chat sees."""
+        settings, history, notes = await self._read_state(job)
+        instructions = settings.instructions
+        tools = None
+        context = ""
+        if self.tools is not None and job.kind == "message":
+            tools = self.tools.prepare(job, settings, notes)
+        if tools is not None:
+            instructions = f"{instructions}\n\n{tools.instructions}"
+            context = tools.context  # the chat's notes: a user item, not instructions
+        # Shown once the chat's choice is known (right after the model's connection opens):
+        # drafts or a reaction with live answers on, "recording voice…" else. A reminder is no
+        # answer being made for someone waiting: no drafts.
+        live = settings.live if settings.live is not None else self.live_default
+        live = live and job.kind == "message"
+        await progress.enter_async_context(sink.progress(live, stop))
+        setup = TurnSetup(settings.voice, instructions, history, tools, context)
+        return TurnContext(settings=settings, setup=setup, tools=tools)
 
     async def _read_state(
         self, job: TurnJob
@@ -276,17 +326,15 @@ class Answering:
                             delay)  # fmt: skip
                 await asyncio.sleep(delay)
 
-    def _text(
-        self, job: TurnJob, chat: ChatSettings, result: TurnResult, tools: TurnTools | None
-    ) -> str:
+    def _text(self, job: TurnJob, context: TurnContext, result: TurnResult) -> str:
         parts = [result.text]
         if job.kind == "reminder":
             parts.insert(0, f"⏰ {job.text}")
         heard = self._heard(job, result)
-        if heard and job.file_id and chat.shows_transcript(job.chat_type):
+        if heard and job.file_id and context.settings.shows_transcript(job.chat_type):
             parts.insert(0, self.catalogue.get(job.lang, "heard", text=heard))
-        if tools is not None:
-            parts.append(tools.summary())  # what the tools did, and the sources
+        if context.tools is not None:
+            parts.append(context.tools.summary())  # what the tools did, and the sources
         return "\n\n".join(part for part in parts if part).strip()
 
     def _heard(self, job: TurnJob, result: TurnResult) -> str:
@@ -307,17 +355,17 @@ class Answering:
             settles=job,
         )
 
-    async def _fail(self, job: TurnJob, sink: ReplySink, exc: Exception) -> str:
+    async def _fail(self, job: TurnJob, sink: ReplySink, exc: Exception) -> Outcome:
         if self.stores is not None:
             await self.stores.ledger.record(
                 job.chat_id, job.payer, TurnUsage(failed=True), settles=job
             )
         if isinstance(exc, RealtimeError):
-            metrics.REALTIME_ERRORS.labels(type=exc.__class__.__name__).inc()
-        outcome = "failed"
+            metrics.REALTIME_ERRORS.labels(type=_error_type(exc)).inc()
+        outcome = Outcome.FAILED
         if isinstance(exc, InputError):
             log.info("turn refused: %s: %s", exc.__class__.__name__, exc)
-            outcome = "refused"
+            outcome = Outcome.REFUSED
         elif isinstance(exc, RealtimeConfigError):
             log.error("turn failed: RealtimeConfigError: %s (the speech model refused the "
                       "configuration: check %s)", exc, exc.setting)  # fmt: skip
@@ -351,6 +399,14 @@ class Answering:
 
 async def _nothing() -> list[Note]:
     return []
+
+
+def _error_type(exc: RealtimeError) -> str:
+    """The failure's ``type`` label (``REALTIME_ERROR_TYPES``)."""
+    for kind, label in REALTIME_ERROR_TYPES:
+        if isinstance(exc, kind):
+            return label
+    return "RealtimeError"
 
 
 def fetch_once(fetch: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:

@@ -11,11 +11,9 @@ import logging
 import time
 from collections.abc import Callable
 
-from redis.exceptions import RedisError
-
 from bot import metrics
-from bot.errors import StorageError
-from bot.storage.reminders import ReminderStore
+from bot.storage.reminders import Reminder, ReminderStore
+from bot.storage.retry import Attempts, is_failure
 
 __all__ = ["ReminderClock"]
 
@@ -40,13 +38,17 @@ class ReminderClock:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set. Redis away is waited out (a reminder comes late, never lost)."""
         while not stop.is_set():
+            fired: list[Reminder] = []
             next_due: float | None = None
-            try:
-                fired, next_due = await self.reminders.tick(self.now())
-            except (RedisError, OSError, StorageError) as exc:
-                log.warning("reminders: cannot look for due ones (%s); trying again",
-                            exc.__class__.__name__)  # fmt: skip
-                fired = []
+            async for attempt in Attempts(
+                "reminders: looking for due ones",
+                first=self.poll,
+                most=self.poll,
+                when=is_failure,
+                stop=stop,
+            ):
+                with attempt:
+                    fired, next_due = await self.reminders.tick(self.now())
             for reminder in fired:
                 metrics.REMINDERS_FIRED.inc()
                 log.info("reminder %s of chat %s is due: queued", reminder.id, reminder.chat_id)

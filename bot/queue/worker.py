@@ -19,10 +19,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from redis.exceptions import RedisError, ResponseError
-
 from bot.domain import TurnJob
-from bot.storage.retry import retrying
+from bot.storage.retry import Attempts, is_failure, retrying
 from bot.storage.turn_queue import Taken, TurnQueue
 
 __all__ = ["TurnWorker", "WorkerOptions"]
@@ -72,11 +70,6 @@ class TurnWorker:
         # Tokens of this process start with it: a restarted worker (same name) knows its dead
         # predecessor's locks and leases and frees them at once.
         self.incarnation = f"{options.name}:{uuid.uuid4().hex[:12]}:"
-        self.running_turns = 0
-
-    @property
-    def held(self) -> int:
-        return len(self._tasks)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Take turns until ``stop`` is set, then finish those running (up to the grace time)."""
@@ -101,27 +94,28 @@ class TurnWorker:
         loop = asyncio.get_running_loop()
         next_claim = 0.0
         while not stop.is_set():
-            room = self.options.prefetch - len(self._tasks)
-            if room <= 0:
+            if self.options.prefetch - len(self._tasks) <= 0:
                 await asyncio.sleep(0.05)
                 continue
-            try:
-                if own is None and loop.time() >= next_claim:
-                    next_claim = loop.time() + self.options.visibility_timeout / 4
-                    await self._claim_abandoned(room)
+            entries: list[tuple[str, dict[str, str], int]] = []
+            room = 0
+            # Any Redis failure is waited out here, and this loop sees ``stop`` meanwhile.
+            async for attempt in Attempts("queue", first=1.0, most=1.0, when=is_failure, stop=stop):
+                with attempt:
+                    if attempt.again:
+                        # A read whose answer was lost may have delivered entries to this
+                        # consumer all the same: they are read again from its own pending ones.
+                        own = "0"
                     room = self.options.prefetch - len(self._tasks)
-                    if room <= 0:
-                        continue
-                entries = await self._queue.read(self.options.name, room, own=own, block_ms=500)
-            except (RedisError, OSError) as exc:
-                # Not ``retrying``: this loop must see ``stop`` while Redis is away.
-                log.warning("queue: Redis unavailable (%s); retrying", exc)
-                await asyncio.sleep(1.0)
-                # A read whose answer was lost may have delivered entries to this consumer all
-                # the same: they are read again from its own pending ones first.
-                own = "0"
-                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
-                    await retrying(self._queue.ensure_group)
+                    if own is None and loop.time() >= next_claim:
+                        next_claim = loop.time() + self.options.visibility_timeout / 4
+                        await self._claim_abandoned(room)
+                        room = self.options.prefetch - len(self._tasks)
+                    if room > 0:
+                        entries = await self._queue.read(
+                            self.options.name, room, own=own, block_ms=500
+                        )
+            if room <= 0 or stop.is_set():
                 continue
             if own is not None:
                 own = entries[-1][0] if len(entries) >= room else None
@@ -167,8 +161,7 @@ class TurnWorker:
             # the chat's lock and the session lease, if still this take's, are freed.
             self._held.pop(entry_id, None)
             if taken is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await self._queue.release(taken)
+                await self._queue.release(taken)
             raise
         self._held.pop(entry_id, None)
         await retrying(self._queue.finish, job, entry_id, taken)
@@ -198,11 +191,7 @@ class TurnWorker:
             if self._on_give_up is not None:
                 await self._call(self._on_give_up, job)
         else:
-            self.running_turns += 1
-            try:
-                await self._call(self._handler, job)
-            finally:
-                self.running_turns -= 1
+            await self._call(self._handler, job)
 
     async def _take(self, job: TurnJob, entry_id: str) -> Taken | None:
         """Wait until the turn is the chat's next, its lock and a session lease are free, and
@@ -257,14 +246,17 @@ class TurnWorker:
         """Keep the entries, chat locks and session leases this worker holds from looking
         abandoned; stop a turn this worker lost (after a stall, another took it over)."""
         lock_ms = int(self.options.visibility_timeout * 1000)
+        beat = min(lock_ms, self._queue.lease_ms) / 3000
         while True:
-            await asyncio.sleep(min(lock_ms, self._queue.lease_ms) / 3000)
-            held = {entry_id: self._held.get(entry_id) for entry_id in self._tasks}
-            try:
-                lost = await self._queue.keep_alive(self.options.name, held, lock_ms)
-            except (RedisError, OSError) as exc:
-                log.warning("queue: heartbeat failed: %s", exc)
-                continue
+            await asyncio.sleep(beat)
+            lost: list[str] = []
+            # A failed beat is tried again a beat later, with what is held by then.
+            async for attempt in Attempts(
+                "queue heartbeat", first=beat, most=beat, when=is_failure
+            ):
+                with attempt:
+                    held = {entry_id: self._held.get(entry_id) for entry_id in self._tasks}
+                    lost = await self._queue.keep_alive(self.options.name, held, lock_ms)
             for entry_id in lost:
                 task = self._tasks.get(entry_id)
                 if task is not None and not task.done():

@@ -37,7 +37,7 @@ from bot.errors import (
 from bot.realtime.protocol import MODEL_SETTINGS, Phase, TurnProtocol
 from bot.realtime.providers import Endpoint
 
-__all__ = ["RealtimeClient", "RealtimeSession", "ToolRunner"]
+__all__ = ["HandshakeRefused", "RealtimeClient", "RealtimeSession", "ToolRunner", "open_websocket"]
 
 # Runs one call the model made; returns the output the model reads. Bounded in time and never
 # raising: the caller (the pipeline) sees to both.
@@ -119,39 +119,55 @@ class RealtimeClient:
 
     async def _connect(self) -> RealtimeSession:
         try:
-            ws = await connect(
-                self.endpoint.url,
-                additional_headers=self.endpoint.headers,
-                # base64 PCM barely compresses; deflate would only cost CPU (audio-notes.md).
-                compression=None,
-                max_size=MAX_MESSAGE,
-                open_timeout=self.connect_timeout,
-                # No keepalive pings: Yandex's live service was seen leaving them unanswered
-                # (stand_ins/README.md), and a missing pong must not end a long answer. A server
-                # that goes silent is caught by the event timeout instead.
-                ping_interval=None,
-                close_timeout=2,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                raise RealtimeAuthError(f"handshake refused with HTTP {status}") from None
-            if status == 429:
+            ws = await open_websocket(self.endpoint, open_timeout=self.connect_timeout)
+        except HandshakeRefused as exc:
+            if exc.status in (401, 403):
+                raise RealtimeAuthError(f"handshake refused with HTTP {exc.status}") from None
+            if exc.status == 429:
                 # Too many sessions at once, or created too fast (Yandex: 10 concurrent, 10 new
                 # a second per cloud): a moment later there is room.
                 raise _Busy() from None
-            raise RealtimeConnectError(f"handshake refused with HTTP {status}") from None
-        except TimeoutError:
-            raise RealtimeConnectError(
-                f"no handshake within {self.connect_timeout:.0f} s"
-            ) from None
-        except (OSError, InvalidHandshake) as exc:
-            raise RealtimeConnectError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+            raise RealtimeConnectError(f"handshake refused with HTTP {exc.status}") from None
         return RealtimeSession(
             ws,
             event_timeout=self.event_timeout,
             tool_calls_per_response=self.tool_calls_per_response,
         )
+
+
+class HandshakeRefused(Exception):
+    """The server answered the WebSocket handshake with HTTP ``status``."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"handshake refused with HTTP {status}")
+        self.status = status
+
+
+async def open_websocket(endpoint: Endpoint, *, open_timeout: float) -> ClientConnection:
+    """Open the WebSocket to ``endpoint`` as every session does (its auth headers; the bot's
+    sessions and the probe's alike). Raises ``HandshakeRefused`` when the server answers the
+    handshake with an HTTP status, ``RealtimeConnectError`` when it cannot be reached (or not
+    within ``open_timeout`` seconds)."""
+    try:
+        return await connect(
+            endpoint.url,
+            additional_headers=endpoint.headers,
+            # base64 PCM barely compresses; deflate would only cost CPU.
+            compression=None,
+            max_size=MAX_MESSAGE,
+            open_timeout=open_timeout,
+            # No keepalive pings: Yandex's live service was seen leaving them unanswered
+            # (stand_ins/README.md), and a missing pong must not end a long answer. A server
+            # that goes silent is caught by the event timeout instead.
+            ping_interval=None,
+            close_timeout=2,
+        )
+    except InvalidStatus as exc:
+        raise HandshakeRefused(exc.response.status_code) from None
+    except TimeoutError:
+        raise RealtimeConnectError(f"no handshake within {open_timeout:g} s") from None
+    except (OSError, InvalidHandshake) as exc:
+        raise RealtimeConnectError(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
 
 
 class _Busy(Exception):

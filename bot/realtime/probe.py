@@ -22,10 +22,16 @@ The questions, in the order they are asked:
    does the reply answer the speech (the model is told to repeat it);
 7. ``cancel_honoured``: ``response.cancel`` after the first audio;
 8. ``text_events``: the event types that carried the replies' text (from 0 and 6);
-9. ``web_search_events``: what a turn with the provider's ``web_search`` brings (Yandex only);
-10. ``quota_refusal``: how a session past the concurrent quota is refused (Yandex only).
+9. ``web_search_events``: what a turn with the provider's ``web_search`` brings (where the
+   provider runs one: Yandex);
+10. ``quota_refusal``: how a session past the concurrent quota is refused (where one is
+    documented: Yandex).
 
-No secret is logged or returned: the endpoint's headers go to the handshake only.
+Sessions are opened as the bot's (``client.open_websocket``) and configured with the bot's own
+``session.update`` (``protocol.session_update``), with the probe's instructions, rates and a
+short VAD silence. What the provider's documentation says of each question is in its profile
+(``Profile.documented``). No secret is logged or returned: the endpoint's headers go to the
+handshake only.
 """
 
 from __future__ import annotations
@@ -43,12 +49,14 @@ from typing import Any, Literal
 
 import numpy as np
 import orjson
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from bot.domain import ProviderTraits
-from bot.realtime.protocol import EVENT_ALIASES, encode_appends
-from bot.realtime.providers import Endpoint, Profile
+from bot.errors import RealtimeConnectError
+from bot.realtime.client import HandshakeRefused, open_websocket
+from bot.realtime.protocol import EVENT_ALIASES, SessionConfig, encode_appends, session_update
+from bot.realtime.providers import PROFILES, Endpoint, Profile
 
 __all__ = [
     "ProbeOptions",
@@ -65,7 +73,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RATE = 24_000  # asked both ways, so no audio is resampled (Yandex and OpenAI accept it)
-MAX_MESSAGE = 16 * 1024 * 1024
+# The VAD's silence before it commits: the pauses in the probe's audio (PAUSE_S) are longer.
+VAD_SILENCE_MS = 200
 PAUSE_S = 1.2  # silence between the two pieces of speech in the voice-activity questions
 TAIL_S = 1.0  # silence after the second piece (create_response question)
 FRAME = RATE // 50  # 20 ms
@@ -88,34 +97,6 @@ RULES = (
     "quota_refusal",
 )
 
-# What each provider's documentation says (stand_ins/README.md).
-EXPECTED: dict[str, dict[str, str]] = {
-    "yandex": {
-        "assistant_items": "accepted (item.create is supported)",
-        "rates_echoed": "the rate as asked; one session.updated",
-        "pings_answered": "pong (RFC 6455)",
-        "create_response_honoured": "undocumented; tutorial sends false",
-        "manual_turns_honoured": "undocumented (server_vad only)",
-        "create_after_commit": "answers the input (example waits for committed)",
-        "cancel_honoured": "response.done cancelled",
-        "text_events": "output_text.delta (examples); transcript deltas unsupported",
-        "web_search_events": "run by the server: a plain answer",
-        "quota_refusal": "HTTP 429 past 10 concurrent sessions",
-    },
-    "openai": {
-        "assistant_items": "accepted",
-        "rates_echoed": "24000 echoed; one session.updated",
-        "pings_answered": "pong (RFC 6455)",
-        "create_response_honoured": "no response (create_response false)",
-        "manual_turns_honoured": "no commit (turn_detection null)",
-        "create_after_commit": "answers the input",
-        "cancel_honoured": "response.done cancelled",
-        "text_events": "output_audio_transcript.delta (audio part)",
-        "web_search_events": "not offered",
-        "quota_refusal": "no quota documented",
-    },
-}
-
 
 @dataclass(frozen=True)
 class _Words:
@@ -127,8 +108,9 @@ class _Words:
     news: str  # a web search
 
 
+# By the language of the provider's profile (``Profile.probe_language``); English otherwise.
 WORDS: dict[str, _Words] = {
-    "yandex": _Words(
+    "ru": _Words(
         instructions="Вы голосовой ассистент. Отвечайте коротко.",
         say="Скажите: яблоко. Просто повторите слово яблоко.",
         keyword="яблок",
@@ -136,7 +118,7 @@ WORDS: dict[str, _Words] = {
         story="Расскажите очень длинную и подробную сказку о драконе, минут на пять.",
         news="Какая сегодня главная новость? Ответьте одним коротким предложением.",
     ),
-    "openai": _Words(
+    "en": _Words(
         instructions="You are a voice assistant. Answer briefly.",
         say="Say: apple. Just repeat the word apple.",
         keyword="apple",
@@ -203,7 +185,7 @@ class ProbeOptions:
     manual_commit_wait: float = 3.0  # after the audio for a commit nobody asked for
     cancel_wait: float = 2.0  # from response.cancel to its response.done
     settle: float = 1.0  # for late events: a second session.updated, an error, a drop
-    quota_sessions: int = 11  # the documented quota is 10
+    quota_sessions: int | None = None  # opened at most; None: one past the documented quota
     quota_spacing: float = 0.15  # between openings: under Yandex's 10 creations a second
     max_sample_seconds: float = 2.5  # speech sample, trimmed
     max_reply_seconds: float = 6.0  # a reply is cancelled past this much audio
@@ -232,7 +214,7 @@ def planned_seconds(provider: str, options: ProbeOptions | None = None) -> tuple
     o = options or ProbeOptions()
     s = o.max_sample_seconds
     inp = (2 * s + PAUSE_S + TAIL_S) + (2 * s + PAUSE_S) + s
-    replies = 4 if provider == "yandex" else 3  # sample, the input's answer, cancel, search
+    replies = 4 if _searches(provider) else 3  # sample, the input's answer, cancel, search
     out = replies * o.max_reply_seconds + 1.0  # and a response started by itself, cancelled
     return inp, out
 
@@ -254,11 +236,17 @@ def cost_line(
             "PRICE_INPUT_AUDIO_PER_MINUTE and PRICE_OUTPUT_AUDIO_PER_MINUTE to see one)"
         )
     cost = (inp * price_input_per_minute + out * price_output_per_minute) / 60
-    extra = "text tokens and one web search" if provider == "yandex" else "text tokens"
+    extra = "text tokens and one web search" if _searches(provider) else "text tokens"
     return (
         f"{audio}, about {cost:.2f} {currency}\n({price_input_per_minute:g} in, "
         f"{price_output_per_minute:g} out {currency} a minute; {extra} are billed besides)"
     )
+
+
+def _searches(provider: str) -> bool:
+    """Whether the probe of ``provider`` asks a question its own web search answers."""
+    profile = PROFILES.get(provider)
+    return profile is not None and profile.web_search
 
 
 # -- the table ----------------------------------------------------------------------------------
@@ -594,8 +582,7 @@ class _Prober:
     ) -> None:
         self.endpoint = endpoint
         self.profile = profile
-        self.provider = endpoint.provider
-        self.words = WORDS.get(self.provider, WORDS["openai"])
+        self.words = WORDS.get(profile.probe_language, WORDS["en"])
         self.voice = voice
         self.transcription_model = transcription_model
         self.turn_detection = turn_detection
@@ -610,80 +597,42 @@ class _Prober:
 
     # -- sessions --------------------------------------------------------------------------------
 
-    def _vad(self, mode: TurnDetection) -> dict[str, Any] | None:
-        """``audio.input.turn_detection`` as bot/realtime/protocol.py sends it."""
-        if mode == "server_vad":
-            return {
-                "type": "server_vad",
-                "threshold": 0.5,
-                "silence_duration_ms": 200,
-                "create_response": False,
-                "interrupt_response": False,
-            }
-        if mode == "semantic_vad":
-            return {
-                "type": "semantic_vad",
-                "eagerness": "auto",
-                "create_response": False,
-                "interrupt_response": False,
-            }
-        return None
-
-    def _session(
+    def _config(
         self,
         *,
-        turn_detection: dict[str, Any] | Literal["bot"] | None = "bot",
+        turn_detection: TurnDetection | None = None,
         instructions: str | None = None,
         tools: tuple[dict[str, Any], ...] = (),
-    ) -> dict[str, Any]:
-        """A ``session.update``'s session shaped as the bot's (bot/realtime/protocol.py)."""
-        audio_input: dict[str, Any] = {
-            "format": {"type": "audio/pcm", "rate": RATE},
-            "turn_detection": (
-                self._vad(self.turn_detection) if turn_detection == "bot" else turn_detection
-            ),
-        }
-        if self.transcription_model:
-            audio_input["transcription"] = {"model": self.transcription_model}
-        session: dict[str, Any] = {
-            "type": "realtime",
-            "output_modalities": list(self.profile.output_modalities),
-            "instructions": self.words.instructions if instructions is None else instructions,
-            "audio": {
-                "input": audio_input,
-                "output": {"format": {"type": "audio/pcm", "rate": RATE}, "voice": self.voice},
-            },
-        }
-        if tools:
-            session["tools"] = list(tools)
-        return session
+    ) -> SessionConfig:
+        """The session the bot would ask for, with the probe's instructions, 24 kHz both ways
+        and a short VAD silence; ``turn_detection`` None: the configured one."""
+        return SessionConfig(
+            voice=self.voice,
+            instructions=self.words.instructions if instructions is None else instructions,
+            output_rate=RATE,
+            turn_detection=turn_detection or self.turn_detection,
+            output_modalities=self.profile.output_modalities,
+            vad_silence_ms=VAD_SILENCE_MS,
+            transcription_model=self.transcription_model,
+            tools=tools,
+        )
 
     async def _connect(self) -> _Conn:
         started = time.perf_counter()
         try:
-            ws = await connect(
-                self.endpoint.url,
-                additional_headers=self.endpoint.headers,
-                compression=None,
-                max_size=MAX_MESSAGE,
-                open_timeout=self.o.connect_timeout,
-                ping_interval=None,
-                close_timeout=2,
-            )
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise _NoSession(f"handshake refused with HTTP {status}", status) from None
-        except TimeoutError:
-            raise _NoSession(f"no handshake within {self.o.connect_timeout:g} s") from None
-        except (OSError, InvalidHandshake) as exc:
-            raise _NoSession(f"cannot connect: {exc.__class__.__name__}: {exc}") from None
+            ws = await open_websocket(self.endpoint, open_timeout=self.o.connect_timeout)
+        except HandshakeRefused as exc:
+            raise _NoSession(str(exc), exc.status) from None
+        except RealtimeConnectError as exc:
+            raise _NoSession(str(exc)) from None
         conn = _Conn(ws, time.perf_counter() - started)
         self.connects.append(conn.connect_s)
         return conn
 
-    async def _open(self, session: dict[str, Any] | None) -> _Conn:
-        """A connected session that has sent ``session.created`` (and answered ``session``'s
-        update: ``update_error`` says how when it refused it)."""
+    async def _open(self, config: SessionConfig | None) -> _Conn:
+        """A connected session that has sent ``session.created`` (and answered the
+        ``session.update`` asking for ``config``: ``update_error`` says how when it refused
+        it)."""
         conn = await self._connect()
         try:
             first = await conn.until(
@@ -695,11 +644,9 @@ class _Prober:
                 )
             if _kind(first) == "error":
                 raise _NoSession(f"error instead of session.created: {_error_text(first)}")
-            if session is not None:
+            if config is not None:
                 sent = time.perf_counter()
-                await conn.send(
-                    {"type": "session.update", "event_id": "probe_update", "session": session}
-                )
+                await conn.send(session_update(config, "probe_update"))
                 answer = await conn.until(
                     lambda e: _kind(e) in ("session.updated", "error"), self.o.event_timeout
                 )
@@ -764,7 +711,7 @@ class _Prober:
 
     async def sample(self) -> _Reply:
         try:
-            conn = await self._open(self._session())
+            conn = await self._open(self._config())
         except _NoSession as exc:
             raise Unreachable(str(exc)) from None
         try:
@@ -812,7 +759,7 @@ class _Prober:
     # -- 1: assistant items ----------------------------------------------------------------------
 
     async def assistant_items(self) -> _Finding:
-        conn = await self._open(self._session())
+        conn = await self._open(self._config())
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", None)
@@ -853,7 +800,7 @@ class _Prober:
     # -- 2: rates echoed -------------------------------------------------------------------------
 
     async def rates_echoed(self) -> _Finding:
-        conn = await self._open(self._session())
+        conn = await self._open(self._config())
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", None)
@@ -893,8 +840,7 @@ class _Prober:
     # -- 4: create_response false ----------------------------------------------------------------
 
     async def create_response_honoured(self) -> _Finding:
-        vad = self._vad("server_vad")
-        conn = await self._open(self._session(turn_detection=vad))
+        conn = await self._open(self._config(turn_detection="server_vad"))
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", None)
@@ -937,7 +883,7 @@ class _Prober:
     # -- 5: turn_detection null ------------------------------------------------------------------
 
     async def manual_turns_honoured(self) -> _Finding:
-        conn = await self._open(self._session(turn_detection=None))
+        conn = await self._open(self._config(turn_detection="manual"))
         try:
             if conn.update_error:
                 return _Finding(f"turn_detection null refused: {conn.update_error}", False)
@@ -972,7 +918,7 @@ class _Prober:
     # -- 6: response.create right after the commit -----------------------------------------------
 
     async def create_after_commit(self) -> tuple[_Finding, _Reply | None]:
-        conn = await self._open(self._session(instructions=self.words.repeat))
+        conn = await self._open(self._config(instructions=self.words.repeat))
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", None), None
@@ -1037,7 +983,7 @@ class _Prober:
     # -- 7: cancel -------------------------------------------------------------------------------
 
     async def cancel_honoured(self) -> _Finding:
-        conn = await self._open(self._session())
+        conn = await self._open(self._config())
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", None)
@@ -1080,7 +1026,7 @@ class _Prober:
     async def web_search_events(self) -> _Finding:
         if not self.profile.web_search:
             return _Finding("not offered by the provider (skipped)", ())
-        conn = await self._open(self._session(tools=(WEB_SEARCH_TOOL,)))
+        conn = await self._open(self._config(tools=(WEB_SEARCH_TOOL,)))
         try:
             if conn.update_error:
                 return _Finding(f"session.update refused: {conn.update_error}", ())
@@ -1101,11 +1047,12 @@ class _Prober:
     # -- 10: the session quota -------------------------------------------------------------------
 
     async def quota_refusal(self) -> _Finding:
-        if self.provider != "yandex":
+        quota = self.profile.concurrent_sessions
+        if quota is None:
             return _Finding("no quota documented (skipped)", "")
         conns: list[_Conn] = []
         try:
-            for n in range(1, self.o.quota_sessions + 1):
+            for n in range(1, (self.o.quota_sessions or quota + 1) + 1):
                 if n > 1:
                     await asyncio.sleep(self.o.quota_spacing)
                 try:
@@ -1199,7 +1146,7 @@ async def probe(
         options=options or ProbeOptions(),
         on_step=on_step,
     )
-    expected = EXPECTED.get(endpoint.provider, EXPECTED["openai"])
+    expected = profile.documented
     found: dict[str, _Finding] = {}
 
     on_step("speech sample: asking the model to say a word")
@@ -1239,7 +1186,7 @@ async def probe(
         probed_at=time.time(),
         **{rule: found[rule].value for rule in RULES},
     )
-    rows = [Row(rule, expected[rule], found[rule].seen) for rule in RULES]
+    rows = [Row(rule, expected.get(rule, "-"), found[rule].seen) for rule in RULES]
     latencies = {
         "connect": p.connects,
         "session.update -> session.updated": p.updates,

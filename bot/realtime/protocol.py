@@ -40,7 +40,7 @@ from __future__ import annotations
 import base64
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.domain import HistoryItem, ToolCall, Usage, tool_error
@@ -62,6 +62,7 @@ __all__ = [
     "TurnProtocol",
     "encode_appends",
     "quote_history",
+    "session_update",
 ]
 
 INPUT_RATE = 24_000
@@ -146,60 +147,71 @@ ROUNDS_EXCEEDED = tool_error(
 )
 
 
-def _noop_audio(_: bytes) -> None:
+def _drop_audio(_: bytes) -> None:
     return None
 
 
-@dataclass
+def _drop_str(_: str) -> None:
+    return None
+
+
 class TurnProtocol:
-    """State machine of one turn. ``on_audio`` receives reply PCM16 as it arrives, ``on_text``
-    the reply's text so far each time it grows."""
+    """State machine of one turn, for the session ``config``. ``on_audio`` receives reply
+    PCM16 as it arrives, ``on_mark`` the name of each moment of the turn (``first_audio``,
+    ``response_done``...), ``on_text`` the reply's text so far each time it grows; each may be
+    set later too."""
 
-    config: SessionConfig
-    on_audio: Callable[[bytes], None] = _noop_audio
-    on_mark: Callable[[str], None] = lambda _: None
-    on_text: Callable[[str], None] = lambda _: None
+    def __init__(
+        self,
+        config: SessionConfig,
+        *,
+        on_audio: Callable[[bytes], None] = _drop_audio,
+        on_mark: Callable[[str], None] = _drop_str,
+        on_text: Callable[[str], None] = _drop_str,
+    ) -> None:
+        self.config = config
+        self.on_audio = on_audio
+        self.on_mark = on_mark
+        self.on_text = on_text
 
-    phase: Phase = Phase.CONNECTING
-    output_rate: int = 0
-    audio_bytes_sent: int = 0
-    audio_bytes_received: int = 0
-    server_commits: int = 0
-    stopped: bool = False  # the user asked to stop: the response is cancelled
-    cut: bool = False  # the reply reached max_reply_seconds: cancelled, the rest dropped
-    audio_items: int = 0  # user audio items committed (each is transcribed when asked)
-    transcripts: int = 0  # their input transcriptions received
-    text: str = ""  # of the response being made
-    transcript: str = ""  # of the response being made
-    input_transcript: str = ""
-    status: str = ""
-    usage: Usage = field(default_factory=Usage)  # of every response so far
-    tool_rounds: int = 0  # responses that ended with calls answered by the client
-    tool_calls: int = 0  # calls answered by running a tool
-    calls_due: list[ToolCall] = field(default_factory=list)  # to run, in the CALLING phase
-    _earlier: list[str] = field(default_factory=list)  # the text of earlier responses
-    _calls: dict[str, ToolCall] = field(default_factory=dict)  # of the response being made
-    _server_calls: dict[str, ToolCall] = field(default_factory=dict)  # the provider's to run
-    _said: bool = False  # the response being made has audio or text
-    _text_parts: list[str] = field(default_factory=list)
-    _transcript_parts: list[str] = field(default_factory=list)
-    _pending: list[dict[str, Any]] = field(default_factory=list)
-    _input_ended: bool = False
-    _has_text_input: bool = False
-    _seq: int = 0
-    _first_text: bool = False
-    _context_ids: set[str] = field(default_factory=set)
-    _update_id: str = ""  # of our session.update
-    _updated: bool = False  # its session.updated came (a second one changes nothing)
-    _asked: bool = False  # a response.create of ours awaits its response.created
-    _response_id: str | None = None  # the response of ours being made
-    _create_pending: bool = False  # our response.create waits for a server response to end
-    _ignored: set[str] = field(default_factory=set)  # responses the server started itself
-    _harmless: set[str] = field(default_factory=set)  # our events whose errors do not matter
-    server_responses: int = 0  # responses the server started by itself (cancelled, ignored)
+        self.phase = Phase.CONNECTING
+        self.output_rate = config.output_rate  # as asked, until session.updated says otherwise
+        self.audio_bytes_sent = 0
+        self.audio_bytes_received = 0
+        self.server_commits = 0
+        self.server_responses = 0  # responses the server started by itself (cancelled, ignored)
+        self.stopped = False  # the user asked to stop: the response is cancelled
+        self.cut = False  # the reply reached max_reply_seconds: cancelled, the rest dropped
+        self.audio_items = 0  # user audio items committed (each is transcribed when asked)
+        self.transcripts = 0  # their input transcriptions received
+        self.text = ""  # of the response being made
+        self.transcript = ""  # of the response being made
+        self.input_transcript = ""
+        self.status = ""
+        self.usage = Usage()  # of every response so far
+        self.tool_rounds = 0  # responses that ended with calls answered by the client
+        self.tool_calls = 0  # calls answered by running a tool
+        self.calls_due: list[ToolCall] = []  # to run, in the CALLING phase
 
-    def __post_init__(self) -> None:
-        self.output_rate = self.config.output_rate
+        self._earlier: list[str] = []  # the text of earlier responses
+        self._calls: dict[str, ToolCall] = {}  # of the response being made
+        self._server_calls: dict[str, ToolCall] = {}  # the provider's to run
+        self._said = False  # the response being made has audio or text
+        self._text_parts: list[str] = []
+        self._transcript_parts: list[str] = []
+        self._pending: list[dict[str, Any]] = []  # input sent before the session is configured
+        self._input_ended = False
+        self._has_text_input = False
+        self._seq = 0
+        self._first_text = False
+        self._context_ids: set[str] = set()
+        self._update_id = ""  # of our session.update
+        self._updated = False  # its session.updated came (a second one changes nothing)
+        self._asked = False  # a response.create of ours awaits its response.created
+        self._response_id: str | None = None  # the response of ours being made
+        self._create_pending = False  # our response.create waits for a server response to end
+        self._ignored: set[str] = set()  # responses the server started itself
+        self._harmless: set[str] = set()  # our events whose errors do not matter
 
     # -- what the turn says ------------------------------------------------------------------
 
@@ -326,46 +338,8 @@ class TurnProtocol:
         return events
 
     def _session_update(self) -> dict[str, Any]:
-        cfg = self.config
-        turn_detection: dict[str, Any] | None = None
-        if cfg.turn_detection == "server_vad":
-            turn_detection = {
-                "type": "server_vad",
-                "threshold": cfg.vad_threshold,
-                "silence_duration_ms": cfg.vad_silence_ms,
-                # The client decides when to answer: the whole voice note is one question.
-                "create_response": False,
-                "interrupt_response": False,
-            }
-        elif cfg.turn_detection == "semantic_vad":  # OpenAI's; the same trap as server_vad
-            turn_detection = {
-                "type": "semantic_vad",
-                "eagerness": "auto",
-                "create_response": False,
-                "interrupt_response": False,
-            }
-        audio_input: dict[str, Any] = {
-            "format": {"type": "audio/pcm", "rate": INPUT_RATE},
-            "turn_detection": turn_detection,
-        }
-        if cfg.transcription_model:
-            audio_input["transcription"] = {"model": cfg.transcription_model}
-        session: dict[str, Any] = {
-            "type": "realtime",
-            "output_modalities": list(cfg.output_modalities),
-            "instructions": cfg.instructions,
-            "audio": {
-                "input": audio_input,
-                "output": {
-                    "format": {"type": "audio/pcm", "rate": cfg.output_rate},
-                    "voice": cfg.voice,
-                },
-            },
-        }
-        if cfg.tools:
-            session["tools"] = list(cfg.tools)
         self._update_id = self._next_id("session")
-        return {"type": "session.update", "event_id": self._update_id, "session": session}
+        return session_update(self.config, self._update_id)
 
     def _finish_input(self) -> list[dict[str, Any]]:
         if self.audio_bytes_sent >= MIN_COMMIT_BYTES:
@@ -698,6 +672,49 @@ def _config_error(message: str, param: object, on_update: bool) -> RealtimeConfi
     else:
         setting = "the session settings (REALTIME_PROVIDER, REALTIME_MODEL)"
     return RealtimeConfigError(message, setting=setting)
+
+
+def session_update(config: SessionConfig, event_id: str) -> dict[str, Any]:
+    """The ``session.update`` that asks for ``config``: the one the bot sends (and the probe,
+    with settings of its own)."""
+    turn_detection: dict[str, Any] | None = None
+    if config.turn_detection == "server_vad":
+        turn_detection = {
+            "type": "server_vad",
+            "threshold": config.vad_threshold,
+            "silence_duration_ms": config.vad_silence_ms,
+            # The client decides when to answer: the whole voice note is one question.
+            "create_response": False,
+            "interrupt_response": False,
+        }
+    elif config.turn_detection == "semantic_vad":  # OpenAI's; the same trap as server_vad
+        turn_detection = {
+            "type": "semantic_vad",
+            "eagerness": "auto",
+            "create_response": False,
+            "interrupt_response": False,
+        }
+    audio_input: dict[str, Any] = {
+        "format": {"type": "audio/pcm", "rate": INPUT_RATE},
+        "turn_detection": turn_detection,
+    }
+    if config.transcription_model:
+        audio_input["transcription"] = {"model": config.transcription_model}
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "output_modalities": list(config.output_modalities),
+        "instructions": config.instructions,
+        "audio": {
+            "input": audio_input,
+            "output": {
+                "format": {"type": "audio/pcm", "rate": config.output_rate},
+                "voice": config.voice,
+            },
+        },
+    }
+    if config.tools:
+        session["tools"] = list(config.tools)
+    return {"type": "session.update", "event_id": event_id, "session": session}
 
 
 def quote_history(history: tuple[HistoryItem, ...]) -> str:

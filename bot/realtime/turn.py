@@ -14,7 +14,7 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
@@ -57,6 +57,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 MIN_INPUT_SECONDS = 0.1
 # How long a late input transcript is waited for after response.done.
 TRANSCRIPT_WAIT = 2.0
@@ -154,8 +155,7 @@ class InputStream:
             yield item
 
     async def close(self) -> None:
-        with contextlib.suppress(BaseException):
-            await self._task
+        await _outcome_of(self._task)
 
 
 class StreamingEncoder:
@@ -245,16 +245,16 @@ class TurnPipeline:
         )
         self.history_form = history_form
 
-    async def run(self, turn: TurnInput, setup: TurnSetup | SetupLoader) -> TurnResult:
+    async def run(self, turn: TurnInput, setup: SetupLoader) -> TurnResult:
         """Answer one turn. Raises InputError, RealtimeError or StorageError subclasses, or what
         ``setup`` raises.
 
         The download and the connection start together. ``setup`` (the chat's voice,
-        instructions and memory) may be a loader: it is called once the connection is up, while
-        the server creates the session, so reading the chat's state never delays the model and
-        nothing but the turn's own admission touches Redis before the model is connected. The
-        memory goes to the model first; if the provider refuses it, the turn is answered
-        without it and the log says why.
+        instructions and memory; a ``TurnSetup`` known in advance is its own loader) is called
+        once the connection is up, while the server creates the session, so reading the chat's
+        state never delays the model and nothing but the turn's own admission touches Redis
+        before the model is connected. The memory goes to the model first; if the provider
+        refuses it, the turn is answered without it and the log says why.
         """
         if turn.fetch is None and not turn.text:
             raise EmptyAudio("no audio and no text")
@@ -267,11 +267,8 @@ class TurnPipeline:
         metrics.IN_FLIGHT.inc()
         try:
             try:
-                if isinstance(setup, TurnSetup):
-                    chat = setup
-                else:
-                    await asyncio.wait({connecting})  # up, or failed: its error comes below
-                    chat = await setup()
+                await asyncio.wait({connecting})  # up, or failed: its error comes below
+                chat = await setup()
             except BaseException:
                 await _abandon(connecting)
                 raise
@@ -355,7 +352,6 @@ class TurnPipeline:
             # The callback holds the protocol that holds it: a cycle that would keep this
             # turn's encoder until a full collection.
             protocol.on_audio = _drop_audio
-        result.used_history = bool(chat.history)
         return result
 
     async def _run(
@@ -410,8 +406,7 @@ class TurnPipeline:
                 await stream.close()
             if session is None:
                 opening.cancel()
-                with contextlib.suppress(BaseException):
-                    session = await opening
+                session = await _outcome_of(opening)
             if session is not None:
                 _close_later(session)
         if not voice and not protocol.stopped:
@@ -550,18 +545,30 @@ async def _until_done(
                 wait.cancel()
 
 
+async def _outcome_of(task: asyncio.Future[_T]) -> _T | None:
+    """``task``'s result once it is over; None when it failed or was cancelled (its failure
+    taken). The caller's own cancellation is not swallowed: when the task running this is
+    being cancelled, the cancellation goes on."""
+    try:
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+        return None
+    except Exception:
+        return None
+
+
 async def _settle(task: asyncio.Future[bytes]) -> None:
     """A download no longer awaited: stopped if running, its failure (if any) taken."""
     task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
+    await _outcome_of(task)
 
 
 async def _abandon(connecting: asyncio.Task[RealtimeSession]) -> None:
     """Stop opening a session that is no longer wanted, closing it if it opened meanwhile."""
     connecting.cancel()
-    try:
-        session = await connecting
-    except BaseException:  # cancelled or failed: nothing was opened
-        return
-    _close_later(session)
+    session = await _outcome_of(connecting)  # None: cancelled or failed, nothing was opened
+    if session is not None:
+        _close_later(session)

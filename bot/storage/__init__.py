@@ -1,7 +1,9 @@
 """Redis storage: the only package that talks to Redis.
 
-``keys`` names every key; ``redis`` holds the client (and the embedded server); ``retry`` the one
-retry policy. What each store does when Redis is away:
+``keys`` names every key; ``redis`` holds the client (and the embedded server), ``connection``
+the name the layers above pass it on by; ``retry`` the one retry policy, which
+``queue_admission`` applies to the turn queue's admission step for the core. What each store
+does when Redis is away:
 
 - fail hard (raise ``StorageError``, or a redis-py error the caller waits out with ``retrying``):
   ``turn_queue`` (nothing accepted may be lost), ``chat_settings`` (a turn must not be answered

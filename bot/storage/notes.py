@@ -24,17 +24,17 @@ import logging
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 
+from bot.domain import Note
 from bot.errors import LimitReached, ToolFailed
 from bot.storage import keys
 from bot.storage.retry import storage_errors
 
-__all__ = ["Note", "NotesStore"]
+__all__ = ["NotesStore"]
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +127,6 @@ _NOTE_ID = re.compile(r"#?\s*(\d{1,9})")
 _WORD = re.compile(r"\w+")
 # Words shorter than this name no note: "e", "и" or "a" would match half of them.
 MIN_WORD_CHARS = 2
-
-
-@dataclass(frozen=True)
-class Note:
-    id: int
-    text: str
-    at: float  # when it was written (Unix time)
-    # Who asked for it (``TurnJob.payer``); None: kept before notes had authors (the admins').
-    by: int | None = None
 
 
 class NotesStore:

@@ -24,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import ConfigError, StorageError
-from bot.storage.retry import is_passing, retrying
+from bot.storage.retry import Attempts, is_passing, retrying
 
 __all__ = [
     "SAFE_POLICY",
@@ -43,6 +43,10 @@ MAX_CONNECTIONS = 256
 # The one maxmemory-policy under which Redis never drops a key to make room (it refuses writes
 # with OOM instead, which the bot waits out): the default of redis-server, not of every service.
 SAFE_POLICY = "noeviction"
+
+
+class _NotAnswering(StorageError):
+    """The embedded server does not answer yet."""
 
 
 def redis_server_binary() -> str:
@@ -97,17 +101,28 @@ class EmbeddedRedis:
         self._process = await asyncio.create_subprocess_exec(
             *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-        while not await self._answers():
-            if self._process.returncode is not None:
-                raise StorageError(
-                    f"embedded redis-server exited with {self._process.returncode}; "
-                    f"see {self.data_dir / 'redis.log'}"
-                )
-            if asyncio.get_running_loop().time() > deadline:
-                raise StorageError("embedded redis-server did not start")
-            await asyncio.sleep(0.01)
+        async for attempt in Attempts(
+            "redis: starting the embedded server",
+            first=0.01,
+            most=0.01,
+            when=lambda exc: isinstance(exc, _NotAnswering),
+            within=START_TIMEOUT,
+            quiet=True,
+        ):
+            with attempt:
+                await self._started()
         log.info("redis: embedded server started in %s", self.data_dir)
+
+    async def _started(self) -> None:
+        """Raise ``_NotAnswering`` while the server starts, ``StorageError`` if it exited."""
+        if await self._answers():
+            return
+        if self._process is not None and self._process.returncode is not None:
+            raise StorageError(
+                f"embedded redis-server exited with {self._process.returncode}; "
+                f"see {self.data_dir / 'redis.log'}"
+            )
+        raise _NotAnswering("embedded redis-server did not start")
 
     async def stop(self) -> None:
         """Stop the server this object started (it writes its data on the way out)."""

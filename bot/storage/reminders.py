@@ -13,21 +13,23 @@ Keys (``bot.storage.keys``):
 - ``vb:reminders:due``: sorted set (global) of every waiting reminder as ``CHAT:ID``, scored by
   its due time.
 - ``vb:turns`` and ``vb:{CHAT}:order`` (``bot.storage.turn_queue``): where a due reminder goes,
-  its gate member ``r<ID>`` scored right after the message that asked for it.
+  by the queue's one enqueue rule (``ENQUEUE_LUA``), with the gate member and score its turn's
+  ``TurnJob`` gives (right after the message that asked for it).
 
 A reminder is charged when it is set (``ReminderCharge``, given to ``add``): in the script that
 adds it, it takes a place in its asker's rate limit and holds the most its turn can cost
 (``ReminderCharge.reply_seconds`` of output: its input is text) on each budget, as admission
 does for a message (one copy of each rule: ``bot.storage.turn_queue``'s ``RATE_LUA`` and
-``BUDGET_LUA``), or it is refused with a ``LimitReached`` the model passes on
-(``ReminderRateLimited``, ``ReminderOverBudget``). Its entry lists the usage hashes it holds
-(``held``); its turn is not admitted again when due: the usage its end records settles the hold
-(``UsageLedger.record``), and a cancelled reminder drops it.
+``bot.storage.usage``'s ``BUDGET_LUA``), or it is refused with a ``LimitReached`` the model
+passes on (``ReminderRateLimited``, ``ReminderOverBudget``). Its entry lists the usage hashes
+it holds (``held``); its turn is not admitted again when due: the usage its end records settles
+the hold (``UsageLedger.record``), and a cancelled reminder drops it.
 
-Redis Cluster: ``fire_due`` builds the chat keys from the due set's members inside its script,
-``cancel`` and ``clear`` drop the holds on the usage hashes an entry lists, and ``add``,
-``cancel`` and ``clear`` touch a chat's hash and the global set together, so the store needs
-one Redis (or a cluster's single slot), as the turn queue does.
+Every key a script touches is given in its KEYS (``tick`` reads the due members first, then
+moves them in one script given their chats' keys), but ``cancel`` and ``clear`` drop the holds
+on the usage hashes an entry lists, and ``add``, ``cancel``, ``clear`` and ``tick`` touch a
+chat's keys and global ones together, so the store needs one Redis (or a cluster's single slot),
+as the turn queue does.
 """
 
 from __future__ import annotations
@@ -37,22 +39,20 @@ import dataclasses
 import logging
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 
-from bot.domain import TurnJob
+from bot.domain import Prices, ReminderCharge, TurnJob
 from bot.errors import LimitReached, ReminderOverBudget, ReminderRateLimited, ToolFailed
 from bot.storage import keys
 from bot.storage.retry import storage_errors
-from bot.storage.turn_queue import BUDGET_LUA, ORDER_TTL_MS, RATE_LUA, budget_argv, to_ms
-from bot.storage.usage import Budget, Prices
+from bot.storage.turn_queue import ENQUEUE_LUA, ORDER_TTL_MS, RATE_LUA
+from bot.storage.usage import BUDGET_LUA, budget_argv, hold_id, to_ms
 
-__all__ = ["Reminder", "ReminderCharge", "ReminderStore"]
+__all__ = ["Reminder", "ReminderStore"]
 
 log = logging.getLogger(__name__)
 
@@ -61,21 +61,32 @@ SEQ = "seq"
 # seconds of the first, is the first (a turn tried again computes "in 20 minutes" a little later).
 SAME_WITHIN = 300.0
 MAX_TEXT_CHARS = 1000  # a reminder's text is spoken back: a sentence or two, not a letter
-# The job is written before its id is known (the script gives it): the id goes in its place.
+# The job is written before its id is known (the script gives it): the id goes in its place,
+# in the job and in its hold id.
 _ID_PLACEHOLDER = "#ID#"
 _ID = re.compile(r"[#rR]?\s*(\d{1,12})")
+
+# ``template`` with the reminder's id where ``placeholder`` is (the first time).
+_WITH_ID = """
+local function with_id(template, placeholder, id)
+  local s, e = string.find(template, placeholder, 1, true)
+  if not s then return template end
+  return string.sub(template, 1, s - 1) .. id .. string.sub(template, e + 1)
+end
+"""
 
 # KEYS: the chat's reminders, the due set, the payer's rate counter ('' = none), then the usage
 # hashes of the budgets to charge. ARGV: chat id, due time (as Python wrote it), now, horizon
 # seconds, max per chat, the job JSON with the id placeholder, the placeholder, the asking
-# message id, the text, SAME_WITHIN, the rate limit and window, the hold in and out (ms), then
-# the budgets (``budget_argv``) from ARGV[15]. A waiting reminder the same message asked for, of
-# the same text and about the same time, is returned as it is ({'same', id, its entry}), charged
-# nothing more. In compact JSON an unescaped '"reminder_id":"' can only be the field itself
-# (quotes inside strings are escaped).
+# message id, the text, SAME_WITHIN, the rate limit and window, the hold in and out (ms), the
+# hold id with the placeholder, then the budgets (``budget_argv``) from ARGV[16]. A waiting
+# reminder the same message asked for, of the same text and about the same time, is returned as
+# it is ({'same', id, its entry}), charged nothing more. In compact JSON an unescaped
+# '"reminder_id":"' can only be the field itself (quotes inside strings are escaped).
 _ADD = (
     BUDGET_LUA
     + RATE_LUA
+    + _WITH_ID
     + """
 local reminders, due, rate = KEYS[1], KEYS[2], KEYS[3]
 local chat, due_text = ARGV[1], ARGV[2]
@@ -99,7 +110,7 @@ for i = 1, #fields, 2 do
   end
 end
 if count >= max_count then return {'count', tostring(count)} end
-local over = over_budget(4, 15, '')
+local over = over_budget(4, 16, '')
 if over >= 0 then return {'over', tostring(over)} end
 if not take_rate_slot(rate, rate_limit, rate_window) then return {'rate', ''} end
 local id = tostring(redis.call('HINCRBY', reminders, 'seq', 1))
@@ -109,8 +120,8 @@ if not s then return redis.error_reply('the job has no reminder id placeholder')
 job = string.sub(job, 1, s - 1) .. '"reminder_id":"' .. id .. '"' .. string.sub(job, e + 1)
 local held = ''
 if #KEYS > 3 and hold_in + hold_out > 0 then
-  -- The hold goes by the id its turn settles it with (``hold_id``: chat and gate member).
-  hold_budgets(4, 15, chat .. ':r' .. id, hold_in, hold_out)
+  -- The hold goes by the id its turn settles it with (``hold_id``).
+  hold_budgets(4, 16, with_id(ARGV[15], ARGV[7], id), hold_in, hold_out)
   local hashes = {}
   for i = 4, #KEYS do hashes[#hashes + 1] = KEYS[i] end
   held = ',"held":' .. cjson.encode(hashes)
@@ -122,18 +133,16 @@ return {'ok', id}
 """
 )
 
-# Drops the holds a reminder's entry lists (``held``); the hold id is CHAT:rID, as ``hold_id``.
+# Drops hold ``hold`` from the usage hashes KEYS[first] to KEYS[last]: those a reminder's entry
+# lists (``held``), given by the caller that read it (its entry never changes).
 _DROP_HOLDS = """
-local function drop_holds(raw, hold)
-  local ok, entry = pcall(cjson.decode, raw)
-  if ok and type(entry) == 'table' and type(entry.held) == 'table' then
-    for _, key in ipairs(entry.held) do release_hold(key, hold) end
-  end
+local function drop_holds(first, last, hold)
+  for i = first, last do release_hold(KEYS[i], hold) end
 end
 """
 
-# KEYS: the chat's reminders, the due set. ARGV: the id, its due set member, its hold id. The
-# entry, or nil.
+# KEYS: the chat's reminders, the due set, then the usage hashes its entry lists. ARGV: the id,
+# its due set member, its hold id. The entry, or nil.
 _CANCEL = (
     BUDGET_LUA
     + _DROP_HOLDS
@@ -144,102 +153,76 @@ local raw = redis.call('HGET', reminders, id)
 if not raw then return false end
 redis.call('HDEL', reminders, id)
 redis.call('ZREM', due, ARGV[2])
-drop_holds(raw, ARGV[3])
+drop_holds(3, #KEYS, ARGV[3])
 return raw
 """
 )
 
-# KEYS: the chat's reminders, the due set. ARGV: the chat id. Keeps ``seq``; returns how many.
+# KEYS: the chat's reminders, the due set, then for each reminder the usage hashes its entry
+# lists. ARGV: the chat id, then for each reminder its id, its hold id and how many hashes its
+# entry lists. Each one still waiting is cancelled (``seq`` stays); returns how many.
 _CLEAR = (
     BUDGET_LUA
     + _DROP_HOLDS
     + """
 local reminders, due = KEYS[1], KEYS[2]
-local fields = redis.call('HGETALL', reminders)
-local n = 0
-for i = 1, #fields, 2 do
-  if fields[i] ~= 'seq' then
-    redis.call('HDEL', reminders, fields[i])
-    redis.call('ZREM', due, ARGV[1] .. ':' .. fields[i])
-    drop_holds(fields[i + 1], ARGV[1] .. ':r' .. fields[i])
+local n, k = 0, 3
+for a = 2, #ARGV, 3 do
+  local id, hold, held = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  if redis.call('HDEL', reminders, id) == 1 then
+    redis.call('ZREM', due, ARGV[1] .. ':' .. id)
+    drop_holds(k, k + held - 1, hold)
     n = n + 1
   end
+  k = k + held
 end
 return n
 """
 )
 
-# KEYS: the due set, the turn stream. ARGV: now, limit, the chat reminders key and the chat
-# order key each as the text before and after the chat's hash tag, the order key's lifetime.
-# Each due member leaves the due set and its chat's hash, enters the chat's order gate (as
-# TurnJob.gate_member and gate_score say: "r" .. id, message id + 0.5) and, if the gate took
-# it, the stream: what TurnQueue.admit does, without its limits (a reminder was charged when it
-# was set). Returns the {member, entry} pairs, and when the next reminder is due (as text; empty
-# when none waits). A reminder the gate refuses (its turn is there already) is not run again:
-# what it holds on budgets is dropped.
-_FIRE_DUE = (
+# KEYS: the due set, the turn stream, then for each due reminder its chat's reminders and order
+# gate ('' both: a due set member naming no chat) and the usage hashes its entry lists. ARGV: the
+# gate's lifetime (ms), then for each due reminder its due set member, its id, the gate member
+# and score of its turn ('' member: its entry is unreadable), its hold id and how many hashes its
+# entry lists. Each due reminder this call takes off the due set (so one caller moves it, however
+# many look at once) leaves its chat's hash and is queued as ``TurnQueue.admit`` queues a turn
+# (``ENQUEUE_LUA``), without its limits: a reminder was charged when it was set. Returns the
+# {member, entry} pairs queued, and when the next reminder is due (as text; empty when none
+# waits). A reminder the gate refuses (its turn is there already) is not run again: what it
+# holds on budgets is dropped.
+_FIRE = (
     BUDGET_LUA
     + _DROP_HOLDS
+    + ENQUEUE_LUA
     + """
-local due, stream = KEYS[1], KEYS[2]
-local now, limit = ARGV[1], tonumber(ARGV[2])
+local due, stream, order_ttl = KEYS[1], KEYS[2], ARGV[1]
 local fired = {}
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
-  redis.call('ZREM', due, member)
-  local sep = string.find(member, ':', 1, true)
-  if sep then
-    local chat, id = string.sub(member, 1, sep - 1), string.sub(member, sep + 1)
-    local reminders = ARGV[3] .. '{' .. chat .. '}' .. ARGV[4]
+local k = 3
+for a = 2, #ARGV, 6 do
+  local reminders, order = KEYS[k], KEYS[k + 1]
+  local member, id, gate, score = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local hold, held = ARGV[a + 4], tonumber(ARGV[a + 5])
+  if redis.call('ZREM', due, member) == 1 and reminders ~= '' then
     local raw = redis.call('HGET', reminders, id)
     if raw then
       redis.call('HDEL', reminders, id)
       local ok, entry = pcall(cjson.decode, raw)
       local job = ok and type(entry) == 'table' and entry.job
-      local okj, fields = pcall(cjson.decode, job or '')
-      local message_id = okj and type(fields) == 'table' and tonumber(fields.message_id)
-      if message_id then
-        local order = ARGV[5] .. '{' .. chat .. '}' .. ARGV[6]
-        local score = string.format('%.1f', message_id + 0.5)
-        if redis.call('ZADD', order, 'NX', score, 'r' .. id) == 1 then
-          redis.call('PEXPIRE', order, ARGV[7])
-          redis.call('XADD', stream, '*', 'job', job)
+      if gate ~= '' and type(job) == 'string' then
+        if enqueue(order, stream, gate, score, job, order_ttl) then
           fired[#fired + 1] = {member, raw}
         else
-          drop_holds(raw, chat .. ':r' .. id)
+          drop_holds(k + 2, k + 1 + held, hold)
         end
       end
     end
   end
+  k = k + 2 + held
 end
 local next_due = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')[2] or ''
 return {fired, next_due}
 """
 )
-
-
-@dataclass(frozen=True)
-class ReminderCharge:
-    """What setting a reminder costs the one who asks, taken by ``ReminderStore.add`` in the
-    script that adds it (or the reminder is refused): a place in ``payer_id``'s rate limit
-    (``rate_limit`` turns in window number ``rate_window_index`` of ``rate_window`` seconds, as
-    admission counts them), and on each of ``budgets`` (as ``budget_checks`` gives them for the
-    payer and the chat at ``at``; none for the owners) a hold of ``reply_seconds`` of output,
-    the most a reminder's turn is counted to cost (its input is text), priced at ``prices``.
-    The hold stays until the reminder's turn ends (its recorded usage settles it) or the
-    reminder is cancelled."""
-
-    payer_id: int | None  # ``TurnJob.payer``: whose rate limit (None: none taken)
-    at: float  # Unix time the charge is for: its rate window and its budgets' periods
-    rate_limit: int = 0  # turns per window; 0 = none
-    rate_window: int = 60
-    rate_window_index: int = 0  # int(at) // rate_window
-    budgets: tuple[Budget, ...] = ()
-    prices: Prices = dataclass_field(default_factory=Prices)
-    reply_seconds: float = 0.0
-
-    def retry_after(self) -> int:
-        """Seconds until the payer's rate window ends."""
-        return max(1, (self.rate_window_index + 1) * self.rate_window - int(self.at))
 
 
 @dataclass(frozen=True)
@@ -263,9 +246,7 @@ class ReminderStore:
         self._add = redis.register_script(_ADD)
         self._cancel = redis.register_script(_CANCEL)
         self._clear = redis.register_script(_CLEAR)
-        self._fire_due = redis.register_script(_FIRE_DUE)
-        self._reminders_key = _around_tag(keys.chat_reminders)
-        self._order_key = _around_tag(keys.chat_order)
+        self._fire = redis.register_script(_FIRE)
 
     async def add(
         self,
@@ -323,7 +304,7 @@ class ReminderStore:
                     keys.chat_reminders(chat_id),
                     keys.REMINDERS_DUE,
                     rate_key,
-                    *(check.usage_key for check in checks),
+                    *(keys.usage(check.scope, check.ident, check.period) for check in checks),
                 ],
                 [
                     chat_id,
@@ -340,6 +321,7 @@ class ReminderStore:
                     rate_window,
                     0,  # a reminder's turn speaks a text: no audio in
                     hold,
+                    hold_id(job),
                     *budget_argv(checks, (prices.input_per_minute, prices.output_per_minute)),
                 ],
             )
@@ -385,10 +367,15 @@ class ReminderStore:
         if matched is None:
             return None
         rid = str(int(matched.group(1)))
+        reminders = keys.chat_reminders(chat_id)
         with storage_errors(f"cancelling a reminder of chat {chat_id}"):
+            # Read first, so the script is given the usage hashes the entry holds budgets on.
+            entry = await self._redis.hget(reminders, rid)
+            if entry is None:
+                return None
             raw = await self._cancel(
-                [keys.chat_reminders(chat_id), keys.REMINDERS_DUE],
-                [rid, f"{chat_id}:{rid}", f"{chat_id}:r{rid}"],
+                [reminders, keys.REMINDERS_DUE, *_held(entry)],
+                [rid, f"{chat_id}:{rid}", _hold_of(chat_id, rid)],
             )
         if raw is None:
             return None
@@ -396,10 +383,21 @@ class ReminderStore:
 
     async def clear(self, chat_id: int) -> int:
         """Cancel every waiting reminder of the chat; how many."""
+        reminders = keys.chat_reminders(chat_id)
         with storage_errors(f"clearing reminders of chat {chat_id}"):
-            return int(
-                await self._clear([keys.chat_reminders(chat_id), keys.REMINDERS_DUE], [chat_id])
-            )
+            # Read first, so the script is given the usage hashes the entries hold budgets on.
+            entries = cast(dict[str, str], await self._redis.hgetall(reminders))
+            script_keys = [reminders, keys.REMINDERS_DUE]
+            args: builtins.list[Any] = [chat_id]
+            for rid, entry in entries.items():
+                if rid == SEQ:
+                    continue
+                held = _held(entry)
+                script_keys += held
+                args += [rid, _hold_of(chat_id, rid), len(held)]
+            if len(args) == 1:
+                return 0
+            return int(await self._clear(script_keys, args))
 
     async def migrate(self, old_chat_id: int, new_chat_id: int, *, now: float) -> int:
         """Move a group's waiting reminders to the supergroup it became (each gets a new id
@@ -423,12 +421,39 @@ class ReminderStore:
     async def tick(
         self, now: float, limit: int = 100
     ) -> tuple[builtins.list[Reminder], float | None]:
-        """``fire_due``, and when the next waiting reminder is due, in the same round trip."""
+        """``fire_due``, and when the next waiting reminder is due: one round trip while none
+        is due, three when some are (the due members, their entries, the move)."""
         with storage_errors("firing due reminders"):
-            fired, next_due = await self._fire_due(
-                [keys.REMINDERS_DUE, keys.TURNS_STREAM],
-                [repr(float(now)), limit, *self._reminders_key, *self._order_key, ORDER_TTL_MS],
-            )
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.zrangebyscore(keys.REMINDERS_DUE, "-inf", repr(float(now)), start=0, num=limit)
+                pipe.zrange(keys.REMINDERS_DUE, 0, 0, withscores=True)
+                members, head = await pipe.execute()
+            if not members:
+                return [], float(head[0][1]) if head else None
+            due = [_due_member(str(member)) for member in members]
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for _, chat_id, rid in due:
+                    if chat_id is not None:
+                        pipe.hget(keys.chat_reminders(chat_id), rid)
+                entries = iter(await pipe.execute())
+            script_keys = [keys.REMINDERS_DUE, keys.TURNS_STREAM]
+            args: builtins.list[Any] = [ORDER_TTL_MS]
+            for member, chat_id, rid in due:
+                if chat_id is None:
+                    script_keys += ["", ""]
+                    args += [member, rid, "", 0, "", 0]
+                    continue
+                raw = next(entries)
+                reminder = _parse(chat_id, rid, raw) if raw is not None else None
+                held = _held(raw) if raw is not None else []
+                script_keys += [keys.chat_reminders(chat_id), keys.chat_order(chat_id), *held]
+                if reminder is None:
+                    args += [member, rid, "", 0, "", len(held)]
+                else:
+                    job = reminder.job
+                    gate = [job.gate_member, job.gate_score, hold_id(job)]
+                    args += [member, rid, *gate, len(held)]
+            fired, next_due = await self._fire(script_keys, args)
         return self._moved(fired), float(next_due) if next_due else None
 
     def _moved(self, fired: builtins.list[Any]) -> builtins.list[Reminder]:
@@ -464,14 +489,28 @@ def _parse(chat_id: int, reminder_id: str, raw: str | bytes) -> Reminder | None:
         return None
 
 
+def _held(raw: str | bytes) -> builtins.list[str]:
+    """The usage hashes a reminder's entry holds budgets on (its ``held``)."""
+    try:
+        held = orjson.loads(raw).get("held")
+    except (orjson.JSONDecodeError, AttributeError):
+        return []
+    return [str(key) for key in held] if isinstance(held, builtins.list) else []
+
+
 def _order(reminder_id: str) -> int:
     return int(reminder_id) if reminder_id.isdigit() else 0
 
 
-def _around_tag(build: Callable[[int], str]) -> tuple[str, str]:
-    """A chat key's text before and after its ``{CHAT}`` hash tag, for a script that builds
-    the keys of chats it finds (``keys`` stays the one place key names are made)."""
-    head, tag, tail = build(0).partition("{0}")
-    if not tag:
-        raise ValueError(f"{build.__name__} has no {{chat}} hash tag")
-    return head, tail
+def _due_member(member: str) -> tuple[str, int | None, str]:
+    """A due set member ``CHAT:ID`` as itself, its chat (None when it names none) and its id."""
+    chat, _, rid = member.partition(":")
+    try:
+        return member, int(chat), rid
+    except ValueError:
+        return member, None, rid
+
+
+def _hold_of(chat_id: int, reminder_id: str) -> str:
+    """The hold id of reminder ``reminder_id``'s turn (``hold_id`` of its ``TurnJob``)."""
+    return hold_id(TurnJob(chat_id=chat_id, message_id=0, kind="reminder", reminder_id=reminder_id))

@@ -3,7 +3,6 @@ publishes it; every worker listens and stops the turn it runs, if it runs it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -11,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.storage import keys
+from bot.storage.retry import Attempts, is_failure
 
 __all__ = ["StopBus"]
 
@@ -35,16 +35,20 @@ class StopBus:
     async def listen(self, on_stop: Callable[[int, int], None]) -> None:
         """Call ``on_stop(chat_id, draft_id)`` for every stop published, until cancelled;
         subscribes again after Redis comes back."""
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                await pubsub.subscribe(keys.STOPS_CHANNEL)
-                async for message in pubsub.listen():
-                    chat, _, draft = str(message.get("data", "")).partition(":")
-                    if chat.lstrip("-").isdigit() and draft.lstrip("-").isdigit():
-                        on_stop(int(chat), int(draft))
-            except (RedisError, OSError) as exc:
-                log.warning("stop requests unavailable (%s); listening again", exc)
-                await asyncio.sleep(RECONNECT_SECONDS)
-            finally:
-                await pubsub.aclose()
+        while True:  # a subscription that ends is made again
+            async for attempt in Attempts(
+                "stop requests", first=RECONNECT_SECONDS, most=RECONNECT_SECONDS, when=is_failure
+            ):
+                with attempt:
+                    await self._listen_once(on_stop)
+
+    async def _listen_once(self, on_stop: Callable[[int, int], None]) -> None:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(keys.STOPS_CHANNEL)
+            async for message in pubsub.listen():
+                chat, _, draft = str(message.get("data", "")).partition(":")
+                if chat.lstrip("-").isdigit() and draft.lstrip("-").isdigit():
+                    on_stop(int(chat), int(draft))
+        finally:
+            await pubsub.aclose()

@@ -18,41 +18,35 @@ budgets checked, the turn's worst case held against its budgets and the turn que
 atomically), ``take`` (the chat's turn, its lock and a session lease together), ``finish``
 (done mark, lock and lease freed, entry acknowledged).
 
-Budgets hold under bursts: a usage hash (``bot.storage.usage``) counts what was used
-(``in_sec``, ``out_sec``) and what admitted turns hold until they end (``held_in_ms``,
-``held_out_ms``, and per turn a field ``held:<turn id>`` = ``"<in ms> <out ms>"``, the turn id
-being ``hold_id``). A turn is admitted while what was used and what is held are below each
-budget, and then holds its worst case, so turns sent at once pass a budget by one turn's worst
-case at most; its end (``UsageLedger.record``) counts what it used and drops its hold in one
-script, found by its turn id, so a turn run again after its worker died settles the same hold
-once. ``BUDGET_LUA``
-and ``RATE_LUA`` are the one copy of these rules, shared by admission, a reminder's charge
-(``bot.storage.reminders``) and the settlement.
+Budgets are checked and held by the rule of ``bot.storage.usage`` (``BUDGET_LUA``), composed
+into the admission script. ``ENQUEUE_LUA`` is the one way a turn enters the queue (its place in
+the chat's order gate, then its stream entry), shared by admission and the reminders' clock
+(``bot.storage.reminders``); ``RATE_LUA`` the one copy of the rate limit, shared by admission
+and a reminder's charge.
 """
 
 from __future__ import annotations
 
-import enum
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from bot.domain import TurnJob
+from bot.domain import AdmitResult, Admitted, BudgetCheck, TurnJob
+from bot.errors import StorageError
 from bot.storage import keys
+from bot.storage.usage import BUDGET_LUA, budget_argv, hold_id, to_ms
 
 __all__ = [
-    "BUDGET_LUA",
+    "ENQUEUE_LUA",
+    "ORDER_TTL_MS",
     "RATE_LUA",
-    "Admitted",
-    "BudgetCheck",
     "Taken",
     "TurnQueue",
-    "budget_argv",
-    "hold_id",
-    "to_ms",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,65 +57,6 @@ DONE_OFFSET = 2**51
 # How many older messages a chat's done marks reach back (a redelivery comes within seconds).
 DONE_KEEP = 1000
 ORDER_TTL_MS = 7 * 86_400 * 1000
-
-# The budget rule and the holds, one copy for every script that checks or holds budgets:
-# admission's, a reminder's charge (``ReminderStore.add``), the check of a due reminder
-# (``UsageLedger.used_up``) and a turn's settlement (``UsageLedger.record``). KEYS from
-# ``first_key`` to the last are usage hashes; ARGV at ``budgets_at`` holds the prices a minute
-# in and out, then for each hash its maximum seconds, maximum cost and lifetime (``budget_argv``).
-# ``over_budget`` is the index of the first budget used up, or -1: used up when what was used
-# and what turns under way hold (but turn ``own``'s own hold, '' = none) reach its maximum. A
-# turn admitted while there is room holds its worst case, so turns at once cannot pass a budget
-# together: the most it can be passed by is one turn's worst case.
-BUDGET_LUA = """
-local function over_budget(first_key, budgets_at, own)
-  local price_in, price_out = tonumber(ARGV[budgets_at]), tonumber(ARGV[budgets_at + 1])
-  for i = first_key, #KEYS do
-    local v = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec', 'held_in_ms', 'held_out_ms',
-                         'held:' .. own)
-    local mine_in, mine_out = string.match(v[5] or '', '^(%d+) (%d+)$')
-    local held_in = (tonumber(v[3]) or 0) - (tonumber(mine_in) or 0)
-    local held_out = (tonumber(v[4]) or 0) - (tonumber(mine_out) or 0)
-    local inp = (tonumber(v[1]) or 0) + held_in / 1000
-    local out = (tonumber(v[2]) or 0) + held_out / 1000
-    local at = budgets_at + 2 + 3 * (i - first_key)
-    local max_seconds, max_cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-    if (max_seconds > 0 and inp + out >= max_seconds)
-        or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
-      return i - first_key
-    end
-  end
-  return -1
-end
-
--- Hold add_in and add_out (ms) on every budget hash for turn ``id``, once; a hash the hold
--- creates gets the lifetime its usage would.
-local function hold_budgets(first_key, budgets_at, id, add_in, add_out)
-  if add_in + add_out <= 0 then return end
-  for i = first_key, #KEYS do
-    local key = KEYS[i]
-    if redis.call('HSETNX', key, 'held:' .. id, add_in .. ' ' .. add_out) == 1 then
-      redis.call('HINCRBY', key, 'held_in_ms', add_in)
-      redis.call('HINCRBY', key, 'held_out_ms', add_out)
-      local ttl = tonumber(ARGV[budgets_at + 4 + 3 * (i - first_key)])
-      if ttl > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
-    end
-  end
-end
-
--- Drop turn ``id``'s hold on one hash, if it holds one there (settled once, however often).
-local function release_hold(key, id)
-  local held = redis.call('HGET', key, 'held:' .. id)
-  if not held then return 0 end
-  local inp, out = string.match(held, '^(%d+) (%d+)$')
-  redis.call('HDEL', key, 'held:' .. id)
-  inp, out = tonumber(inp) or 0, tonumber(out) or 0
-  -- (HINCRBY refuses "-0".)
-  if inp > 0 then redis.call('HINCRBY', key, 'held_in_ms', -inp) end
-  if out > 0 then redis.call('HINCRBY', key, 'held_out_ms', -out) end
-  return 1
-end
-"""
 
 # The rate limit, one copy (admission's and a reminder's charge): one more turn in the payer's
 # counter of the window (``keys.user_rate``); false when that passes ``limit`` (0: no limit).
@@ -134,31 +69,40 @@ local function take_rate_slot(key, limit, window)
 end
 """
 
+# The one way a turn enters the queue, shared by admission and the reminders' clock: its place
+# in its chat's order gate (``member`` and ``score`` as ``TurnJob.gate_member`` and
+# ``gate_score`` give them, passed in by Python), the gate kept ``order_ttl`` ms more, then its
+# entry in the stream. False, with nothing written, when the gate has the member already
+# (waiting, running, or answered: its done mark).
+ENQUEUE_LUA = """
+local function enqueue(order, stream, member, score, job, order_ttl)
+  if redis.call('ZADD', order, 'NX', score, member) == 0 then return false end
+  redis.call('PEXPIRE', order, order_ttl)
+  redis.call('XADD', stream, '*', 'job', job)
+  return true
+end
+"""
+
 # KEYS: the chat's order gate, the stream, the payer's rate counter ('' = none), then the
 # usage hashes of the budgets to check. ARGV: the gate member and score, the job, the backlog,
-# the rate limit and window, the turn's hold id and its worst case in and out (ms), then the
-# budgets (``budget_argv``) from ARGV[10].
+# the rate limit and window, the turn's hold id and its worst case in and out (ms), the gate's
+# lifetime (ms), then the budgets (``budget_argv``) from ARGV[11].
 _ADMIT = (
     BUDGET_LUA
     + RATE_LUA
+    + ENQUEUE_LUA
     + """
 local order, stream, rate = KEYS[1], KEYS[2], KEYS[3]
-local member, score, job = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+local member, score, job = ARGV[1], ARGV[2], ARGV[3]
 local backlog, rate_limit, rate_window = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local hold, hold_in, hold_out = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9])
-local over = over_budget(4, 10, '')
+local over = over_budget(4, 11, '')
 if over >= 0 then return {'over', over} end
-if redis.call('ZADD', order, 'NX', score, member) == 0 then return {'duplicate', 0} end
-if redis.call('ZCOUNT', order, 0, '+inf') > backlog then
-  redis.call('ZREM', order, member)
-  return {'busy', 0}
-end
-if not take_rate_slot(rate, rate_limit, rate_window) then
-  redis.call('ZREM', order, member)
-  return {'rate_limited', 0}
-end
-hold_budgets(4, 10, hold, hold_in, hold_out)
-redis.call('XADD', stream, '*', 'job', job)
+if redis.call('ZSCORE', order, member) then return {'duplicate', 0} end
+if redis.call('ZCOUNT', order, 0, '+inf') >= backlog then return {'busy', 0} end
+if not take_rate_slot(rate, rate_limit, rate_window) then return {'rate_limited', 0} end
+hold_budgets(4, 11, hold, hold_in, hold_out)
+enqueue(order, stream, member, score, job, ARGV[10])
 return {'queued', 0}
 """
 )
@@ -271,51 +215,6 @@ return 1
 """
 
 
-class Admitted(enum.Enum):
-    QUEUED = "queued"
-    DUPLICATE = "duplicate"  # the same message is queued or was answered (a redelivered update)
-    BUSY = "busy"  # the chat's backlog is full
-    RATE_LIMITED = "rate_limited"  # the user sent too many turns in the window
-    OVER_BUDGET = "over"  # a budget is used up: which one is ``AdmitResult.budget``
-
-
-@dataclass(frozen=True)
-class BudgetCheck:
-    """One budget to check at admission: the usage hash, its limits (0 = none) and the
-    lifetime the hash gets if a hold creates it (0: none set)."""
-
-    usage_key: str
-    max_seconds: float
-    max_cost: float
-    ttl: int = 0
-
-
-def budget_argv(checks: list[BudgetCheck], prices: tuple[float, float]) -> list[Any]:
-    """The ARGV of ``BUDGET_LUA`` for ``checks`` (their hashes are the script's last KEYS):
-    the prices a minute in and out, then each budget's maximum seconds, cost and lifetime."""
-    args: list[Any] = [prices[0], prices[1]]
-    for check in checks:
-        args += [check.max_seconds, check.max_cost, check.ttl]
-    return args
-
-
-def hold_id(job: TurnJob) -> str:
-    """The id a turn's hold on its budgets goes by: its chat and its member of the chat's order
-    gate (a message id, or ``r<ID>`` for a reminder; never given twice in a chat)."""
-    return f"{job.chat_id}:{job.gate_member}"
-
-
-def to_ms(seconds: float) -> int:
-    """Seconds of audio as the whole milliseconds a hold counts (integers add up exactly)."""
-    return max(0, round(seconds * 1000))
-
-
-@dataclass(frozen=True)
-class AdmitResult:
-    outcome: Admitted
-    budget: int = -1  # index of the used-up budget among those checked
-
-
 @dataclass(frozen=True)
 class Taken:
     """What ``take`` found: ``go`` (run it, holding ``lease``), ``wait`` (an earlier turn of the
@@ -331,7 +230,8 @@ class Taken:
 
 
 class TurnQueue:
-    """Every Redis command of the turn queue. Fails hard: callers wrap calls in ``retrying``."""
+    """Every Redis command of the turn queue. Fails hard (``release`` excepted: best effort):
+    callers wrap calls in ``retrying``."""
 
     def __init__(self, redis: Redis, *, session_cap: int, lease_seconds: float = 10.0) -> None:
         self._redis = redis
@@ -369,10 +269,11 @@ class TurnQueue:
         if rate_limit and job.payer is not None:
             rate_key = keys.user_rate(job.payer, rate_window_index)
         script_keys = [keys.chat_order(job.chat_id), keys.TURNS_STREAM, rate_key or ""]
-        script_keys += [check.usage_key for check in budgets]
+        script_keys += [keys.usage(check.scope, check.ident, check.period) for check in budgets]
         args: list[Any] = [job.gate_member, job.gate_score, job.dumps(), max_backlog]
         args += [rate_limit if rate_key else 0, rate_window]
-        args += [hold_id(job), to_ms(hold[0]), to_ms(hold[1]), *budget_argv(budgets, prices)]
+        args += [hold_id(job), to_ms(hold[0]), to_ms(hold[1]), ORDER_TTL_MS]
+        args += budget_argv(budgets, prices)
         outcome, index = await self._admit(script_keys, args)
         return AdmitResult(Admitted(outcome), int(index))
 
@@ -387,12 +288,31 @@ class TurnQueue:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    @contextlib.asynccontextmanager
+    async def _group_kept(self) -> AsyncIterator[None]:
+        """A consumer group gone (the stream deleted, a Redis restored from an older copy) is
+        made again, and the command's failure raised as passing (``StorageError``): tried again,
+        it finds the group."""
+        try:
+            yield
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()
+            raise StorageError(f"the queue's consumer group was gone (made again): {exc}") from None
+
     async def read(
         self, consumer: str, count: int, *, own: str | None, block_ms: int
     ) -> list[tuple[str, dict[str, str], int]]:
         """Entries for ``consumer``, each with how many times it was delivered: its own pending
         ones after ``own`` (after a restart), or new ones (``own`` None, waiting up to
         ``block_ms``)."""
+        async with self._group_kept():
+            return await self._read(consumer, count, own=own, block_ms=block_ms)
+
+    async def _read(
+        self, consumer: str, count: int, *, own: str | None, block_ms: int
+    ) -> list[tuple[str, dict[str, str], int]]:
         reply = await self._redis.xreadgroup(
             keys.TURNS_GROUP,
             consumer,
@@ -417,6 +337,12 @@ class TurnQueue:
     ) -> list[tuple[str, dict[str, str], int]]:
         """Entries idle for ``min_idle_seconds`` (their worker died), taken over by ``consumer``,
         each with how many times it was delivered."""
+        async with self._group_kept():
+            return await self._claim_abandoned(consumer, count, min_idle_seconds)
+
+    async def _claim_abandoned(
+        self, consumer: str, count: int, min_idle_seconds: float
+    ) -> list[tuple[str, dict[str, str], int]]:
         reply = cast(
             list[Any],
             await self._redis.xautoclaim(
@@ -494,8 +420,10 @@ class TurnQueue:
         )
 
     async def release(self, taken: Taken) -> None:
-        """Free a take's lock and lease, leaving its entry queued (a worker stopping mid-turn)."""
-        await self._release([taken.lock, taken.lease], [taken.token, taken.token])
+        """Free a take's lock and lease, leaving its entry queued (a worker stopping mid-turn).
+        Best effort: with Redis away they expire by themselves."""
+        with contextlib.suppress(RedisError, OSError):
+            await self._release([taken.lock, taken.lease], [taken.token, taken.token])
 
     async def drop(self, entry_id: str) -> None:
         """Acknowledge and delete an entry that cannot be read."""

@@ -7,7 +7,16 @@ was sent on behalf of. Budgets are checked by the receiver inside the turn queue
 step (``budget_checks`` says which hashes and limits), which also holds each admitted turn's
 worst case on them; the same script that counts a turn's usage drops its hold
 (``record(..., settles=job)``; ``release`` when the turn ended with nothing to count), so turns
-sent at once pass a budget by one turn's worst case at most (``bot.storage.turn_queue``).
+sent at once pass a budget by one turn's worst case at most.
+
+Budgets hold under bursts: a usage hash counts what was used (``in_sec``, ``out_sec``) and what
+admitted turns hold until they end (``held_in_ms``, ``held_out_ms``, and per turn a field
+``held:<turn id>`` = ``"<in ms> <out ms>"``, the turn id being ``hold_id``). A turn is admitted
+while what was used and what is held are below each budget, and then holds its worst case; its
+end (``UsageLedger.record``) counts what it used and drops its hold in one script, found by its
+turn id, so a turn run again after its worker died settles the same hold once. ``BUDGET_LUA`` is
+the one copy of this rule, composed into admission's script (``bot.storage.turn_queue``), a
+reminder's charge (``bot.storage.reminders``) and the settlement here.
 
 Budgets: per user and per chat by day and month, in seconds or cost, and the bot-wide spend cap
 (``bot_daily_cost``: everyone's estimated cost a UTC day, used and held, in everyone's day hash).
@@ -17,25 +26,96 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.domain import TurnJob, Usage
-from bot.errors import OverBudget
+from bot.domain import (
+    DAY_TTL,
+    MONTH_TTL,
+    Budget,
+    BudgetCheck,
+    Prices,
+    Totals,
+    TurnJob,
+    TurnUsage,
+    day_of,
+    month_of,
+)
 from bot.storage import keys
 from bot.storage.retry import storage_errors
-from bot.storage.turn_queue import BUDGET_LUA, BudgetCheck, budget_argv, hold_id
 
-__all__ = ["Budget", "Budgets", "Prices", "Totals", "TurnUsage", "UsageLedger", "budget_checks"]
+__all__ = [
+    "BUDGET_LUA",
+    "UsageLedger",
+    "budget_argv",
+    "hold_id",
+    "to_ms",
+]
 
 log = logging.getLogger(__name__)
 
-DAY_TTL = 40 * 86_400
-MONTH_TTL = 400 * 86_400
 TOKEN_FIELDS = ("in_audio_tokens", "in_text_tokens", "out_audio_tokens", "out_text_tokens")
+
+# The budget rule and the holds, one copy for every script that checks or holds budgets:
+# admission's, a reminder's charge (``ReminderStore.add``), the check of a due reminder
+# (``UsageLedger.used_up``) and a turn's settlement (``UsageLedger.record``). KEYS from
+# ``first_key`` to the last are usage hashes; ARGV at ``budgets_at`` holds the prices a minute
+# in and out, then for each hash its maximum seconds, maximum cost and lifetime (``budget_argv``).
+# ``over_budget`` is the index of the first budget used up, or -1: used up when what was used
+# and what turns under way hold (but turn ``own``'s own hold, '' = none) reach its maximum. A
+# turn admitted while there is room holds its worst case, so turns at once cannot pass a budget
+# together: the most it can be passed by is one turn's worst case.
+BUDGET_LUA = """
+local function over_budget(first_key, budgets_at, own)
+  local price_in, price_out = tonumber(ARGV[budgets_at]), tonumber(ARGV[budgets_at + 1])
+  for i = first_key, #KEYS do
+    local v = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec', 'held_in_ms', 'held_out_ms',
+                         'held:' .. own)
+    local mine_in, mine_out = string.match(v[5] or '', '^(%d+) (%d+)$')
+    local held_in = (tonumber(v[3]) or 0) - (tonumber(mine_in) or 0)
+    local held_out = (tonumber(v[4]) or 0) - (tonumber(mine_out) or 0)
+    local inp = (tonumber(v[1]) or 0) + held_in / 1000
+    local out = (tonumber(v[2]) or 0) + held_out / 1000
+    local at = budgets_at + 2 + 3 * (i - first_key)
+    local max_seconds, max_cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    if (max_seconds > 0 and inp + out >= max_seconds)
+        or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
+      return i - first_key
+    end
+  end
+  return -1
+end
+
+-- Hold add_in and add_out (ms) on every budget hash for turn ``id``, once; a hash the hold
+-- creates gets the lifetime its usage would.
+local function hold_budgets(first_key, budgets_at, id, add_in, add_out)
+  if add_in + add_out <= 0 then return end
+  for i = first_key, #KEYS do
+    local key = KEYS[i]
+    if redis.call('HSETNX', key, 'held:' .. id, add_in .. ' ' .. add_out) == 1 then
+      redis.call('HINCRBY', key, 'held_in_ms', add_in)
+      redis.call('HINCRBY', key, 'held_out_ms', add_out)
+      local ttl = tonumber(ARGV[budgets_at + 4 + 3 * (i - first_key)])
+      if ttl > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ttl) end
+    end
+  end
+end
+
+-- Drop turn ``id``'s hold on one hash, if it holds one there (settled once, however often).
+local function release_hold(key, id)
+  local held = redis.call('HGET', key, 'held:' .. id)
+  if not held then return 0 end
+  local inp, out = string.match(held, '^(%d+) (%d+)$')
+  redis.call('HDEL', key, 'held:' .. id)
+  inp, out = tonumber(inp) or 0, tonumber(out) or 0
+  -- (HINCRBY refuses "-0".)
+  if inp > 0 then redis.call('HINCRBY', key, 'held_in_ms', -inp) end
+  if out > 0 then redis.call('HINCRBY', key, 'held_out_ms', -out) end
+  return 1
+end
+"""
 
 # KEYS: day and month hashes of the chat, of everyone, then of the user (if any), then the two
 # monthly top lists, then the hashes a settled turn may hold budgets on. ARGV: failed (0/1),
@@ -86,81 +166,24 @@ return n
 )
 
 
-@dataclass(frozen=True)
-class Prices:
-    input_per_minute: float = 0.0
-    output_per_minute: float = 0.0
-    currency: str = "RUB"
-
-    def cost(self, input_seconds: float, output_seconds: float) -> float:
-        return (
-            input_seconds * self.input_per_minute + output_seconds * self.output_per_minute
-        ) / 60
+def budget_argv(checks: list[BudgetCheck], prices: tuple[float, float]) -> list[Any]:
+    """The ARGV of ``BUDGET_LUA`` for ``checks`` (their hashes are the script's last KEYS):
+    the prices a minute in and out, then each budget's maximum seconds, cost and lifetime."""
+    args: list[Any] = [prices[0], prices[1]]
+    for check in checks:
+        args += [check.max_seconds, check.max_cost, check.ttl]
+    return args
 
 
-@dataclass(frozen=True)
-class TurnUsage:
-    """What one turn used: audio seconds both ways and the model's token counts."""
-
-    input_seconds: float = 0.0
-    output_seconds: float = 0.0
-    tokens: Usage = field(default_factory=Usage)
-    failed: bool = False
+def hold_id(job: TurnJob) -> str:
+    """The id a turn's hold on its budgets goes by: its chat and its member of the chat's order
+    gate (a message id, or ``r<ID>`` for a reminder; never given twice in a chat)."""
+    return f"{job.chat_id}:{job.gate_member}"
 
 
-@dataclass(frozen=True)
-class Totals:
-    turns: int = 0
-    failures: int = 0
-    input_seconds: float = 0.0
-    output_seconds: float = 0.0
-    tokens: dict[str, int] = field(default_factory=dict)
-    cost: float = 0.0
-
-    @property
-    def seconds(self) -> float:
-        return self.input_seconds + self.output_seconds
-
-
-@dataclass(frozen=True)
-class Budgets:
-    """Limits by day and month; 0 = none."""
-
-    user_daily_seconds: float = 0.0
-    user_monthly_seconds: float = 0.0
-    chat_daily_seconds: float = 0.0
-    chat_monthly_seconds: float = 0.0
-    user_daily_cost: float = 0.0
-    user_monthly_cost: float = 0.0
-    chat_daily_cost: float = 0.0
-    chat_monthly_cost: float = 0.0
-    bot_daily_cost: float = 0.0  # everyone together, a UTC day
-
-    @property
-    def any(self) -> bool:
-        return any(getattr(self, name) for name in self.__dataclass_fields__)
-
-
-@dataclass(frozen=True)
-class Budget:
-    """One budget to check: whose (``user``, ``chat`` or ``bot``: everyone's spend cap), its
-    period and when it resets (UTC)."""
-
-    check: BudgetCheck
-    whose: str
-    period: str  # "day" or "month"
-    resets_at: dt.datetime
-
-    def used_up(self) -> OverBudget:
-        return OverBudget(self.whose, self.period, self.resets_at)
-
-
-def day_of(now: dt.datetime) -> str:
-    return now.strftime("%Y%m%d")
-
-
-def month_of(now: dt.datetime) -> str:
-    return now.strftime("%Y%m")
+def to_ms(seconds: float) -> int:
+    """Seconds of audio as the whole milliseconds a hold counts (integers add up exactly)."""
+    return max(0, round(seconds * 1000))
 
 
 class UsageLedger:
@@ -251,7 +274,8 @@ class UsageLedger:
         prices = (self.prices.input_per_minute, self.prices.output_per_minute)
         args = [hold_id(own) if own is not None else "", *budget_argv(checks, prices)]
         with storage_errors("reading budgets"):
-            index = int(await self._over([check.usage_key for check in checks], args))
+            records = [keys.usage(check.scope, check.ident, check.period) for check in checks]
+            index = int(await self._over(records, args))
         return budgets[index] if index >= 0 else None
 
     async def totals(self, scope: str, ident: int | str, period: str) -> Totals:
@@ -283,41 +307,3 @@ class UsageLedger:
         today = (now or dt.datetime.now(dt.UTC)).date()
         dates = [today - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
         return [(d, await self.totals(scope, ident, d.strftime("%Y%m%d"))) for d in dates]
-
-
-def budget_checks(
-    budgets: Budgets, chat_id: int, user_id: int | None, now: dt.datetime | None = None
-) -> list[Budget]:
-    """The budgets that apply to this payer (``user_id``: ``TurnJob.payer``) and chat now, and
-    the bot's daily spend cap (none when no budget is set)."""
-    if not budgets.any:
-        return []
-    now = now or dt.datetime.now(dt.UTC)
-    tomorrow = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), dt.UTC)
-    next_month = dt.datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=dt.UTC)
-    candidates: list[tuple[str, int | str | None, str, str, float, float, dt.datetime]] = [
-        ("user", user_id, "u", day_of(now), budgets.user_daily_seconds,
-         budgets.user_daily_cost, tomorrow),
-        ("user", user_id, "u", month_of(now), budgets.user_monthly_seconds,
-         budgets.user_monthly_cost, next_month),
-        ("chat", chat_id, "c", day_of(now), budgets.chat_daily_seconds,
-         budgets.chat_daily_cost, tomorrow),
-        ("chat", chat_id, "c", month_of(now), budgets.chat_monthly_seconds,
-         budgets.chat_monthly_cost, next_month),
-        ("bot", "all", "all", day_of(now), 0.0, budgets.bot_daily_cost, tomorrow),
-    ]  # fmt: skip
-    return [
-        Budget(
-            BudgetCheck(
-                keys.usage(scope, ident, period),
-                max_seconds,
-                max_cost,
-                DAY_TTL if len(period) == 8 else MONTH_TTL,
-            ),
-            whose,
-            "day" if len(period) == 8 else "month",
-            resets,
-        )
-        for whose, ident, scope, period, max_seconds, max_cost, resets in candidates
-        if ident is not None and (max_seconds or max_cost)
-    ]

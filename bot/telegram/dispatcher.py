@@ -1,4 +1,4 @@
-"""The dispatcher: routers in order, the per-update middleware, the services handlers get by
+"""The dispatcher: the routers, the per-update middleware, the services handlers get by
 name, and the commands menu (its texts in the Fluent catalogue)."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from aiogram.types import (
 
 from bot.app import Services
 from bot.i18n import LANGUAGES, Catalogue
+from bot.telegram.commands import MENUS, Menu, menu
 from bot.telegram.handlers import routers
 from bot.telegram.middlewares import ChatContextMiddleware
 from bot.telegram.permissions import Permissions
@@ -25,13 +26,15 @@ __all__ = ["build_dispatcher", "set_commands"]
 
 log = logging.getLogger(__name__)
 
-EVERYONE = ("start", "help", "settings", "ask", "notes", "reminders", "usage")
-PRIVATE = ("start", "help", "settings", "voice", "instructions", "forget", "memory",
-           "transcript", "live", "tools", "timezone", "notes", "reminders", "usage",
-           "reset")  # fmt: skip
-ADMINS = ("help", "settings", "ask", "voice", "instructions", "mode", "forget", "memory",
-          "transcript", "live", "tools", "timezone", "notes", "reminders", "usage",
-          "reset")  # fmt: skip
+# Telegram's scope of each menu the table knows.
+SCOPES: dict[
+    Menu,
+    BotCommandScopeDefault | BotCommandScopeAllPrivateChats | BotCommandScopeAllChatAdministrators,
+] = {
+    "members": BotCommandScopeDefault(),
+    "private": BotCommandScopeAllPrivateChats(),
+    "admins": BotCommandScopeAllChatAdministrators(),
+}
 
 
 def build_dispatcher(services: Services) -> Dispatcher:
@@ -71,21 +74,17 @@ def build_dispatcher(services: Services) -> Dispatcher:
 
 
 async def set_commands(bot: Bot, catalogue: Catalogue) -> None:
-    """The commands menu for each scope, in English (default) and Russian."""
-    scopes = (
-        (BotCommandScopeDefault(), EVERYONE),
-        (BotCommandScopeAllPrivateChats(), PRIVATE),
-        (BotCommandScopeAllChatAdministrators(), ADMINS),
-    )
+    """The commands menu for each scope (the table in ``bot.telegram.commands``), in English
+    (default) and Russian."""
     try:
-        for scope, names in scopes:
+        for place in MENUS:
             for lang in LANGUAGES:
                 commands = [
-                    BotCommand(command=name, description=catalogue.get(lang, f"menu-{name}"))
-                    for name in names
+                    BotCommand(command=spec.name, description=catalogue.get(lang, spec.menu))
+                    for spec in menu(place)
                 ]
                 await bot.set_my_commands(
-                    commands, scope=scope, language_code=None if lang == "en" else lang
+                    commands, scope=SCOPES[place], language_code=None if lang == "en" else lang
                 )
     except TelegramAPIError as exc:  # the menu is a convenience; the bot works without it
         log.warning("could not set the commands menu: %s", exc)

@@ -10,7 +10,7 @@ from aiogram import Bot
 from aiogram.filters import CommandObject, Filter
 from aiogram.types import CallbackQuery, Message, User
 
-from bot.storage.chat_settings import ChatSettings
+from bot.domain import ChatSettings
 from bot.telegram.permissions import Permissions
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ForTheBot",
     "InstructionsGiven",
     "IsChatAdmin",
+    "StillAdmin",
     "Switch",
     "broadcast",
     "may_ask",
@@ -112,8 +113,8 @@ class ForTheBot(Filter):
 
 
 class IsChatAdmin(Filter):
-    """The sender may change the chat's settings (``Permissions`` decides): the filter of the
-    admin router, so no admin command can forget the check."""
+    """The sender may change the chat's settings (``Permissions`` decides). Every change carries
+    it, then ``StillAdmin`` (``bot.telegram.handlers.common.register_change``)."""
 
     async def __call__(
         self, event: Message | CallbackQuery, bot: Bot, permissions: Permissions
@@ -130,6 +131,33 @@ class IsChatAdmin(Filter):
                 sender_chat_id=None,
             )
         return await permissions.sender_is_admin(bot, event)
+
+
+class StillAdmin(Filter):
+    """In a group, Telegram confirms now that the sender is an admin (``Permissions.still_admin``,
+    getChatMember): the list ``IsChatAdmin`` read may be minutes old."""
+
+    async def __call__(
+        self, event: Message | CallbackQuery, bot: Bot, permissions: Permissions
+    ) -> bool:
+        if isinstance(event, CallbackQuery):
+            if not isinstance(event.message, Message):
+                return False
+            chat = event.message.chat
+            return await permissions.still_admin(
+                bot,
+                chat_id=chat.id,
+                chat_type=chat.type,
+                user_id=event.from_user.id,
+                sender_chat_id=None,
+            )
+        return await permissions.still_admin(
+            bot,
+            chat_id=event.chat.id,
+            chat_type=event.chat.type,
+            user_id=event.from_user.id if event.from_user else None,
+            sender_chat_id=event.sender_chat.id if event.sender_chat else None,
+        )
 
 
 class Switch(Filter):

@@ -54,6 +54,15 @@ async def _handle(dp: Dispatcher, bot: Bot, updates: list[Update]) -> None:
                 log.exception("update %s failed", update.update_id)
 
 
+async def _cancel(task: asyncio.Task[list[Update]]) -> None:
+    """Cancel ``task`` and wait until it ends, however it ends (cancelled, or failed or done
+    just before): only a cancellation of the caller itself is raised here."""
+    task.cancel()
+    await asyncio.wait({task})
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("getUpdates ended as polling stopped: %s", task.exception())
+
+
 async def poll(
     dp: Dispatcher,
     bot: Bot,
@@ -75,9 +84,7 @@ async def poll(
             fetch = asyncio.create_task(bot(request, request_timeout=poll_seconds + 10))
             await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
             if not fetch.done():
-                fetch.cancel()
-                with contextlib.suppress(BaseException):
-                    await fetch
+                await _cancel(fetch)
                 break
             try:
                 updates = fetch.result()

@@ -1,18 +1,19 @@
 """How the tools' commands read what people type and show what is kept: tool names and their
-aliases, time zones and offsets, local times, reminder lines, the commands' argument forms."""
+aliases (the specs', ``bot.tools.TOOLS``), time zones and offsets, local times, reminder lines,
+the commands' argument forms."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import re
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo, available_timezones
 
-from bot.config import TOOL_NAMES
+from bot.domain import ChatSettings
 from bot.i18n import Texts
-from bot.storage.chat_settings import ChatSettings
 from bot.storage.reminders import Reminder
-from bot.tools.kit import ToolKit
+from bot.tools import TOOLS, ToolKit, ToolSpec
 
 __all__ = [
     "CANCEL",
@@ -25,17 +26,12 @@ __all__ = [
     "reminder_cancelled",
     "reminder_line",
     "resolve_tool",
+    "tool_aliases",
     "tools_of",
     "utc_offset",
     "zone_named",
 ]
 
-# What people call the tools, besides their names.
-TOOL_ALIASES = {
-    "search": "web_search", "websearch": "web_search", "web": "web_search",
-    "time": "clock", "date": "clock", "datetime": "clock",
-    "note": "notes", "reminder": "reminders",
-}  # fmt: skip
 # Fixed offsets have IANA names with the sign reversed: UTC+3 is "Etc/GMT-3".
 _OFFSET = re.compile(
     r"(?:utc|gmt)?\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?::?(?P<minutes>\d{2}))?"
@@ -57,11 +53,17 @@ def echo(text: str) -> str:
     return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 1] + "…"
 
 
-def resolve_tool(name: str) -> str | None:
-    """The tool ``name`` (or one of its aliases) stands for, None when none."""
+def tool_aliases(specs: Iterable[ToolSpec] = TOOLS) -> dict[str, str]:
+    """What people call the tools (``ToolSpec.aliases``), besides their names: alias → name."""
+    return {alias: spec.name for spec in specs for alias in spec.aliases}
+
+
+def resolve_tool(name: str, specs: Iterable[ToolSpec] = TOOLS) -> str | None:
+    """The tool of ``specs`` that ``name`` (or one of its aliases) stands for, None when none."""
+    specs = tuple(specs)
     name = name.strip().lower().replace("-", "_")
-    name = TOOL_ALIASES.get(name, name)
-    return name if name in TOOL_NAMES else None
+    name = tool_aliases(specs).get(name, name)
+    return name if any(spec.name == name for spec in specs) else None
 
 
 @functools.cache

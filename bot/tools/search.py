@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 import orjson
@@ -13,7 +14,7 @@ from yarl import URL
 
 from bot.errors import ToolFailed
 
-__all__ = ["SearchHit", "SearxSearch"]
+__all__ = ["SearchBackend", "SearchHit", "SearxSearch"]
 
 MAX_QUERY_CHARS = 300
 
@@ -31,6 +32,14 @@ class SearchHit:
     title: str
     url: str
     snippet: str = ""
+
+
+class SearchBackend(Protocol):
+    """Web search run by the bot (``SearxSearch``; the tests' own)."""
+
+    async def search(self, query: str, *, limit: int = 5, language: str = "") -> list[SearchHit]:
+        """The top ``limit`` results; raises ``ToolFailed`` when the back end fails."""
+        ...
 
 
 class SearxSearch:

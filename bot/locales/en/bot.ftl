@@ -19,26 +19,29 @@ help =
     }
     “Remember that my daughter's name is Ada.”
     “Remind me in twenty minutes to call mum.”
-    /tools — which tools are on
-    /notes — what I remember (/notes forget NUMBER)
-    /reminders — what I will remind of (/reminders cancel ID)
+    { $use }
 
     <b>Settings</b> (admins of the chat)
-    /voice — choose the voice
-    /instructions TEXT — what I should be like
-    /mode all|replies — which group messages I answer
-    /reset — back to defaults
-    /settings — show the settings
-    /forget — forget the conversation so far
-    /memory on|off — remember earlier turns
-    /transcript on|off — show what I heard above the answer
-    /live on|off — show answers as they are made (a draft with a stop button in private chats, a reaction in groups)
-    /tools NAME on|off — switch a tool
-    /timezone ZONE — the chat's time zone, for the time and reminders
-    /notes clear, /reminders clear — forget every note, cancel every reminder
-    /usage — how much you and this chat used
+    { $settings }
 
     Current voice: { $voice }.
+# /help's lines, one a command (bot.telegram.commands: the table says which and where).
+help-use-tools = /tools — which tools are on
+help-use-notes = /notes — what I remember (/notes forget NUMBER)
+help-use-reminders = /reminders — what I will remind of (/reminders cancel ID)
+help-settings-voice = /voice — choose the voice
+help-settings-instructions = /instructions TEXT — what I should be like
+help-settings-mode = /mode all|replies — which group messages I answer
+help-settings-reset = /reset — back to defaults
+help-settings-settings = /settings — show the settings
+help-settings-forget = /forget — forget the conversation so far
+help-settings-memory = /memory on|off — remember earlier turns
+help-settings-transcript = /transcript on|off — show what I heard above the answer
+help-settings-live = /live on|off — show answers as they are made (a draft with a stop button in private chats, a reaction in groups)
+help-settings-tools = /tools NAME on|off — switch a tool
+help-settings-timezone = /timezone ZONE — the chat's time zone, for the time and reminders
+help-settings-notes = /notes clear, /reminders clear — forget every note, cancel every reminder
+help-settings-usage = /usage — how much you and this chat used
 settings =
     <b>Settings of this chat</b>
     Voice: { $voice }

@@ -19,26 +19,29 @@ help =
     }
     «Запомни, что мою дочь зовут Ада».
     «Напомни через двадцать минут позвонить маме».
-    /tools — какие инструменты включены
-    /notes — что я помню (/notes forget НОМЕР)
-    /reminders — о чём я напомню (/reminders cancel ID)
+    { $use }
 
     <b>Настройки</b> (администраторы чата)
-    /voice — выбрать голос
-    /instructions ТЕКСТ — каким мне быть
-    /mode all|replies — на какие сообщения группы отвечать
-    /reset — вернуть настройки по умолчанию
-    /settings — показать настройки
-    /forget — забыть разговор
-    /memory on|off — помнить прошлые реплики
-    /transcript on|off — показывать услышанное над ответом
-    /live on|off — показывать ответ по мере появления (черновик с кнопкой «стоп» в личном чате, реакция в группах)
-    /tools ИМЯ on|off — включить или выключить инструмент
-    /timezone ЗОНА — часовой пояс чата, для времени и напоминаний
-    /notes clear, /reminders clear — забыть все заметки, отменить все напоминания
-    /usage — сколько израсходовали вы и этот чат
+    { $settings }
 
     Текущий голос: { $voice }.
+# /help's lines, one a command (bot.telegram.commands: the table says which and where).
+help-use-tools = /tools — какие инструменты включены
+help-use-notes = /notes — что я помню (/notes forget НОМЕР)
+help-use-reminders = /reminders — о чём я напомню (/reminders cancel ID)
+help-settings-voice = /voice — выбрать голос
+help-settings-instructions = /instructions ТЕКСТ — каким мне быть
+help-settings-mode = /mode all|replies — на какие сообщения группы отвечать
+help-settings-reset = /reset — вернуть настройки по умолчанию
+help-settings-settings = /settings — показать настройки
+help-settings-forget = /forget — забыть разговор
+help-settings-memory = /memory on|off — помнить прошлые реплики
+help-settings-transcript = /transcript on|off — показывать услышанное над ответом
+help-settings-live = /live on|off — показывать ответ по мере появления (черновик с кнопкой «стоп» в личном чате, реакция в группах)
+help-settings-tools = /tools ИМЯ on|off — включить или выключить инструмент
+help-settings-timezone = /timezone ЗОНА — часовой пояс чата, для времени и напоминаний
+help-settings-notes = /notes clear, /reminders clear — забыть все заметки, отменить все напоминания
+help-settings-usage = /usage — сколько израсходовали вы и этот чат
 settings =
     <b>Настройки чата</b>
     Голос: { $voice }

@@ -1,26 +1,52 @@
-"""Routers, one per concern; ``routers()`` gives them in the order they must be included."""
+"""Routers: one per feature, each holding its commands, callbacks, admin checks and refusals,
+so they may be included in any order; then membership, the drafts' stops, messages and errors."""
 
 from __future__ import annotations
 
 from aiogram import Router
 
-from bot.telegram import live
-from bot.telegram.handlers import admin, commands, errors, membership, messages, tools, usage
+from bot.telegram import live as drafts
+from bot.telegram.handlers import (
+    errors,
+    instructions,
+    live,
+    membership,
+    memory,
+    messages,
+    mode,
+    notes,
+    reminders,
+    start,
+    tools,
+    usage,
+    voice,
+)
 
-__all__ = ["routers"]
+__all__ = ["feature_routers", "routers"]
+
+
+def feature_routers() -> list[Router]:
+    """New routers of the features' commands (a router joins one dispatcher only)."""
+    return [
+        start.router(),
+        voice.router(),
+        instructions.router(),
+        mode.router(),
+        memory.router(),
+        live.router(),
+        tools.router(),
+        notes.router(),
+        reminders.router(),
+        usage.router(),
+    ]
 
 
 def routers() -> list[Router]:
-    # Commands first: "/voice" must not be taken for a text to answer; the admin router before
-    # the public ones, which refuse what an admin router let through (``tools`` before
-    # ``commands``, whose last handler refuses every admin command it gets).
+    """Every router of the bot, new (a router joins one dispatcher only)."""
     return [
         errors.router(),
         membership.router(),
-        live.router(),
-        admin.router(),
-        tools.router(),
-        commands.router(),
-        usage.router(),
+        drafts.router(),
+        *feature_routers(),
         messages.router(),
     ]

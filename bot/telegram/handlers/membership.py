@@ -14,12 +14,11 @@ from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.storage.notes import NotesStore
 from bot.storage.reminders import ReminderStore
+from bot.telegram.permissions import ADMIN_STATUSES
 
 log = logging.getLogger(__name__)
 
 GONE = {"kicked", "left"}
-# A tuple, compared with ==: a status may come as aiogram's ChatMemberStatus (a str enum).
-ADMIN_STATUSES = ("creator", "administrator")
 
 
 async def on_my_membership(update: ChatMemberUpdated, chat_status: ChatStatus) -> None:

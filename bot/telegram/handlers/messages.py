@@ -9,13 +9,14 @@ an admin of the chat.
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
-from aiogram.filters import Command
 from aiogram.types import Message
 
 from bot.core.admission import Admission
 from bot.i18n import Texts
 from bot.storage.chat_status import ChatStatus
+from bot.telegram.commands import COMMANDS
 from bot.telegram.filters import ForTheBot, may_ask, strip_mention
+from bot.telegram.handlers.common import command
 from bot.telegram.media import asker_of, job_of, media_of
 from bot.telegram.permissions import Permissions
 from bot.telegram.ports import tell
@@ -74,8 +75,10 @@ def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="messages")
     # Who may ask, as for any message: not bots, not a linked channel's posts.
-    r.message.register(on_ask, Command("ask"), F.func(may_ask))
-    r.message.register(on_media, LISTENABLE, ForTheBot(voice=True))
+    r.message.register(on_ask, command("ask"), F.func(may_ask))
+    # The commands' own routers take them (a caption can be a command too), wherever they are.
+    others = ~command(*(spec.name for spec in COMMANDS))
+    r.message.register(on_media, LISTENABLE, others, ForTheBot(voice=True))
     r.message.register(on_text, F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
-    r.message.register(on_other, F.chat.type == "private")
+    r.message.register(on_other, F.chat.type == "private", others)
     return r

@@ -7,15 +7,18 @@ import datetime as dt
 import html
 
 from aiogram import Bot, Router
-from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 
 from bot.config import Settings
+from bot.domain import Totals, day_of, month_of
 from bot.i18n import Texts
-from bot.storage.usage import Totals, UsageLedger, day_of, month_of
+from bot.storage.usage import UsageLedger
 from bot.telegram.chart import usage_chart
+from bot.telegram.handlers.common import command
 from bot.telegram.media import sender_of
 from bot.telegram.ports import tell, thread_of
+
+__all__ = ["router"]
 
 TOP = 5
 
@@ -90,6 +93,6 @@ async def on_stats(
 def router() -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only)."""
     r = Router(name="usage")
-    r.message.register(on_usage, Command("usage"))
-    r.message.register(on_stats, Command("stats"))
+    r.message.register(on_usage, command("usage"))
+    r.message.register(on_stats, command("stats"))
     return r
