@@ -17,12 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.errors import ConfigError
 from bot.provider_profiles import PROFILES
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "TOOL_NAMES", "Settings", "load_settings"]
-
-# The tools a chat can switch on and off, to check TOOLS_DISABLED at start: the names of the
-# tools' registry (``bot.tools.TOOL_NAMES``, made from its specs; config is below the tools, so
-# tests/test_tools_registry.py keeps the two equal).
-TOOL_NAMES = ("web_search", "clock", "notes", "reminders")
+__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
 
 # The reference example's instructions: short, easy to listen to, key facts repeated back.
 DEFAULT_INSTRUCTIONS = (
@@ -182,12 +177,9 @@ class Settings(BaseSettings):
     @classmethod
     def _split_tools(cls, value: object) -> object:
         if isinstance(value, str):
+            # The names are checked against the tools' registry when the kit is built at start
+            # (``bot.tools.registry.check_disabled``): config is below the tools.
             names = {p.strip().lower() for p in value.replace(";", ",").split(",") if p.strip()}
-            unknown = names - set(TOOL_NAMES)
-            if unknown:
-                raise ValueError(
-                    f"unknown tools {', '.join(sorted(unknown))}; known: {', '.join(TOOL_NAMES)}"
-                )
             return frozenset(names)
         return value
 

@@ -3,8 +3,8 @@
 
 Adding a tool is a module that exports its spec and a row here; ``TOOL_NAMES``, the session's
 declarations and instructions, ``/tools`` and what people may call a tool follow from the rows.
-Its name goes into ``bot.config.TOOL_NAMES`` too, which checks ``TOOLS_DISABLED`` at start (config
-is below the tools; a test keeps the two equal), and its description into the locale files.
+``TOOLS_DISABLED`` is checked against the rows when the kit is built at start, and the tool's
+words go into the locale files.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ def tool_names(specs: Iterable[ToolSpec]) -> tuple[str, ...]:
 
 
 TOOL_NAMES = tool_names(TOOLS)
-"""The tools a chat can switch on and off, each a group of functions (``bot.config.TOOL_NAMES``
-is the same, checked by the tests: config is below the tools)."""
+"""The tools a chat can switch on and off, each a group of functions."""
 
 
 def check_disabled(disabled: Iterable[str], specs: Iterable[ToolSpec]) -> None:
