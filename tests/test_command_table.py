@@ -109,3 +109,31 @@ async def test_routers_in_reverse_order_refuse_members_and_let_admins_change(
     assert REFUSED in tap.params["text"]
     # In a private chat a command is still a command, not a message to hint about.
     assert "Choose a voice" in await say(app, "/voice", 5, chat_id=5)
+
+
+def test_readme_lists_the_tables_commands_with_who_may_change_them() -> None:
+    """README's command table and the command table name the same commands, and agree on who
+    may change what: "owners" for the owners' commands, "admins" wherever some form changes
+    the chat, "anyone" alone where nothing does."""
+    import re
+    from pathlib import Path
+
+    from bot.telegram.commands import COMMANDS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows: dict[str, str] = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.replace("\\|", "/").strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].startswith("`/"):
+            continue
+        for name in re.findall(r"`/([a-z_]+)", cells[0]):
+            rows[name] = f"{cells[1]} | {cells[2]}"
+    assert sorted(rows) == sorted(command.name for command in COMMANDS)
+    for command in COMMANDS:
+        who, what = rows[command.name].split(" | ", 1)
+        if command.who == "owners":
+            assert who == "owners", command.name
+        elif command.changes:  # the admins' forms are named in the row
+            assert "admins" in who or "(admins)" in what, command.name
+        else:
+            assert who == "anyone", command.name
