@@ -12,7 +12,7 @@ import asyncio
 import datetime as dt
 import enum
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -326,7 +326,10 @@ class ProviderTraits:
 
 @dataclass(frozen=True)
 class TurnSetup:
-    """How one chat's turn is asked of the model: its voice, instructions and memory."""
+    """How one chat's turn is asked of the model: its voice, instructions and memory, and the
+    chat's other voice options (``voice_options``: each value by the dotted path it takes in
+    the session, ``audio.output.speed``, as the options' declarations in ``bot.chat_options``
+    say; the session places them without knowing them)."""
 
     voice: str
     instructions: str
@@ -335,6 +338,7 @@ class TurnSetup:
     # What people of the chat wrote for the model to know (its notes): one quoted user item
     # before the memory, never in the instructions.
     context: str = ""
+    voice_options: Mapping[str, object] = field(default_factory=dict, hash=False)
 
     async def __call__(self) -> TurnSetup:
         """A setup known before the turn is its own ``SetupLoader``: the pipeline takes one
@@ -420,18 +424,19 @@ Mode = Literal["replies", "all"]
 
 @dataclass(frozen=True)
 class Defaults:
+    """The bot's defaults the chat settings' declarations take theirs from
+    (``bot.chat_options``: ``settings_from({}, defaults)`` is a chat that chose nothing)."""
+
     voice: str
     instructions: str
     mode: Mode = "replies"
 
-    def settings(self) -> ChatSettings:
-        """The settings of a chat that chose nothing."""
-        return ChatSettings(voice=self.voice, instructions=self.instructions, mode=self.mode)
-
 
 @dataclass(frozen=True)
 class ChatSettings:
-    """What a chat chose, with defaults filled in; ``custom`` names the fields it set itself."""
+    """What a chat chose, with defaults filled in; ``custom`` names the fields it set itself.
+    Each field is a setting ``bot.chat_options`` declares; a declared setting without a field
+    of its own is in ``extra`` (``value`` reads either)."""
 
     voice: str
     instructions: str
@@ -442,6 +447,12 @@ class ChatSettings:
     live: bool | None = None  # answers shown as they are made; None = the bot's default
     tools: tuple[tuple[str, bool], ...] = ()  # tools the chat switched on or off itself
     timezone: str | None = None  # the chat's IANA time zone; None = the bot's default
+    # The other declared settings (a dict, left out of the hash).
+    extra: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    def value(self, name: str) -> object:
+        """The value of the declared setting ``name``."""
+        return self.extra[name] if name in self.extra else getattr(self, name)
 
     def tool_on(self, name: str, default: bool) -> bool:
         """Whether the chat has tool ``name`` on (``default`` when it chose nothing)."""

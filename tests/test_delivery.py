@@ -60,3 +60,21 @@ async def test_a_failed_follow_up_text_is_sent_again_alone(
         assert len(realtime.sessions) == 1  # the model was asked once
         delivered = [c for c in app.api.calls_of("sendMessage") if c.ok]
         assert " ".join(c.params["text"] for c in delivered) == long_text
+
+
+async def test_flood_control_on_a_call_to_no_chat_is_waited_out(
+    realtime: RealtimeStandIn, redis_url: str, audio_files: dict[str, Path]
+) -> None:
+    # getFile names no chat, so no chat's flood mark holds it back: the wait Telegram names is
+    # kept before the call is tried again, never a second call at once.
+    async with running_bot(realtime, redis_url) as app:
+        app.api.fail_next("getFile", error_code=429, description="Too Many Requests: retry after 1",
+                          retry_after=1)  # fmt: skip
+        app.api.push_message(
+            "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(),
+            duration=3,
+        )  # fmt: skip
+        await app.api.wait_for("sendVoice", timeout=20)
+        first, second = app.api.calls_of("getFile")
+        assert not first.ok and second.ok
+        assert second.t - first.t >= 1.0

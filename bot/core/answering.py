@@ -19,11 +19,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot import metrics
+from bot.chat_options import OPTIONS, ChatOption, session_options, settings_from
 from bot.core.ports import (
     ChatStatusStore,
     InputSource,
@@ -71,6 +72,7 @@ from bot.errors import (
 )
 from bot.i18n import Catalogue, render
 from bot.logging import turn_context
+from bot.retry import Attempts
 
 __all__ = ["Answering", "TurnStores"]
 
@@ -128,6 +130,7 @@ class Answering:
         live_default: bool = True,
         tools: ToolKitFactory | None = None,
         alerts: OwnerAlerts | None = None,
+        options: Sequence[ChatOption[Any]] = OPTIONS,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -140,6 +143,7 @@ class Answering:
         self.live_default = live_default
         self.tools = tools
         self.alerts = alerts  # set by the adapter that can reach the owners
+        self.options = tuple(options)  # the chat settings' declarations: the voice options
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> Outcome:
         """Answer ``job``; returns the outcome (answered, stopped, skipped, refused, failed).
@@ -272,7 +276,8 @@ class Answering:
         live = settings.live if settings.live is not None else self.live_default
         live = live and job.kind == "message"
         await progress.enter_async_context(sink.progress(live, stop))
-        setup = TurnSetup(settings.voice, instructions, history, tools, context)
+        voice_options = session_options(settings, self.options)
+        setup = TurnSetup(settings.voice, instructions, history, tools, context, voice_options)
         return TurnContext(settings=settings, setup=setup, tools=tools)
 
     async def _read_state(
@@ -280,7 +285,7 @@ class Answering:
     ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None]:
         """The chat's settings, memory and notes."""
         if self.stores is None:
-            return self.defaults.settings(), (), []
+            return settings_from({}, self.defaults, self.options), (), []
         stores = self.stores
         # Read together, once the model's connection is open (the server is creating the session).
         tools = self.tools if job.kind == "message" else None  # a reminder uses no tools
@@ -312,19 +317,16 @@ class Answering:
             return False
 
     async def _with_retries(self, step: Callable[[], Awaitable[_T]]) -> _T:
-        attempt = 0
-        while True:
-            try:
+        async for attempt in Attempts(
+            "turn failed",
+            when=_transient,
+            first=self.retry_delay,
+            tries=self.retries + 1,
+            logger=log,
+        ):
+            with attempt:
                 return await step()
-            except BotError as exc:
-                if not exc.transient or attempt >= self.retries:
-                    raise
-                delay = self.retry_delay * 2**attempt
-                attempt += 1
-                log.warning("turn failed (%s: %s); try %d of %d in %.0f s",
-                            exc.__class__.__name__, exc, attempt + 1, self.retries + 1,
-                            delay)  # fmt: skip
-                await asyncio.sleep(delay)
+        raise AssertionError("Attempts with a limit end in success or the last failure")
 
     def _text(self, job: TurnJob, context: TurnContext, result: TurnResult) -> str:
         parts = [result.text]
@@ -399,6 +401,11 @@ class Answering:
 
 async def _nothing() -> list[Note]:
     return []
+
+
+def _transient(exc: BaseException) -> bool:
+    """A failure of the turn that trying it again may mend."""
+    return isinstance(exc, BotError) and exc.transient
 
 
 def _error_type(exc: RealtimeError) -> str:

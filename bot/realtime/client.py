@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
@@ -36,6 +35,7 @@ from bot.errors import (
 )
 from bot.realtime.protocol import MODEL_SETTINGS, Phase, TurnProtocol
 from bot.realtime.providers import Endpoint
+from bot.retry import Attempts
 
 __all__ = ["HandshakeRefused", "RealtimeClient", "RealtimeSession", "ToolRunner", "open_websocket"]
 
@@ -103,19 +103,28 @@ class RealtimeClient:
 
     async def connect(self) -> RealtimeSession:
         """Open a WebSocket; handshake failures become typed errors (401/403 are fatal)."""
-        attempt = 1
-        while True:
-            await self._pace.wait()
-            try:
-                return await self._connect()
-            except _Busy:
-                if attempt >= self.busy_tries:
-                    raise RealtimeConnectError(
-                        f"handshake refused with HTTP 429 (quota), {attempt} times"
-                    ) from None
-            # Jittered, so sessions refused together do not come back together.
-            await asyncio.sleep(BUSY_DELAY * attempt * random.uniform(0.5, 1.5))
-            attempt += 1
+        # A 429 is tried again BUSY_DELAY seconds later, and more each time; jittered, so
+        # sessions refused together do not come back together.
+        attempts = Attempts(
+            "opening a realtime session failed",
+            when=_busy,
+            first=BUSY_DELAY,
+            linear=True,
+            jitter=0.5,
+            tries=self.busy_tries,
+            level=logging.DEBUG,
+            logger=log,
+        )
+        try:
+            async for attempt in attempts:
+                await self._pace.wait()
+                with attempt:
+                    return await self._connect()
+        except _Busy:
+            raise RealtimeConnectError(
+                f"handshake refused with HTTP 429 (quota), {self.busy_tries} times"
+            ) from None
+        raise AssertionError("Attempts with a limit end in success or the last failure")
 
     async def _connect(self) -> RealtimeSession:
         try:
@@ -172,6 +181,13 @@ async def open_websocket(endpoint: Endpoint, *, open_timeout: float) -> ClientCo
 
 class _Busy(Exception):
     """The handshake was refused with 429."""
+
+    def __init__(self) -> None:
+        super().__init__("handshake refused with HTTP 429")
+
+
+def _busy(exc: BaseException) -> bool:
+    return isinstance(exc, _Busy)
 
 
 class RealtimeSession:

@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from bot.domain import HistoryItem, ToolCall, Usage, tool_error
@@ -113,7 +113,9 @@ class Phase(enum.Enum):
 
 @dataclass(frozen=True)
 class SessionConfig:
-    """What a session is asked for: the chat's voice and instructions and the audio formats."""
+    """What a session is asked for: the chat's voice and instructions and the audio formats,
+    and the chat's other voice options (``voice_options``), each placed at the dotted path of
+    the session its declaration gives (``audio.output.speed``)."""
 
     voice: str
     instructions: str
@@ -139,6 +141,7 @@ class SessionConfig:
     max_tool_rounds: int = 4  # rounds of calls run in one turn
     # The reply's audio is cut here (its response cancelled, the rest dropped); 0: no cap.
     max_reply_seconds: float = 0.0
+    voice_options: Mapping[str, object] = field(default_factory=dict)
 
 
 # What the model is told when a turn made more rounds of calls than it may.
@@ -714,7 +717,18 @@ def session_update(config: SessionConfig, event_id: str) -> dict[str, Any]:
     }
     if config.tools:
         session["tools"] = list(config.tools)
+    for path, value in config.voice_options.items():
+        _place(session, path, value)
     return {"type": "session.update", "event_id": event_id, "session": session}
+
+
+def _place(tree: dict[str, Any], path: str, value: object) -> None:
+    """Put ``value`` at the dotted ``path`` of ``tree`` ("audio.output.speed"), making the
+    objects on the way that are not there yet."""
+    *parents, leaf = path.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
 
 
 def quote_history(history: tuple[HistoryItem, ...]) -> str:

@@ -320,6 +320,7 @@ class TurnPipeline:
             tools=chat.tools.declarations if chat.tools else (),
             server_tools=chat.tools.server_side if chat.tools else frozenset(),
             max_tool_rounds=self.options.tool_rounds,
+            voice_options=chat.voice_options,
         )
         encoder = StreamingEncoder()
         cut = asyncio.Event()

@@ -6,7 +6,8 @@ Each redis-py call already retries a dropped connection once (``bot.storage.redi
 the outer loop for callers that must not give up while Redis is away. A store's
 ``StorageError`` says the same as a passing failure (stores raise it only for those).
 
-Every loop that tries a Redis step again is ``Attempts`` (``retrying`` is its one-call form):
+Every loop that tries a Redis step again is ``Attempts`` (``retrying`` is its one-call form),
+the generic loop of ``bot.retry`` with this policy:
 
     async for attempt in Attempts("reading the queue", stop=stop):
         with attempt:
@@ -22,7 +23,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
 from typing import ParamSpec, TypeVar
 
 from redis.exceptions import (
@@ -35,7 +35,9 @@ from redis.exceptions import (
 )
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from bot import retry
 from bot.errors import StorageError
+from bot.retry import Attempt
 
 __all__ = ["Attempt", "Attempts", "is_failure", "is_passing", "retrying", "storage_errors"]
 
@@ -65,39 +67,11 @@ def is_failure(exc: BaseException) -> bool:
     return isinstance(exc, RedisError | OSError | StorageError)
 
 
-class Attempt:
-    """One try of a Redis step: ``with attempt:`` keeps a failure ``Attempts`` waits out."""
-
-    def __init__(self, number: int, when: Callable[[BaseException], bool]) -> None:
-        self.number = number  # 0 for the first try
-        self.error: BaseException | None = None
-        self._when = when
-
-    @property
-    def again(self) -> bool:
-        """A try after a failure (a step whose answer was lost may have been done)."""
-        return self.number > 0
-
-    def __enter__(self) -> Attempt:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> bool:
-        if exc is None or not isinstance(exc, Exception) or not self._when(exc):
-            return False
-        self.error = exc
-        return True
-
-
-class Attempts:
-    """Tries of a Redis step until one succeeds: after a failed one (``Attempt``), a warning
-    naming ``doing`` and a wait of ``first`` seconds doubling up to ``most``. Ends without
-    success when ``stop`` is set (at once, even mid-wait); past ``within`` seconds the last
-    failure is raised. ``quiet`` logs the failures at debug level (a wait for a server to
+class Attempts(retry.Attempts):
+    """Tries of a Redis step until one succeeds (``bot.retry.Attempts``): after a failed one, a
+    warning naming ``doing`` and a wait of ``first`` seconds doubling up to ``most``. Ends
+    without success when ``stop`` is set (at once, even mid-wait); past ``within`` seconds the
+    last failure is raised. ``quiet`` logs the failures at debug level (a wait for a server to
     start)."""
 
     def __init__(
@@ -111,49 +85,16 @@ class Attempts:
         within: float | None = None,
         quiet: bool = False,
     ) -> None:
-        self.doing = doing
-        self._delay = first
-        self._most = most
-        self._when = when
-        self._stop = stop
-        self._within = within
-        self._level = logging.DEBUG if quiet else logging.WARNING
-        self._deadline: float | None = None
-        self._last: Attempt | None = None
-
-    def __aiter__(self) -> Attempts:
-        return self
-
-    async def __anext__(self) -> Attempt:
-        last = self._last
-        loop = asyncio.get_running_loop()
-        if last is None:
-            if self._within is not None:
-                self._deadline = loop.time() + self._within
-            return self._next(0)
-        if last.error is None:
-            raise StopAsyncIteration
-        delay = self._delay
-        if self._deadline is not None and loop.time() + delay > self._deadline:
-            raise last.error
-        log.log(self._level, "%s: Redis unavailable (%s); trying again in %.1f s",
-                self.doing, last.error, delay)  # fmt: skip
-        if self._stop is None:
-            await asyncio.sleep(delay)
-        else:
-            try:
-                async with asyncio.timeout(delay):
-                    await self._stop.wait()
-            except TimeoutError:
-                pass
-            if self._stop.is_set():
-                raise StopAsyncIteration
-        self._delay = min(delay * 2, self._most)
-        return self._next(last.number + 1)
-
-    def _next(self, number: int) -> Attempt:
-        self._last = Attempt(number, self._when)
-        return self._last
+        super().__init__(
+            f"{doing}: Redis unavailable",
+            when=when,
+            first=first,
+            most=most,
+            stop=stop,
+            within=within,
+            level=logging.DEBUG if quiet else logging.WARNING,
+            logger=log,
+        )
 
 
 async def retrying(call: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs) -> _T:

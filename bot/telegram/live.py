@@ -23,6 +23,7 @@ from aiogram.types import (
     ReactionTypePaid,
 )
 
+from bot.retry import Attempts
 from bot.storage.stops import StopBus
 
 __all__ = ["DRAFT_INTERVAL", "Drafts", "LiveTurns", "Reaction", "router"]
@@ -91,25 +92,40 @@ class Drafts:
             await asyncio.sleep(DRAFT_INTERVAL)
 
     async def _send(self, text: str) -> None:
+        """Show ``text``; under flood control, the latest text once Telegram allows it."""
         try:
-            self.calls += 1
-            await self.bot.send_message_draft(
-                chat_id=self.chat_id,
-                draft_id=self.draft_id,
-                text=text,
-                parse_mode=None,
-                message_thread_id=self.thread_id,
-                can_stop=True,
-                keep_on_stop=True,
-            )
-            self._shown = text
-        except TelegramRetryAfter as exc:
-            log.info("drafts of chat %s slowed by flood control: %s s", self.chat_id,
-                     exc.retry_after)  # fmt: skip
-            await asyncio.sleep(exc.retry_after)
-            self._wake.set()  # the latest text, once allowed
+            async for attempt in Attempts(
+                f"drafts of chat {self.chat_id} slowed by flood control",
+                when=_flooded,
+                first=DRAFT_INTERVAL,
+                after=_retry_after,
+                level=logging.INFO,
+                logger=log,
+            ):
+                with attempt:
+                    if attempt.again:
+                        text = self._latest
+                    self.calls += 1
+                    await self.bot.send_message_draft(
+                        chat_id=self.chat_id,
+                        draft_id=self.draft_id,
+                        text=text,
+                        parse_mode=None,
+                        message_thread_id=self.thread_id,
+                        can_stop=True,
+                        keep_on_stop=True,
+                    )
+                    self._shown = text
         except TelegramAPIError as exc:
             log.info("draft refused in chat %s: %s", self.chat_id, exc.message)
+
+
+def _flooded(exc: BaseException) -> bool:
+    return isinstance(exc, TelegramRetryAfter)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    return exc.retry_after if isinstance(exc, TelegramRetryAfter) else None
 
 
 class Reaction:

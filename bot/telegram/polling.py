@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from typing import Literal
 
 from aiogram import Bot, Dispatcher
 from aiogram.exceptions import (
@@ -23,6 +24,7 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates
 from aiogram.types import Update
 
+from bot.retry import Attempts
 from bot.telegram.session import intake
 
 __all__ = ["poll"]
@@ -63,6 +65,52 @@ async def _cancel(task: asyncio.Task[list[Update]]) -> None:
         log.debug("getUpdates ended as polling stopped: %s", task.exception())
 
 
+def _passing(exc: BaseException) -> bool:
+    return isinstance(
+        exc, TelegramRetryAfter | TelegramNetworkError | TelegramServerError | TelegramConflictError
+    )
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    return exc.retry_after if isinstance(exc, TelegramRetryAfter) else None
+
+
+def _level(exc: BaseException) -> int:
+    # Flood control on getUpdates is Telegram's pace, waited out without a warning.
+    return logging.DEBUG if isinstance(exc, TelegramRetryAfter) else logging.WARNING
+
+
+async def _fetch(
+    bot: Bot,
+    request: GetUpdates,
+    stop: asyncio.Event,
+    stopping: asyncio.Task[Literal[True]],
+    request_timeout: int,
+) -> list[Update] | None:
+    """The next batch of updates, tried again until Telegram gives it: after flood control
+    the wait it names, after a network error, 5xx or conflict a wait of 1 s doubling up to
+    ``MAX_BACKOFF``. ``None`` when ``stop`` is set first (``stopping`` waits for it)."""
+    async for attempt in Attempts(
+        "getUpdates failed",
+        when=_passing,
+        first=1.0,
+        most=MAX_BACKOFF,
+        after=_retry_after,
+        level=_level,
+        logger=log,
+    ):
+        if stop.is_set():
+            return None
+        fetch = asyncio.create_task(bot(request, request_timeout=request_timeout))
+        await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not fetch.done():
+            await _cancel(fetch)
+            return None
+        with attempt:
+            return fetch.result()
+    raise AssertionError("Attempts without a stop or a limit end only in success")
+
+
 async def poll(
     dp: Dispatcher,
     bot: Bot,
@@ -74,29 +122,15 @@ async def poll(
     """Poll until ``stop`` is set. Updates fetched but not handled when it stops are not
     confirmed: Telegram sends them again to the next start."""
     offset: int | None = None
-    backoff = 1.0
     stopping = asyncio.create_task(stop.wait())
     try:
         while not stop.is_set():
             request = GetUpdates(
                 offset=offset, timeout=poll_seconds, allowed_updates=allowed_updates
             )
-            fetch = asyncio.create_task(bot(request, request_timeout=poll_seconds + 10))
-            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not fetch.done():
-                await _cancel(fetch)
+            updates = await _fetch(bot, request, stop, stopping, poll_seconds + 10)
+            if updates is None:
                 break
-            try:
-                updates = fetch.result()
-            except TelegramRetryAfter as exc:
-                await asyncio.sleep(exc.retry_after)
-                continue
-            except (TelegramNetworkError, TelegramServerError, TelegramConflictError) as exc:
-                log.warning("getUpdates failed (%s); trying again in %.0f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            backoff = 1.0
             if not updates:
                 continue
             # A group's move to a supergroup first: the new chat's updates in the same batch

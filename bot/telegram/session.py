@@ -25,6 +25,7 @@ from aiogram.methods import GetUpdates, SendMessageDraft, TelegramMethod
 from aiogram.methods.base import TelegramType
 
 from bot.config import Settings
+from bot.retry import Attempts
 from bot.storage.chat_status import ChatStatus
 
 __all__ = ["RetryRequests", "intake", "make_bot"]
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 # Flood control waits longer than this are not waited out inside one request.
 MAX_RETRY_AFTER = 60
 SERVER_ERROR_TRIES = 4
+# A call meeting flood control is tried at most this many times in all.
+FLOOD_TRIES = 3
 # Intake (handling updates as they arrive) never waits long for one chat: one quick retry, and
 # flood control waited out only when it ends within a second (Telegram's pace for one chat).
 INTAKE_SERVER_ERROR_TRIES = 2
@@ -77,40 +80,51 @@ class RetryRequests(BaseRequestMiddleware):
             # A draft is a preview: its failures are the drafter's to handle (a 429 slows the
             # drafts), never a flood mark that would hold the answer back.
             return await make_request(bot, method)
+        if method.__api_method__ == GetUpdates.__api_method__:
+            # Polling has its own policy for getUpdates (``bot.telegram.polling``).
+            return await make_request(bot, method)
         chat_id = getattr(method, "chat_id", None)
         chat = chat_id if isinstance(chat_id, int) else None
-        in_intake = _intake.get() or isinstance(method, GetUpdates)
-        attempt = 0
-        while True:
-            attempt += 1
+        in_intake = _intake.get()
+        limit = INTAKE_MAX_RETRY_AFTER if in_intake else MAX_RETRY_AFTER
+        server_tries = INTAKE_SERVER_ERROR_TRIES if in_intake else SERVER_ERROR_TRIES
+
+        def passing(exc: BaseException) -> bool:
+            if isinstance(exc, TelegramRetryAfter):
+                return exc.retry_after <= limit
+            return isinstance(exc, TelegramServerError | TelegramNetworkError)
+
+        def tries(exc: BaseException) -> int:
+            return FLOOD_TRIES if isinstance(exc, TelegramRetryAfter) else server_tries
+
+        def flood_wait(exc: BaseException) -> float | None:
+            if not isinstance(exc, TelegramRetryAfter):
+                return None
+            # A chat's call waits on the chat's flood mark (``_wait_for_flood`` sees it end); a
+            # call to no chat in particular has no mark, so the wait Telegram named is kept here.
+            return 0.0 if chat is not None else float(exc.retry_after)
+
+        async for attempt in Attempts(
+            f"Telegram error on {method.__api_method__}",
+            when=passing,
+            first=0.5,
+            after=flood_wait,
+            tries=tries,
+            logger=log,
+        ):
             await self._wait_for_flood(method, chat, in_intake)
-            try:
-                return await make_request(bot, method)
-            except TelegramForbiddenError as exc:
-                if self.chat_status is not None and chat is not None:
-                    await self.chat_status.mark_blocked(chat, exc.message)
-                raise
-            except TelegramRetryAfter as exc:
-                if chat is not None:
-                    self._flooded[chat] = _now() + exc.retry_after
-                limit = INTAKE_MAX_RETRY_AFTER if in_intake else MAX_RETRY_AFTER
-                if exc.retry_after > limit or attempt > 2 or isinstance(method, GetUpdates):
+            with attempt:
+                try:
+                    return await make_request(bot, method)
+                except TelegramForbiddenError as exc:
+                    if self.chat_status is not None and chat is not None:
+                        await self.chat_status.mark_blocked(chat, exc.message)
                     raise
-                log.warning(
-                    "flood control on %s: waiting %s s", method.__api_method__, exc.retry_after
-                )
-            except (TelegramServerError, TelegramNetworkError) as exc:
-                tries = INTAKE_SERVER_ERROR_TRIES if in_intake else SERVER_ERROR_TRIES
-                if attempt >= tries or isinstance(method, GetUpdates):
+                except TelegramRetryAfter as exc:
+                    if chat is not None:
+                        self._flooded[chat] = _now() + exc.retry_after
                     raise
-                delay = 0.5 * 2 ** (attempt - 1)
-                log.warning(
-                    "Telegram error on %s (%s); retrying in %.1f s",
-                    method.__api_method__,
-                    exc,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        raise AssertionError("Attempts with a limit end in success or the last failure")
 
     async def _wait_for_flood(
         self, method: TelegramMethod[Any], chat: int | None, in_intake: bool

@@ -44,12 +44,13 @@ help-settings-notes = /notes clear, /reminders clear — forget every note, canc
 help-settings-usage = /usage — how much you and this chat used
 settings =
     <b>Settings of this chat</b>
-    Voice: { $voice }
-    Mode: { $mode }
-    Live answers: { $live }
-    Tools on: { $tools }
-    Time zone: { $timezone }
-    Instructions: { $instructions }
+    { $lines }
+settings-voice = Voice: { $value }
+settings-mode = Mode: { $value }
+settings-live = Live answers: { $value }
+settings-tools = Tools on: { $value }
+settings-timezone = Time zone: { $value }
+settings-instructions = Instructions: { $value }
 mode-all = every voice note
 mode-replies = replies and mentions
 voice-set = Voice set: { $voice }.

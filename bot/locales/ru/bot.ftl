@@ -44,12 +44,13 @@ help-settings-notes = /notes clear, /reminders clear — забыть все з�
 help-settings-usage = /usage — сколько израсходовали вы и этот чат
 settings =
     <b>Настройки чата</b>
-    Голос: { $voice }
-    Режим: { $mode }
-    Живые ответы: { $live }
-    Инструменты: { $tools }
-    Часовой пояс: { $timezone }
-    Инструкции: { $instructions }
+    { $lines }
+settings-voice = Голос: { $value }
+settings-mode = Режим: { $value }
+settings-live = Живые ответы: { $value }
+settings-tools = Инструменты: { $value }
+settings-timezone = Часовой пояс: { $value }
+settings-instructions = Инструкции: { $value }
 mode-all = каждое голосовое
 mode-replies = ответы и упоминания
 voice-set = Голос установлен: { $voice }.

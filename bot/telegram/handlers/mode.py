@@ -6,6 +6,7 @@ from aiogram import Bot, Router
 from aiogram.filters import CommandObject
 from aiogram.types import Message
 
+from bot.chat_options import MODE
 from bot.domain import ChatSettings
 from bot.i18n import Texts
 from bot.storage.chat_settings import ChatSettingsStore
@@ -26,7 +27,7 @@ async def on_mode(
     mode = (command.args or "").strip().lower()
     if message.chat.type == "private":
         await tell(bot, message, texts("mode-private"))
-    elif mode not in ("all", "replies"):
+    elif not MODE.accepts(mode):
         await tell(bot, message, texts("mode-usage", mode=texts(f"mode-{chat_settings.mode}")))
     else:
         await settings_store.set(message.chat.id, mode=mode)

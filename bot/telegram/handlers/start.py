@@ -4,11 +4,14 @@ the chat chose) and /reset (all of it back to the defaults; admins)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import CommandStart
 from aiogram.types import Message
 
+from bot.chat_options import OPTIONS, ChatOption
 from bot.config import Settings
 from bot.domain import ChatSettings
 from bot.i18n import Texts
@@ -20,9 +23,7 @@ from bot.telegram.ports import tell
 from bot.telegram.tool_words import tools_of
 from bot.tools import ToolKit
 
-__all__ = ["router"]
-
-INSTRUCTIONS_PREVIEW = 300
+__all__ = ["router", "settings_text"]
 
 
 async def on_start(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
@@ -54,20 +55,40 @@ async def on_settings(
     settings: Settings,
     tool_kit: ToolKit,
 ) -> None:
-    tools = ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on")
-    instructions = chat_settings.instructions
-    if len(instructions) > INSTRUCTIONS_PREVIEW:
-        instructions = instructions[:INSTRUCTIONS_PREVIEW].rstrip() + "…"
-    text = texts(
-        "settings",
-        voice=html.escape(chat_settings.voice),
-        mode=texts(f"mode-{chat_settings.mode}"),
-        live=texts("state-on" if live_on(chat_settings, settings) else "state-off"),
-        tools=html.escape(tools),
-        timezone=html.escape(tool_kit.timezone_for(chat_settings)),
-        instructions=html.escape(instructions),
-    )
-    await tell(bot, message, text, html_text=True)
+    # What the chat gets where it chose nothing, or what only the tools know.
+    resolved = {
+        "live": live_on(chat_settings, settings),
+        "tools": ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on"),
+        "timezone": tool_kit.timezone_for(chat_settings),
+    }
+    await tell(bot, message, settings_text(texts, chat_settings, resolved), html_text=True)
+
+
+def settings_text(
+    texts: Callable[..., str],
+    chat_settings: ChatSettings,
+    resolved: Mapping[str, object],
+    options: Sequence[ChatOption[Any]] = OPTIONS,
+) -> str:
+    """/settings: a line for each declared option that is shown, in their order, with the value
+    the chat has (``resolved`` gives it for those whose value depends on more than the chat's
+    settings: a default of the deployment's, the tools available)."""
+    lines = []
+    for option in options:
+        if option.shown is None:
+            continue
+        value = (
+            resolved[option.name] if option.name in resolved else chat_settings.value(option.name)
+        )
+        shown = option.show(value)
+        if option.words is not None:
+            shown = texts(f"{option.words}{shown}")
+        else:
+            if option.preview and len(shown) > option.preview:
+                shown = shown[: option.preview].rstrip() + "…"
+            shown = html.escape(shown)
+        lines.append(texts(option.shown, value=shown))
+    return texts("settings", lines="\n".join(lines))
 
 
 async def on_reset(
