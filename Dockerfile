@@ -3,10 +3,14 @@
 # no system packages.
 FROM python:3.11-slim AS build
 WORKDIR /src
-# The versions the tests passed with (constraints.txt), as scripts/setup installs them.
 COPY pyproject.toml README.md constraints.txt ./
 COPY bot ./bot
-RUN pip install --no-cache-dir --prefix=/install -c constraints.txt .
+# The image gets what users get: the project's wheel (the package data, the locales' .ftl files,
+# only as pyproject.toml declares it), never the source tree, installed at the versions the tests
+# passed with (constraints.txt), as scripts/setup installs them. tests/test_install.py builds and
+# installs the wheel the same way and runs it, and reads this file to hold it to that.
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+    && pip install --no-cache-dir --prefix=/install -c constraints.txt /wheels/*.whl
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 DATA_DIR=/data
