@@ -56,10 +56,12 @@ TOOL_FIELD = "tool:"
 @dataclass(frozen=True)
 class Codec(Generic[T]):
     """How a stored string becomes a value (``decode``, which raises ValueError for a string the
-    option does not take) and a value the string stored for it (``encode``)."""
+    option does not take) and a value the string stored for it (``encode``); ``words``: every
+    string it takes, when they are few (a switch's, a choice's), else empty."""
 
     decode: Callable[[str], T]
     encode: Callable[[T], str]
+    words: tuple[str, ...] = ()
 
 
 def _text(stored: str) -> str:
@@ -77,7 +79,7 @@ def _switch(stored: str) -> bool:
 # Any text but the empty one (which reads as the default).
 TEXT: Codec[str] = Codec(_text, str)
 # "on" or "off", a bool.
-SWITCH: Codec[bool] = Codec(_switch, lambda on: "on" if on else "off")
+SWITCH: Codec[bool] = Codec(_switch, lambda on: "on" if on else "off", ("on", "off"))
 
 
 def choice(*words: str) -> Codec[str]:
@@ -88,7 +90,7 @@ def choice(*words: str) -> Codec[str]:
             raise ValueError(f"not one of {', '.join(words)}: {stored!r}")
         return stored
 
-    return Codec(decode, str)
+    return Codec(decode, str, words)
 
 
 def number(low: float, high: float) -> Codec[float]:
@@ -127,7 +129,10 @@ class ChatOption(Generic[T]):
     or, without ``words``, as text, cut to ``preview`` characters (0: whole).
     ``session_field``: a voice option, whose value goes to the model in the session at this
     dotted path (``audio.output.speed``); None when it is not sent (or sent by a field of its
-    own: the voice, the instructions)."""
+    own: the voice, the instructions). ``menu``: the catalogue key of its button in the
+    /settings menu (None: no button), given ``$value``: the stored word of a switch or a choice
+    (the codec's ``words``), else the value as shown; offered in groups only when
+    ``groups_only``."""
 
     name: str
     codec: Codec[T]
@@ -140,6 +145,8 @@ class ChatOption(Generic[T]):
     words: str | None = None
     preview: int = 0
     session_field: str | None = None
+    menu: str | None = None
+    groups_only: bool = False
 
     def holds(self, field: str) -> bool:
         """Whether the hash field ``field`` is this option's."""
@@ -202,7 +209,12 @@ class OptionFamily(ChatOption[T]):
 # The rows, in the order of /settings. Voice and instructions have fields of their own in the
 # session (the instructions go with what the tools tell the model): no ``session_field``.
 VOICE: ChatOption[str] = ChatOption(
-    "voice", TEXT, from_defaults=lambda d: d.voice, command="voice", shown="settings-voice"
+    "voice",
+    TEXT,
+    from_defaults=lambda d: d.voice,
+    command="voice",
+    shown="settings-voice",
+    menu="settings-menu-voice",
 )
 MODE: ChatOption[str] = ChatOption(
     "mode",
@@ -211,17 +223,29 @@ MODE: ChatOption[str] = ChatOption(
     command="mode",
     shown="settings-mode",
     words="mode-",
+    menu="settings-menu-mode",
+    groups_only=True,
 )
 # None: the deployment's LIVE_ANSWERS.
 LIVE: ChatOption[bool] = ChatOption(
-    "live", SWITCH, command="live", shown="settings-live", words="state-"
+    "live", SWITCH, command="live", shown="settings-live", words="state-", menu="settings-menu-live"
 )
 TOOLS: OptionFamily[bool] = OptionFamily(
-    "tools", SWITCH, command="tools", shown="settings-tools", prefix=TOOL_FIELD
+    "tools",
+    SWITCH,
+    command="tools",
+    shown="settings-tools",
+    menu="settings-menu-tools",
+    prefix=TOOL_FIELD,
 )
 # None: the deployment's DEFAULT_TIMEZONE.
 TIMEZONE: ChatOption[str] = ChatOption(
-    "timezone", TEXT, check=_known_zone, command="timezone", shown="settings-timezone"
+    "timezone",
+    TEXT,
+    check=_known_zone,
+    command="timezone",
+    shown="settings-timezone",
+    menu="settings-menu-timezone",
 )
 INSTRUCTIONS: ChatOption[str] = ChatOption(
     "instructions",
@@ -230,10 +254,15 @@ INSTRUCTIONS: ChatOption[str] = ChatOption(
     command="instructions",
     shown="settings-instructions",
     preview=300,
+    menu="settings-menu-instructions",
 )
-MEMORY: ChatOption[bool] = ChatOption("memory", SWITCH, default=True, command="memory")
+MEMORY: ChatOption[bool] = ChatOption(
+    "memory", SWITCH, default=True, command="memory", menu="settings-menu-memory"
+)
 # None: off in private chats, on in groups.
-TRANSCRIPT: ChatOption[bool] = ChatOption("transcript", SWITCH, command="transcript")
+TRANSCRIPT: ChatOption[bool] = ChatOption(
+    "transcript", SWITCH, command="transcript", menu="settings-menu-transcript"
+)
 
 OPTIONS: tuple[ChatOption[Any], ...] = (
     VOICE,

@@ -7,17 +7,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.provider_profiles import PROFILES
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "Settings", "load_settings"]
+__all__ = [
+    "DEFAULT_INSTRUCTIONS",
+    "WEBHOOK_PORTS",
+    "Need",
+    "Problem",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+    "read_settings",
+]
 
 # The reference example's instructions: short, easy to listen to, key facts repeated back.
 DEFAULT_INSTRUCTIONS = (
@@ -29,6 +49,56 @@ DEFAULT_INSTRUCTIONS = (
 )
 
 IdList = Annotated[frozenset[int], NoDecode]
+
+# What a command needs besides well-formed settings: "telegram" (the bot and the worker),
+# "realtime" (every command that asks the model).
+Need = Literal["telegram", "realtime"]
+# The ports Telegram posts a webhook to (core.telegram.org/bots/api#setwebhook).
+WEBHOOK_PORTS = (443, 80, 88, 8443)
+# Schemes people paste before a secret: the bot adds the header's scheme itself.
+_SECRET_SCHEMES = {"realtime_api_key": ("Api-Key", "Bearer"), "yandex_iam_token": ("Bearer",)}
+# A bot token in a URL path (``/bot123:AA...``): the Bot API URL is the server only.
+_BOT_PATH = re.compile(r"/bot\d+:")
+
+
+class Problem(NamedTuple):
+    """One thing wrong with the settings: the variable (upper case, as in ``.env``) and the
+    line that says what is wrong and what to do. Never the value of a secret."""
+
+    variable: str
+    text: str
+
+
+class SettingsError(ConfigError):
+    """Every problem of the settings at once, one line each (``problems``)."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0].text
+        else:
+            lines = "".join(f"\n  - {problem.text}" for problem in self.problems)
+            message = f"{len(self.problems)} settings to fix (in .env or the environment):{lines}"
+        super().__init__(message)
+
+
+def _url_shape(value: str, schemes: tuple[str, ...]) -> str | None:
+    """What is wrong with ``value`` as a URL of one of ``schemes`` with a host, in words that
+    never repeat it (it may hold a secret); None when nothing is."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "it is not a URL (a malformed port or address)"
+    scheme = parts.scheme.lower()
+    if scheme not in schemes:
+        known = ("http", "https", "ws", "wss")
+        if scheme in known and "://" in value:
+            return f"it is an {scheme}:// address" if scheme[0] in "h" else f"it is {scheme}://"
+        return "it has no scheme" if "://" not in value else "its scheme is not one of these"
+    if not parts.hostname:
+        return "it has no host"
+    return None
 
 
 class Settings(BaseSettings):
@@ -217,7 +287,109 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_url", "realtime_url", "webhook_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        value = value.strip()
         return value.rstrip("/") if value.endswith("/") and "?" not in value else value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _bot_api_url(cls, value: str) -> str:
+        wrong = _url_shape(value, ("http", "https"))
+        if wrong is None and _BOT_PATH.search(urlsplit(value).path):
+            wrong = "it holds /bot<token>: the bot adds that itself"
+        if wrong is not None:
+            raise ValueError(
+                f"must be the Bot API server's address, https://HOST (http:// for a local "
+                f"telegram-bot-api), e.g. https://api.telegram.org; {wrong}"
+            )
+        return value
+
+    @field_validator("realtime_url")
+    @classmethod
+    def _websocket_url(cls, value: str) -> str:
+        wrong = _url_shape(value, ("ws", "wss")) if value else None
+        if wrong is not None:
+            raise ValueError(
+                "must be the model's WebSocket address, wss://HOST/... (ws:// for a local "
+                f"server); {wrong}; leave it empty for the provider's own"
+            )
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if not value:
+            return value
+        wrong = _url_shape(value, ("https",))
+        if wrong is not None:
+            raise ValueError(
+                f"must be the public https:// address Telegram posts to, e.g. "
+                f"https://bot.example.com/tg/SOME-PATH (Telegram posts only over https); {wrong}"
+            )
+        port = urlsplit(value).port or 443
+        if port not in WEBHOOK_PORTS:
+            ports = ", ".join(map(str, WEBHOOK_PORTS))
+            raise ValueError(
+                f"port {port} is not one Telegram posts to: use {ports} in the URL (a reverse "
+                "proxy forwards it to WEBHOOK_HOST:WEBHOOK_PORT)"
+            )
+        return value
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        token = value.get_secret_value().strip()
+        left, _, right = token.partition(":")
+        if not left.isdigit() or not right or any(c.isspace() for c in token):
+            raise ValueError("not a bot token: expected 123456789:AA... from @BotFather")
+        return SecretStr(token)
+
+    @field_validator("default_voice")
+    @classmethod
+    def _known_voice(cls, value: str, info: ValidationInfo) -> str:
+        # /voice offers and accepts only the voices of the provider's profile; a voice the
+        # provider added since belongs there too (bot/provider_profiles.py), not only here.
+        value = value.strip()
+        profile = PROFILES.get(info.data.get("realtime_provider", ""))
+        if value and profile is not None and value not in profile.voices:
+            raise ValueError(
+                f"{value!r} is not a voice of {profile.name}: use one of "
+                f"{', '.join(profile.voices)}, or leave it empty for {profile.voice}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _bare_secrets(self) -> Settings:
+        """A secret pasted with its header's scheme (``Api-Key AQVN...``) is taken without it:
+        the bot adds the scheme itself. Said in a notice, never with the secret."""
+        notices: list[str] = []
+        for name, schemes in _SECRET_SCHEMES.items():
+            secret: SecretStr | None = getattr(self, name)
+            if secret is None:
+                continue
+            raw = secret.get_secret_value().strip()
+            for scheme in schemes:
+                first, _, rest = raw.partition(" ")
+                if first.lower() == scheme.lower():
+                    raw = rest.strip()
+                    hint = ""
+                    if name == "realtime_api_key" and scheme == "Bearer" and raw.startswith("t1."):
+                        hint = " (it looks like an IAM token: those go in YANDEX_IAM_TOKEN)"
+                    notices.append(
+                        f"{name.upper()} began with {scheme!r}: the bot adds the scheme itself, "
+                        f"so it was dropped; put the key alone in .env{hint}"
+                    )
+                    break
+            if not raw:
+                self._issues.append(
+                    Problem(name.upper(), f"{name.upper()} holds no key: put the key itself")
+                )
+                setattr(self, name, None)
+            else:
+                setattr(self, name, SecretStr(raw))
+        self._notices = notices
+        return self
 
     @model_validator(mode="after")
     def _provider_defaults(self) -> Settings:
@@ -240,39 +412,130 @@ class Settings(BaseSettings):
             self.input_transcription_model = profile.transcription_model
         return self
 
+    # Found by the validators besides pydantic's errors (a secret that was only its scheme),
+    # and what they changed that the log should say (a scheme dropped from a secret).
+    _issues: list[Problem] = PrivateAttr(default_factory=list)
+    _notices: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """What reading the settings changed and the operator should hear (no secret in it)."""
+        return tuple(self._notices)
+
+    def problems(self, needs: Iterable[Need] = ()) -> list[Problem]:
+        """What keeps these settings from serving ``needs``: every problem, one each."""
+        found = list(self._issues)
+        if "telegram" in needs:
+            found += self._telegram_problems()
+        if "realtime" in needs:
+            found += self._realtime_problems()
+        return found
+
+    def _realtime_problems(self) -> list[Problem]:
+        profile = PROFILES[self.realtime_provider]
+        found: list[Problem] = []
+        if all(getattr(self, auth.setting) is None for auth in profile.auth):
+            first, *others = (auth.setting.upper() for auth in profile.auth)
+            alternatives = f" (or {' or '.join(others)})" if others else ""
+            found.append(Problem(first, f"{first}{alternatives} is not set"))
+        if not self.realtime_url:
+            for name in profile.url_fields:
+                if not getattr(self, name):
+                    found.append(
+                        Problem(name.upper(), f"{name.upper()} is not set (or give REALTIME_URL)")
+                    )
+        rate = self.output_sample_rate
+        if rate is not None and rate not in profile.output_rates:
+            accepted = ", ".join(map(str, profile.output_rates))
+            found.append(Problem("OUTPUT_SAMPLE_RATE", (
+                f"OUTPUT_SAMPLE_RATE: {profile.name} accepts {accepted} (got {rate}); "
+                "leave it empty for the provider's default"
+            )))  # fmt: skip
+        if self.turn_detection not in profile.turn_detections:
+            accepted = ", ".join(profile.turn_detections)
+            found.append(
+                Problem("TURN_DETECTION", f"TURN_DETECTION: {profile.name} accepts {accepted}")
+            )
+        return found
+
+    def _telegram_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.bot_token is None:
+            found.append(Problem("BOT_TOKEN", "BOT_TOKEN is not set: get one from @BotFather"))
+        if self.bot_mode == "webhook" and not self.webhook_url:
+            found.append(
+                Problem("WEBHOOK_URL", "WEBHOOK_URL is not set (BOT_MODE=webhook needs it)")
+            )
+        return found
+
+    def require(self, *needs: Need) -> None:
+        """Raise ``SettingsError`` listing every problem that keeps these settings from
+        serving ``needs``."""
+        found = self.problems(needs)
+        if found:
+            raise SettingsError(found)
+
     def require_realtime(self) -> None:
         """Raise ConfigError unless the realtime model can be reached with these settings: a
         secret of one of the provider's auth schemes, and what its URL names (unless
         ``REALTIME_URL`` replaces it)."""
-        profile = PROFILES[self.realtime_provider]
-        if all(getattr(self, auth.setting) is None for auth in profile.auth):
-            first, *others = (auth.setting.upper() for auth in profile.auth)
-            alternatives = f" (or {' or '.join(others)})" if others else ""
-            raise ConfigError(f"{first}{alternatives} is not set")
-        if not self.realtime_url:
-            for name in profile.url_fields:
-                if not getattr(self, name):
-                    raise ConfigError(f"{name.upper()} is not set (or give REALTIME_URL)")
+        self.require("realtime")
 
     def require_telegram(self) -> None:
         """Raise ConfigError unless the Telegram side can start with these settings."""
-        if self.bot_token is None or not self.bot_token.get_secret_value().strip():
-            raise ConfigError("BOT_TOKEN is not set: get one from @BotFather")
-        token = self.bot_token.get_secret_value()
-        left, _, right = token.partition(":")
-        if not left.isdigit() or not right:
-            raise ConfigError("BOT_TOKEN is malformed: expected 123456789:AA... from @BotFather")
-        if self.bot_mode == "webhook" and not self.webhook_url:
-            raise ConfigError("WEBHOOK_URL is not set (BOT_MODE=webhook needs it)")
+        self.require("telegram")
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings; a bad value raises ConfigError naming the variable, without its value."""
+def load_settings(*, needs: Collection[Need] = (), **overrides: object) -> Settings:
+    """Read settings. Every malformed value, and every one missing for ``needs``, is reported at
+    once: ``SettingsError`` (a ``ConfigError``) lists them, each naming the variable and what
+    to do, never a value."""
+    problems, settings = read_settings(needs, **overrides)
+    if problems or settings is None:
+        raise SettingsError(problems)
+    return settings
+
+
+def read_settings(
+    needs: Collection[Need] = (), **overrides: object
+) -> tuple[list[Problem], Settings | None]:
+    """Every problem of the settings for ``needs``, and the settings: as read when nothing is
+    malformed; else with each malformed variable at its default (what depends on it is not to
+    be trusted: ``python -m bot check`` skips it), or None when even that cannot be built."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        read = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_input=False, include_url=False):
-            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-            problems.append(f"{name}: {err['msg']}")
-        raise ConfigError("; ".join(problems)) from None
+        problems = _problems(exc)
+    else:
+        return read.problems(needs), read
+    broken = {problem.variable.lower() for problem in problems}
+    settings: Settings | None = None
+    for _ in range(3):  # a default may not suit another value either: set that one aside too
+        defaults = {name: Settings.model_fields[name].default for name in broken}
+        try:
+            settings = Settings(**{**overrides, **defaults})
+            break
+        except ValidationError as again:
+            more = {problem.variable.lower() for problem in _problems(again)}
+            if more <= broken:
+                break
+            broken |= more
+    if settings is not None:
+        if "realtime_provider" in broken:  # another provider's needs would mislead
+            needs = [need for need in needs if need != "realtime"]
+        if "realtime_url" in broken:  # what the provider's URL names is not needed with it
+            broken |= set(PROFILES[settings.realtime_provider].url_fields)
+        problems += [p for p in settings.problems(needs) if p.variable.lower() not in broken]
+    return problems, settings
+
+
+def _problems(exc: ValidationError) -> list[Problem]:
+    """pydantic's errors as problems, one per variable and message, without the input."""
+    problems: list[Problem] = []
+    for err in exc.errors(include_input=False, include_url=False):
+        name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problem = Problem(name, f"{name}: {message}")
+        if problem not in problems:
+            problems.append(problem)
+    return problems

@@ -107,15 +107,29 @@ class ConfigError(BotError):
 
 
 class Refusal(BotError):
-    """The receiver does not take this turn; the user is told why."""
+    """The receiver does not take this turn; the user is told why. ``reason`` labels the
+    refusal in ``voicebot_refusals_total``."""
+
+    reason = "other"
 
 
 class Busy(Refusal):
+    """The chat already has ``limit`` turns waiting or running (its backlog limit)."""
+
     key = "busy"
+    reason = "backlog"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} turns of the chat are waiting or running")
+        self.limit = limit
+
+    def arguments(self) -> dict[str, object]:
+        return {"limit": self.limit}
 
 
 class RateLimited(Refusal):
     key = "rate-limited"
+    reason = "rate_limit"
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"rate limited for {retry_after} s")
@@ -128,6 +142,8 @@ class RateLimited(Refusal):
 class OverBudget(Refusal):
     """``whose`` ("user" or "chat") used up the budget of ``period`` ("day" or "month"), or the
     bot's daily spend cap is reached (``whose`` "bot", period "day")."""
+
+    reason = "budget"
 
     def __init__(self, whose: str, period: str, resets_at: dt.datetime) -> None:
         super().__init__(f"budget of the {whose} used up ({period})")

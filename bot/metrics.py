@@ -12,6 +12,8 @@ __all__ = [
     "IN_FLIGHT",
     "QUEUE_DEPTH",
     "REALTIME_ERRORS",
+    "REFUSALS",
+    "REFUSAL_NOTICES",
     "REMINDERS_FIRED",
     "TOOL_CALLS",
     "TURNS",
@@ -30,6 +32,17 @@ TURN_STAGE_SECONDS = Histogram(
     "Time of each stage of a turn",
     ["stage"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)
+REFUSALS = Counter(
+    "voicebot_refusals_total",
+    "Messages admission did not take, by reason (backlog, rate_limit, budget)",
+    ["reason"],
+)
+REFUSAL_NOTICES = Counter(
+    "voicebot_refusal_notices_total",
+    "How senders of refused messages were told: message (a reply in words), mark (a reaction on "
+    "a later one of a burst) or unsent (the chat is under flood control)",
+    ["reason", "how"],
 )
 QUEUE_DEPTH = Gauge("voicebot_queue_depth", "Turns in the queue not yet finished")
 IN_FLIGHT = Gauge("voicebot_realtime_sessions_in_flight", "Realtime sessions open in this process")

@@ -23,7 +23,7 @@ from bot.storage.keys import chat_settings
 from bot.storage.memory import ConversationMemory
 from bot.storage.usage import UsageLedger
 from bot.telegram.commands import spec
-from bot.telegram.handlers.start import settings_text
+from bot.telegram.handlers.settings import settings_text
 from stand_ins.realtime import RealtimeStandIn
 from tests.conftest import make_pipeline, realtime_settings
 

@@ -7,7 +7,7 @@ the payer's rate limit; an admitted turn is queued in the same step, and holds i
 settles it with what it used. A budget is used up when what was used and what turns under way
 hold reach it, so turns sent at once pass it by one turn's worst case at most, not by as many
 turns as were sent. A refusal is raised as a ``Refusal`` or ``InputError``, which the adapter
-renders for the user.
+renders for the user; the queue's refusals are counted by reason (``voicebot_refusals_total``).
 
 Rate limits and budgets count against ``TurnJob.payer`` (the user, or the chat a message was
 sent on behalf of); the owners (``owners``, by their real user id) are exempt from budgets.
@@ -165,7 +165,7 @@ class Admission:
             case Admitted.QUEUED | Admitted.DUPLICATE:
                 return result.outcome
             case Admitted.BUSY:
-                refusal = Busy(f"chat {job.chat_id} has {rules.max_backlog} turns waiting")
+                refusal = Busy(rules.max_backlog)
             case Admitted.RATE_LIMITED:
                 retry_after = (window + 1) * rules.rate_window - int(time.time())
                 refusal = RateLimited(max(1, retry_after))
@@ -175,6 +175,7 @@ class Admission:
                     await self._tell_owners(budget)
                 refusal = budget.used_up()
         metrics.TURNS.labels(outcome=result.outcome.outcome or Outcome.REFUSED).inc()
+        metrics.REFUSALS.labels(reason=refusal.reason).inc()
         raise refusal
 
     async def _tell_owners(self, cap: Budget) -> None:

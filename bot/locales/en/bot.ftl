@@ -86,7 +86,11 @@ error-model-unavailable = The speech model is not reachable right now. Please tr
 error-model-timeout = The speech model took too long to answer. Please try again.
 error-storage = I am having trouble with my storage. Please try again in a minute.
 error-internal = Something went wrong on my side. Please try again.
-busy = I am still answering your previous messages; one moment, please.
+busy = I already have { $limit ->
+        [one] a message
+       *[other] { $limit } messages
+    } to answer here, as many as I take at a time, so I did not take this one. Please send it again in a minute.
+refused-marked = If I put 🙈 on your next messages, that means I did not take them either: send them again too.
 rate-limited = You are sending a lot right now. Please try again in { $seconds } s.
 heard = 🗣 { $text }
 memory-voice-without-transcript = (a voice message)
@@ -205,3 +209,40 @@ owner-alert-config = ⚠️ The speech model refused this bot's configuration: {
 owner-alert-auth = ⚠️ The speech model refused this bot's key: { $detail }
     Check REALTIME_API_KEY (or YANDEX_IAM_TOKEN) and the service account's role ai.models.user, then restart the bot.
 owner-alert-bot-budget = ⚠️ The bot has reached today's spending limit (BOT_DAILY_COST { $limit } { $currency }, used and reserved by answers under way): new messages are refused until { $resets }. Raise BOT_DAILY_COST (0 = no limit) and restart the bot to answer again today.
+# The /settings menu (bot.telegram.handlers.settings): a button a setting, given $value (a
+# switch's or a choice's stored word, else the value as shown).
+settings-menu-voice = 🗣 Voice: { $value }
+settings-menu-mode = 👥 I answer: { $value ->
+    [all] every voice note
+   *[replies] replies and mentions
+}
+settings-menu-live = ⚡ Live answers: { $value ->
+    [on] on
+   *[off] off
+}
+settings-menu-tools = 🧰 Tools: { $value }
+settings-menu-tools-count = { $on } of { $all } on
+settings-menu-timezone = 🕒 Time zone: { $value }
+settings-menu-instructions = 📝 Instructions: { $value }
+settings-menu-memory = 🧠 Memory: { $value ->
+    [on] on
+   *[off] off
+}
+settings-menu-transcript = 📄 Show what I heard: { $value ->
+    [on] on
+   *[off] off
+}
+settings-menu-back = « Back
+settings-menu-stale = This button is out of date: send /settings again.
+settings-menu-how-timezone = Send /timezone with a zone, for example /timezone Europe/Berlin or /timezone UTC+3; /timezone reset goes back to the default.
+settings-menu-write-own = ✏️ Write your own
+settings-menu-own-how = Send /instructions followed by your text (up to { $limit } characters), or reply to a message with /instructions.
+instructions-preset-brief = brief
+instructions-preset-friendly = friendly
+instructions-preset-formal = formal
+instructions-preset-own = your own
+instructions-preset-brief-button = Brief (the default)
+instructions-preset-friendly-button = Friendly and detailed
+instructions-preset-formal-button = Formal
+instructions-preset-friendly-text = You are a friendly voice assistant. Answer warmly and in some detail, with an example where it helps, in simple sentences that are easy to follow by ear: no lists, tables, links or markup. Answer in the user's language.
+instructions-preset-formal-text = You are a voice assistant. Answer politely and formally, precisely and to the point, in simple sentences that are easy to follow by ear: no lists, tables, links or markup. Answer in the user's language.

@@ -86,7 +86,12 @@ error-model-unavailable = Речевая модель сейчас недост�
 error-model-timeout = Речевая модель слишком долго отвечала. Попробуйте ещё раз.
 error-storage = У меня проблемы с хранилищем. Попробуйте через минуту.
 error-internal = Что-то пошло не так с моей стороны. Попробуйте ещё раз.
-busy = Я ещё отвечаю на ваши предыдущие сообщения, минутку.
+busy = В очереди уже { $limit } { $limit ->
+        [one] сообщение
+        [few] сообщения
+       *[other] сообщений
+    } — больше я сразу не беру, поэтому это сообщение не принял. Пришлите его, пожалуйста, ещё раз через минуту.
+refused-marked = Если я поставлю 🙈 на ваши следующие сообщения, значит, их я тоже не принял: пришлите и их ещё раз.
 rate-limited = Слишком много сообщений подряд. Попробуйте ещё раз через { $seconds } с.
 heard = 🗣 { $text }
 memory-voice-without-transcript = (голосовое сообщение)
@@ -205,3 +210,40 @@ owner-alert-config = ⚠️ Речевая модель не приняла на
 owner-alert-auth = ⚠️ Речевая модель не приняла ключ бота: { $detail }
     Проверьте REALTIME_API_KEY (или YANDEX_IAM_TOKEN) и роль сервисного аккаунта ai.models.user, затем перезапустите бота.
 owner-alert-bot-budget = ⚠️ Бот исчерпал дневной лимит расходов (BOT_DAILY_COST { $limit } { $currency }, с учётом резерва под ответы в работе): новые сообщения отклоняются до { $resets }. Чтобы бот снова отвечал сегодня, поднимите BOT_DAILY_COST (0 = без лимита) и перезапустите бота.
+# Меню /settings (bot.telegram.handlers.settings): кнопка на каждую настройку, $value — слово
+# переключателя или выбора, как оно хранится, иначе значение как есть.
+settings-menu-voice = 🗣 Голос: { $value }
+settings-menu-mode = 👥 Отвечаю: { $value ->
+    [all] на каждое голосовое
+   *[replies] на ответы и упоминания
+}
+settings-menu-live = ⚡ Живые ответы: { $value ->
+    [on] включены
+   *[off] выключены
+}
+settings-menu-tools = 🧰 Инструменты: { $value }
+settings-menu-tools-count = включено { $on } из { $all }
+settings-menu-timezone = 🕒 Часовой пояс: { $value }
+settings-menu-instructions = 📝 Инструкции: { $value }
+settings-menu-memory = 🧠 Память: { $value ->
+    [on] включена
+   *[off] выключена
+}
+settings-menu-transcript = 📄 Показ услышанного: { $value ->
+    [on] включён
+   *[off] выключен
+}
+settings-menu-back = « Назад
+settings-menu-stale = Эта кнопка устарела: отправьте /settings ещё раз.
+settings-menu-how-timezone = Отправьте /timezone и часовой пояс, например /timezone Europe/Berlin или /timezone UTC+3; /timezone reset вернёт пояс по умолчанию.
+settings-menu-write-own = ✏️ Написать свои
+settings-menu-own-how = Отправьте /instructions и текст инструкций (до { $limit } символов) или ответьте командой /instructions на сообщение с ними.
+instructions-preset-brief = кратко
+instructions-preset-friendly = дружелюбно
+instructions-preset-formal = официально
+instructions-preset-own = свои
+instructions-preset-brief-button = Кратко (по умолчанию)
+instructions-preset-friendly-button = Дружелюбно и подробно
+instructions-preset-formal-button = Официально
+instructions-preset-friendly-text = Ты — дружелюбный голосовой ассистент. Отвечай тепло и подробно, где нужно — с примером, но простыми фразами, которые легко воспринимать на слух: без списков, таблиц, ссылок и разметки. Отвечай на языке пользователя.
+instructions-preset-formal-text = Ты — голосовой ассистент. Отвечай вежливо и официально, обращайся к пользователю на «вы», говори точно и по существу, простыми фразами, которые легко воспринимать на слух: без списков, таблиц, ссылок и разметки. Отвечай на языке пользователя.

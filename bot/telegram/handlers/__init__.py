@@ -16,6 +16,7 @@ from bot.telegram.handlers import (
     mode,
     notes,
     reminders,
+    settings,
     start,
     tools,
     usage,
@@ -29,6 +30,7 @@ def feature_routers() -> list[Router]:
     """New routers of the features' commands (a router joins one dispatcher only)."""
     return [
         start.router(),
+        settings.router(voice_keyboard=voice.voice_keyboard),
         voice.router(),
         instructions.router(),
         mode.router(),

@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 
 from aiogram import Bot, Router
-from aiogram.types import ErrorEvent, Message
+from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.types import ErrorEvent, Message, ReactionTypeEmoji
 
+from bot import metrics
 from bot.errors import BotError, Busy, InputError, OverBudget, RateLimited, Refusal
 from bot.i18n import Catalogue, pick_language, render
 from bot.storage.chat_status import ChatStatus
@@ -16,9 +18,15 @@ from bot.telegram.ports import tell
 log = logging.getLogger(__name__)
 
 
-# A refusal (busy, rate-limited, over budget) is told once in this many seconds per chat: a
-# user who keeps sending gets one answer, not one per message.
+# A refusal a sender meets again and again when sending fast (the chat's backlog full, the rate
+# limit, a used-up budget) is told on every refused message, but in words only on the first of
+# this many seconds per sender in a chat: that reply says why and that a mark on the sender's
+# next messages means the same. Each later one gets the mark (a reaction on that very message:
+# one cheap call, no notification, and the sender sees which messages were not taken), so a
+# flood of notes is not answered by a flood of texts. Where the bot may not react, the message
+# is told in words after all.
 REFUSAL_NOTICE_SECONDS = 10
+NOT_TAKEN = "🙈"
 
 
 async def on_error(
@@ -37,15 +45,45 @@ async def on_error(
     user = (
         query.from_user if query else (message.from_user if isinstance(message, Message) else None)
     )
-    text = render(catalogue, pick_language(user.language_code if user else None), exc)
+    lang = pick_language(user.language_code if user else None)
+    text = render(catalogue, lang, exc)
     if query is not None:
         await query.answer(text, show_alert=True)
     elif isinstance(message, Message):
-        if isinstance(exc, Busy | RateLimited | OverBudget) and not await chat_status.first_notice(
-            message.chat.id, exc.key, REFUSAL_NOTICE_SECONDS
-        ):
-            return
-        await tell(bot, message, text)
+        if isinstance(exc, Busy | RateLimited | OverBudget):
+            marked = catalogue.get(lang, "refused-marked")
+            await tell_refusal(bot, message, exc, text, marked, chat_status)
+        else:
+            await tell(bot, message, text)
+
+
+async def tell_refusal(
+    bot: Bot, message: Message, refusal: Refusal, text: str, marked: str, chat_status: ChatStatus
+) -> None:
+    """Tell the sender of ``message`` that it was not taken: in words (``text``, and ``marked``:
+    what the mark means) if it is their first such refusal in the chat for a while, else with
+    the mark on it."""
+    sender = message.sender_chat or message.from_user
+    what = f"{refusal.key}:{sender.id if sender else 0}"
+    if await chat_status.first_notice(message.chat.id, what, REFUSAL_NOTICE_SECONDS):
+        await tell(bot, message, f"{text}\n\n{marked}")
+        how = "message"
+    else:
+        try:
+            await bot.set_message_reaction(
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reaction=[ReactionTypeEmoji(emoji=NOT_TAKEN)],
+            )
+            how = "mark"
+        except TelegramRetryAfter:  # under flood control: no word of any kind gets there now
+            log.info("chat %s is under flood control: refusal not told", message.chat.id)
+            how = "unsent"
+        except TelegramAPIError as exc:
+            log.info("no reaction in chat %s (%s): telling the refusal", message.chat.id, exc)
+            await tell(bot, message, text)
+            how = "message"
+    metrics.REFUSAL_NOTICES.labels(reason=refusal.reason, how=how).inc()
 
 
 def router() -> Router:

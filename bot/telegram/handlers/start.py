@@ -1,29 +1,24 @@
-"""The chat's front door: /start, /help (its lists of commands from the table), /settings (what
-the chat chose) and /reset (all of it back to the defaults; admins)."""
+"""The chat's front door: /start, /help (its lists of commands from the table) and /reset (the
+chat's settings back to the defaults; admins). /settings and its menu are ``settings``'s."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from aiogram import Bot, Router
 from aiogram.filters import CommandStart
 from aiogram.types import Message
 
-from bot.chat_options import OPTIONS, ChatOption
-from bot.config import Settings
 from bot.domain import ChatSettings
 from bot.i18n import Texts
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.memory import ConversationMemory
 from bot.telegram.commands import help_list
-from bot.telegram.handlers.common import command, live_on, register_change
+from bot.telegram.handlers.common import command, register_change
 from bot.telegram.ports import tell
-from bot.telegram.tool_words import tools_of
 from bot.tools import ToolKit
 
-__all__ = ["router", "settings_text"]
+__all__ = ["router"]
 
 
 async def on_start(message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts) -> None:
@@ -47,50 +42,6 @@ async def on_help(
     await tell(bot, message, text, html_text=True)
 
 
-async def on_settings(
-    message: Message,
-    bot: Bot,
-    chat_settings: ChatSettings,
-    texts: Texts,
-    settings: Settings,
-    tool_kit: ToolKit,
-) -> None:
-    # What the chat gets where it chose nothing, or what only the tools know.
-    resolved = {
-        "live": live_on(chat_settings, settings),
-        "tools": ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on"),
-        "timezone": tool_kit.timezone_for(chat_settings),
-    }
-    await tell(bot, message, settings_text(texts, chat_settings, resolved), html_text=True)
-
-
-def settings_text(
-    texts: Callable[..., str],
-    chat_settings: ChatSettings,
-    resolved: Mapping[str, object],
-    options: Sequence[ChatOption[Any]] = OPTIONS,
-) -> str:
-    """/settings: a line for each declared option that is shown, in their order, with the value
-    the chat has (``resolved`` gives it for those whose value depends on more than the chat's
-    settings: a default of the deployment's, the tools available)."""
-    lines = []
-    for option in options:
-        if option.shown is None:
-            continue
-        value = (
-            resolved[option.name] if option.name in resolved else chat_settings.value(option.name)
-        )
-        shown = option.show(value)
-        if option.words is not None:
-            shown = texts(f"{option.words}{shown}")
-        else:
-            if option.preview and len(shown) > option.preview:
-                shown = shown[: option.preview].rstrip() + "…"
-            shown = html.escape(shown)
-        lines.append(texts(option.shown, value=shown))
-    return texts("settings", lines="\n".join(lines))
-
-
 async def on_reset(
     message: Message,
     bot: Bot,
@@ -108,6 +59,5 @@ def router() -> Router:
     r = Router(name="start")
     r.message.register(on_start, CommandStart())
     r.message.register(on_help, command("help"))
-    r.message.register(on_settings, command("settings"))
     register_change(r, on_reset, "reset")
     return r
