@@ -49,8 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("run", help="run the bot: receiver and worker in one process (default)")
     commands.add_parser("worker", help="only a worker, taking turns from the shared Redis queue")
-    ask = commands.add_parser("ask", help="one turn from an audio file, without Telegram")
-    ask.add_argument("file", type=Path, help="any audio file FFmpeg reads")
+    ask = commands.add_parser(
+        "ask", help="one turn from an audio file (or --text), without Telegram"
+    )
+    ask.add_argument("file", type=Path, nargs="?", help="any audio file FFmpeg reads")
     ask.add_argument(
         "-o",
         "--output",
@@ -140,7 +142,9 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
         media_kind="file",
     )
     outcome = await answering.answer(
-        job, FileInput(args.file, settings.max_input_bytes), FileReplies(args.output)
+        job,
+        FileInput(args.file or Path(), settings.max_input_bytes),  # unread with --text
+        FileReplies(args.output),
     )
     return 0 if outcome is Outcome.ANSWERED else 1
 
@@ -265,9 +269,13 @@ def main(argv: list[str] | None = None) -> int:
     from bot.errors import BotError, ConfigError, InputError
     from bot.logging import SecretMask, setup_logging
 
-    if args.command == "ask" and args.text is None and not args.file.is_file():
-        print(f"error: no such file: {args.file}", file=sys.stderr)
-        return 2
+    if args.command == "ask" and args.text is None:
+        if args.file is None:
+            print("error: give an audio file, or --text", file=sys.stderr)
+            return 2
+        if not args.file.is_file():
+            print(f"error: no such file: {args.file}", file=sys.stderr)
+            return 2
     if args.command == "check":
         from bot.check import main as check
 

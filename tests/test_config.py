@@ -308,7 +308,7 @@ def test_the_notice_reaches_the_log_without_the_key(tmp_path) -> None:
     assert result.returncode == 2  # no BOT_TOKEN: the settings are read, and not enough
     assert key not in result.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "ask", "--text", "hi", "x"],
+        [sys.executable, "-m", "bot", "ask", "--text", "hi"],
         env={"PATH": "/usr/bin:/bin", "REALTIME_API_KEY": f"Api-Key {key}",
              "REALTIME_URL": "ws://127.0.0.1:9/v1/realtime", "LOG_LEVEL": "INFO"},
         cwd=tmp_path, capture_output=True, text=True, timeout=60,

@@ -104,6 +104,27 @@ async def test_ask_writes_a_voice_note_and_prints_the_text(
     assert abs(dominant_hz(decode(voice), 48_000) - 880) < 2
 
 
+async def test_ask_with_text_needs_no_file(realtime: RealtimeStandIn, tmp_path: Path) -> None:
+    realtime.scenario = Scenario(reply_seconds=1.0, reply_text="Hello there.")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ask", "--text", "hi", "-o", str(tmp_path / "r.ogg"),
+        env=bot_env(realtime), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
+    assert stdout.decode().strip() == "Hello there."
+    assert abs(probe((tmp_path / "r.ogg").read_bytes()).duration - 1.0) < 0.05
+    # Neither a file nor --text: said in one line.
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "ask", env=bot_env(realtime), cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2
+    assert stderr.decode().strip() == "error: give an audio file, or --text"
+
+
 async def test_ask_reports_bad_input_in_one_line(
     realtime: RealtimeStandIn, audio_files: dict[str, Path], tmp_path: Path
 ) -> None:
