@@ -38,7 +38,10 @@ log = logging.getLogger("bot")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bot", description="Telegram voice assistant on a realtime speech model."
+        prog="python -m bot",
+        description="Telegram voice assistant on a realtime speech model.",
+        epilog="Settings come from the environment and from .env in the current folder "
+        "(.env.example lists them all); python -m bot check tells what is missing.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command")
