@@ -28,6 +28,7 @@ from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.storage.connection import Connection
 from bot.storage.findings import ProviderFindings
+from bot.storage.last_answer import LastAnswerStore
 from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
 from bot.storage.queue_admission import QueueAdmission
@@ -76,6 +77,7 @@ class Services:
     tool_kit: ToolKit
     pipeline: TurnPipeline  # the answering's, which takes the path the probe's findings fit
     search: SearxSearch | None = None
+    last_answers: LastAnswerStore | None = None  # each chat's last answer (/again)
 
     async def close(self) -> None:
         """Free what the services hold besides Redis (the search back end's connections)."""
@@ -226,8 +228,15 @@ def build_services(settings: Settings, redis: Connection) -> Services:
         rate_window=settings.rate_limit_window,
         max_reply_seconds=settings.max_reply_seconds,
     )
+    last_answers = LastAnswerStore(redis, ttl=settings.memory_ttl)
     stores = TurnStores(
-        settings_store, memory, ledger, chat_status, budgets=budgets, owners=settings.admin_ids
+        settings_store,
+        memory,
+        ledger,
+        chat_status,
+        budgets=budgets,
+        owners=settings.admin_ids,
+        last_answers=last_answers,
     )
     notes = NotesStore(
         redis,
@@ -269,6 +278,7 @@ def build_services(settings: Settings, redis: Connection) -> Services:
         tool_kit=tool_kit,
         pipeline=pipeline,
         search=search,
+        last_answers=last_answers,
     )
 
 

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.domain import ChatSettings, Defaults
 
 __all__ = [
+    "ANSWER",
+    "ANSWER_FORMS",
     "INSTRUCTIONS",
     "LIVE",
     "MEMORY",
@@ -228,7 +230,12 @@ MODE: ChatOption[str] = ChatOption(
 )
 # None: the deployment's LIVE_ANSWERS.
 LIVE: ChatOption[bool] = ChatOption(
-    "live", SWITCH, command="live", shown="settings-live", words="state-", menu="settings-menu-live"
+    "live",
+    SWITCH,
+    command="live",
+    shown="settings-live",
+    words="live-state-",  # each setting agrees its own words ("включены")
+    menu="settings-menu-live",
 )
 TOOLS: OptionFamily[bool] = OptionFamily(
     "tools",
@@ -263,6 +270,18 @@ MEMORY: ChatOption[bool] = ChatOption(
 TRANSCRIPT: ChatOption[bool] = ChatOption(
     "transcript", SWITCH, command="transcript", menu="settings-menu-transcript"
 )
+# How answers come: a voice note and its text (the default); the voice note alone; a typed
+# question answered in text only (the model asked for text: cheaper), a voice note in voice.
+ANSWER_FORMS = ("voice_text", "voice", "text_for_text")
+ANSWER: ChatOption[str] = ChatOption(
+    "answer",
+    choice(*ANSWER_FORMS),
+    default=ANSWER_FORMS[0],
+    command="answer",
+    shown="settings-answer",
+    words="answer-",
+    menu="settings-menu-answer",
+)
 
 OPTIONS: tuple[ChatOption[Any], ...] = (
     VOICE,
@@ -273,6 +292,7 @@ OPTIONS: tuple[ChatOption[Any], ...] = (
     INSTRUCTIONS,
     MEMORY,
     TRANSCRIPT,
+    ANSWER,
 )
 
 _NAMED = frozenset(f.name for f in dataclasses.fields(ChatSettings)) - {"custom", "extra"}

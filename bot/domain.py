@@ -31,6 +31,7 @@ __all__ = [
     "ChatSettings",
     "Defaults",
     "HistoryItem",
+    "LastAnswer",
     "Limits",
     "Marks",
     "Mode",
@@ -339,6 +340,8 @@ class TurnSetup:
     # before the memory, never in the instructions.
     context: str = ""
     voice_options: Mapping[str, object] = field(default_factory=dict, hash=False)
+    # The model is asked for text only (output_modalities ["text"]): no voice note is made.
+    text_only: bool = False
 
     async def __call__(self) -> TurnSetup:
         """A setup known before the turn is its own ``SetupLoader``: the pipeline takes one
@@ -383,11 +386,24 @@ class TurnResult:
 
 @dataclass(frozen=True)
 class Reply:
-    """What the user gets: the voice note and the text shown with it."""
+    """What the user gets: the voice note and the text shown with it; ``fallback``, when set, is
+    the text to send instead should the chat take no voice note (the voice form's answer, whose
+    ``text`` leaves the answer's words out)."""
 
     voice: bytes
     voice_seconds: float
     text: str
+    fallback: str = ""
+
+
+@dataclass(frozen=True)
+class LastAnswer:
+    """A chat's last answer as delivered, for /again: its whole text and, when a voice note
+    was sent, the chat side's id of it (sent again by that id: no upload, no model)."""
+
+    text: str
+    voice_id: str | None = None
+    voice_seconds: float = 0.0
 
 
 # The turn's setup, asked for once the model's connection is up (a ``TurnSetup`` is one).
@@ -447,6 +463,9 @@ class ChatSettings:
     live: bool | None = None  # answers shown as they are made; None = the bot's default
     tools: tuple[tuple[str, bool], ...] = ()  # tools the chat switched on or off itself
     timezone: str | None = None  # the chat's IANA time zone; None = the bot's default
+    # How answers come: "voice_text" (a voice note and its text), "voice" (the voice note
+    # alone), "text_for_text" (a typed question answered in text only, a voice note in voice).
+    answer: str = "voice_text"
     # The other declared settings (a dict, left out of the hash).
     extra: Mapping[str, object] = field(default_factory=dict, hash=False)
 

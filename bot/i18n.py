@@ -17,6 +17,8 @@ LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = ("ru", "en")
 # People who set these languages in Telegram read Russian more easily than English.
 RUSSIAN_READERS = {"ru", "uk", "be", "kk"}
+# A tool's name for people: the catalogue's ``tool-name-NAME`` (``TOOL($tool)`` in a message).
+TOOL_NAME = "tool-name-"
 
 
 def pick_language(language_code: str | None) -> str:
@@ -31,7 +33,10 @@ class Catalogue:
     def __init__(self, root: Path = LOCALES) -> None:
         self._bundles: dict[str, FluentBundle] = {}
         for lang in LANGUAGES:
-            bundle = FluentBundle([lang], use_isolating=False)
+            tool = _ToolNames()
+            functions: dict[str, Any] = {"TOOL": tool}  # Fluent takes a str as it returns it
+            bundle = FluentBundle([lang], use_isolating=False, functions=functions)
+            tool.bundle = bundle
             for path in sorted((root / lang).glob("*.ftl")):
                 bundle.add_resource(FluentResource(path.read_text(encoding="utf-8")))
             self._bundles[lang] = bundle
@@ -48,6 +53,26 @@ class Catalogue:
         if errors:
             raise KeyError(f"{key}: {errors[0]}")
         return str(text)
+
+
+class _ToolNames:
+    """``TOOL($tool)``: the tool's name for people in the bundle's language (``tool-name-NAME``),
+    for each name of a list ("clock, notes"); a word that names no tool stays as it is (a
+    catalogue word such as "none"). Messages take the tools' names, the catalogue words them."""
+
+    bundle: FluentBundle | None = None  # set once the bundle is made
+
+    def __call__(self, names: object) -> str:
+        return ", ".join(self._word(name) for name in str(names).split(", "))
+
+    def _word(self, name: str) -> str:
+        key = TOOL_NAME + name
+        if self.bundle is None or not self.bundle.has_message(key):
+            return name
+        message = self.bundle.get_message(key)
+        if message.value is None:
+            return name
+        return str(self.bundle.format_pattern(message.value, {})[0])
 
 
 def render(catalogue: Catalogue, lang: str, outcome: BaseException) -> str:

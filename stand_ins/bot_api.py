@@ -1469,7 +1469,8 @@ class BotAPIStandIn:
         """
         params = call.params
         chat = self._chat_param(params)
-        data, filename = self._uploaded_file(call, kind)
+        again = self._file_again(call, kind, path_hint)
+        data, filename = (again.data, "") if again is not None else self._uploaded_file(call, kind)
         voice_format = self._check_voice(chat, kind, data)
         caption, caption_entities = _render(
             params.get("caption"),
@@ -1482,7 +1483,7 @@ class BotAPIStandIn:
         replied = self._reply_target(chat, params)
         markup = _validate_markup(params.get("reply_markup"))
         self._take_send(chat)
-        stored = self._register_file(data, path_hint, len(data))
+        stored = again or self._register_file(data, path_hint, len(data))
         media: dict[str, Any] = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
@@ -1514,18 +1515,34 @@ class BotAPIStandIn:
                 message["caption_entities"] = caption_entities
         return self._store_bot_message(message)
 
+    def _file_again(self, call: Call, kind: str, path_hint: str) -> _StoredFile | None:
+        """The file a send names by its ``file_id`` instead of uploading it (Bot API, "Sending
+        files": "pass this file_id as a parameter instead of uploading"), or None for an upload.
+        A file id this stand-in never issued is refused ("wrong file identifier/HTTP URL
+        specified"), and so is one of another kind ("type of file mismatch": "It is not possible
+        to change the file type when resending by file_id"); a URL stays unsupported."""
+        named = call.params.get(kind)
+        if kind in call.files or not isinstance(named, str) or not named:
+            return None
+        if named.startswith(("http://", "https://", "attach://")):
+            return None  # _uploaded_file refuses it
+        stored = self._files.get(named)
+        if stored is None:
+            raise _APIError(400, "Bad Request: wrong file identifier/HTTP URL specified")
+        if PurePosixPath(stored.file_path).parent != PurePosixPath(path_hint).parent:
+            raise _APIError(400, "Bad Request: type of file mismatch")
+        return stored
+
     def _uploaded_file(self, call: Call, kind: str) -> tuple[bytes, str]:
         """The bytes uploaded as ``kind`` and the name they were sent under, or Telegram's error.
 
-        The bot always uploads, so a file id or URL in place of an upload is refused: a future
-        use gets noticed instead of answered with made-up contents.
+        A URL in place of an upload is refused (the bot never sends one): a future use gets
+        noticed instead of answered with made-up contents. A file id is ``_file_again``'s.
         """
         data = call.files.get(kind)
         if data is None:
             if call.params.get(kind):
-                raise _APIError(
-                    400, f"Bad Request: {kind} by file id or URL is unsupported in this stand-in"
-                )
+                raise _APIError(400, f"Bad Request: {kind} by URL is unsupported in this stand-in")
             raise _APIError(400, f"Bad Request: there is no {kind} in the request")
         if not data:
             raise _APIError(400, "Bad Request: file must be non-empty")

@@ -248,9 +248,17 @@ async def test_send_voice_with_reply(stand_in: BotAPIStandIn, bot: Bot) -> None:
     downloaded = await bot.download(sent.voice.file_id)
     assert downloaded is not None and downloaded.read() == answer
 
-    # the bot always uploads: re-sending by file id is refused so that a future use is noticed
+    # sent again by its file id: no upload, the same file (/again)
+    again = await bot.send_voice(CHAT, sent.voice.file_id)
+    assert again.voice is not None and again.voice.file_id == sent.voice.file_id
+    assert not stand_in.calls_of("sendVoice")[-1].files
+    with pytest.raises(TelegramBadRequest, match="wrong file identifier"):
+        await bot.send_voice(CHAT, "AwACAgIAAxkBAAInever")
+    with pytest.raises(TelegramBadRequest, match="type of file mismatch"):
+        await bot.send_audio(CHAT, sent.voice.file_id)
+    # a URL is never sent: refused so that a future use is noticed
     with pytest.raises(TelegramBadRequest, match="unsupported in this stand-in"):
-        await bot.send_voice(CHAT, sent.voice.file_id)
+        await bot.send_voice(CHAT, "https://example.com/a.ogg")
 
 
 async def test_sent_voice_duration_comes_from_the_ogg_stream(

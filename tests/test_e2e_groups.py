@@ -317,3 +317,58 @@ async def test_a_migration_is_handled_before_the_new_chats_messages_of_its_batch
     migrated["message"].pop("entities", None)
     migrated["message"]["migrate_to_chat_id"] = GROUP
     await app.api.wait_for("sendVoice", timeout=15)  # answered: the new chat is in mode all
+
+
+def added_to_group(app: RunningBot, language_code: str) -> None:
+    bot = {"id": 123456, "is_bot": True, "first_name": "Bot"}
+    app.api.push_update({
+        "my_chat_member": {
+            "chat": {"id": GROUP, "type": "supergroup", "title": "Team"},
+            "from": {"id": ADMIN, "is_bot": False, "first_name": "Ann",
+                     "language_code": language_code},
+            "date": 1700000000,
+            "old_chat_member": {"status": "left", "user": bot},
+            "new_chat_member": {"status": "member", "user": bot},
+        }
+    })  # fmt: skip
+
+
+async def test_added_to_a_group_it_greets_in_the_adders_language(app: RunningBot) -> None:
+    added_to_group(app, "ru")
+    (greeting,) = await app.api.wait_for("sendMessage", timeout=10)
+    text = greeting.params["text"]
+    assert greeting.int_param("chat_id") == GROUP and text.startswith("Привет!")
+    assert "/mode all" in text and "/settings" in text and "/help" in text
+    added_to_group(app, "en")
+    calls = await app.api.wait_for("sendMessage", count=2, timeout=10)
+    assert "Three things to know" in calls[1].params["text"]
+
+
+async def test_start_and_help_in_a_group_say_how_to_ask_here(app: RunningBot) -> None:
+    start = await group_command(app, "/start")
+    assert "reply to my messages" in start and "/mode all" in start
+    assert "Send me a voice note" not in start  # plain voice notes are ignored by default
+    group_text(app, "/help")
+    (shown,) = await app.api.wait_for("sendMessage", timeout=10)
+    assert "mention me" in shown.params["text"]
+    app.api.push_callback(
+        chat_id=GROUP, user_id=MEMBER, data="help:more", message=shown.result,
+        chat_type="supergroup",
+    )  # fmt: skip
+    (more,) = await app.api.wait_for("editMessageText", timeout=10)
+    assert "/voice" in more.params["text"] and "/setprivacy" in more.params["text"]
+
+
+async def test_only_admins_may_confirm_the_settings_reset(app: RunningBot) -> None:
+    assert "jane" in await group_command(app, "/voice jane", user=ADMIN)
+    assert "Only the chat's admins" in await group_command(app, "/reset settings", user=MEMBER)
+    group_text(app, "/reset settings", user=ADMIN)
+    calls = await app.api.wait_for("sendMessage", count=3, timeout=10)
+    question = calls[2]
+    app.api.push_callback(
+        chat_id=GROUP, user_id=MEMBER, data="reset:settings", message=question.result,
+        chat_type="supergroup",
+    )  # fmt: skip
+    (refused,) = await app.api.wait_for("answerCallbackQuery", timeout=10)
+    assert "Only the chat's admins" in refused.params["text"]
+    assert "jane" in await group_command(app, "/settings", user=MEMBER)

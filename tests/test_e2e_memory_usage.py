@@ -140,9 +140,9 @@ async def test_usage_counters_and_usage_command(
         totals = await app.redis.hgetall(f"vb:{{allall}}:usage:{dt.datetime.now(dt.UTC):%Y%m}")
         assert int(totals["out_audio_tokens"]) > 0
         text = await command(app, "/usage")
-        assert "You, today: 2 turns, 0.1 min" in text
-        # cost = 6 s × 1/min + 2 s × 2/min = 0.17
-        assert "≈0.17 RUB" in text
+        assert "You, today: 2 answers, 0.1 min" in text
+        # cost = 6 s × 1/min + 2 s × 2/min = 0.17, in roubles (PRICE_CURRENCY RUB): its sign
+        assert "≈0.17 ₽" in text
 
 
 async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
@@ -150,6 +150,9 @@ async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
 ) -> None:
     async with running_bot(realtime, redis_url, user_daily_seconds=5, admin_ids=str(OWNER)) as app:
         await voice_turn(app, ogg, 1)  # 3 s in + 1 s out
+        # Counted (its worst case, held while it ran, settled to what it used) before the next
+        # is admitted: with the hold still on, the budget would already refuse the second.
+        await counted(app, USER, 1)
         await voice_turn(app, ogg, 2)  # 8 s used now
         await counted(app, USER, 2)
         app.api.push_message("voice", chat_id=USER, user_id=USER, data=ogg, duration=3)
@@ -257,3 +260,11 @@ async def test_a_probe_that_found_assistant_items_accepted_brings_native_memory(
         await voice_turn(app, ogg, 2)
         history = [(i["role"], i["content"][0]["text"]) for i in items_of(realtime.sessions[1])]
         assert history == [("user", "Weather in Moscow?"), ("assistant", "Sunny, 20 degrees.")]
+
+
+def test_costs_show_their_currencys_sign_or_code() -> None:
+    from bot.telegram.handlers.usage import money
+
+    assert money(0.5, "RUB", "en") == "0.50 ₽" and money(0.5, "RUB", "ru") == "0,50 ₽"
+    assert money(0.5, "USD", "en") == "$0.50" and money(0.5, "EUR", "ru") == "0,50 €"
+    assert money(0.5, "CHF", "en") == "0.50 CHF"

@@ -181,7 +181,7 @@ async def test_refused_key_is_told_politely(app: RunningBot, audio_files: dict[s
         "voice", chat_id=USER, user_id=USER, data=audio_files["voice.ogg"].read_bytes(), duration=3
     )
     (call,) = await app.api.wait_for("sendMessage", timeout=15)
-    assert "refused the bot's key" in call.params["text"]
+    assert "setup problem" in call.params["text"]
     assert "test-key" not in call.params["text"]
 
 

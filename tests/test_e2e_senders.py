@@ -268,6 +268,6 @@ async def test_usage_reports_the_sender_chat_its_turns_counted_against(
         # The turn was counted against the group (its anonymous admins): /usage from them says so,
         # not GroupAnonymousBot's empty account; a member's own /usage shows nothing of it.
         asked = text(app, "/usage", GROUP, anonymous_admin=True)
-        assert "You, today: 1 turns" in await refused(app, asked)
+        assert "You, today: 1 answer," in await refused(app, asked)
         mine = text(app, "/usage", GROUP, user_id=MEMBER)
-        assert "You, today: 0 turns" in await refused(app, mine)
+        assert "You, today: 0 answers," in await refused(app, mine)

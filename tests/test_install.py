@@ -338,7 +338,9 @@ async def test_the_installed_wheel_answers_in_the_users_language(
 
             api.push_message("text", chat_id=8, user_id=8, text="/start")
             (reply,) = await before_exit(process, api.wait_for("sendMessage", timeout=15), log)
-            assert reply.params["text"] == catalogue.get("en", "start", voice=voice)
+            assert reply.params["text"] == catalogue.get(
+                "en", "start", voice=voice, where="private", bot="test_voice_bot"
+            )
 
             api.push_message(
                 "voice", chat_id=8, user_id=8, data=audio_files["voice.ogg"].read_bytes(),

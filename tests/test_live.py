@@ -74,7 +74,10 @@ async def test_stop_cancels_the_answer_and_only_what_was_said_counts(
                 await asyncio.sleep(0.01)
         assert asyncio.get_running_loop().time() - stopped_at < 1.0
         (kept,) = await app.api.wait_for("sendMessage", timeout=10)
-        assert REPLY.startswith(kept.params["text"].strip()) and kept.params["text"] != REPLY
+        kept_text = kept.params["text"]
+        assert kept_text.endswith(" (stopped)")  # the answer says that it was stopped
+        shown = kept_text.removesuffix(" (stopped)").strip()
+        assert REPLY.startswith(shown) and shown != REPLY
         await asyncio.sleep(1.0)
         assert not app.api.calls_of("sendVoice")  # no voice note of a stopped answer
         today = dt.datetime.now(dt.UTC).strftime("%Y%m%d")

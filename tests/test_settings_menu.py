@@ -105,6 +105,7 @@ async def test_settings_shows_a_button_a_setting_and_a_switch_changes_in_place(
         "📝 Instructions: brief",
         "🧠 Memory: on",
         "📄 Show what I heard: off",
+        "💬 Answers: voice and text",
     ]
     assert all(data.startswith(PREFIX) and len(data.encode()) <= 64 for data in menu.values())
 
@@ -125,16 +126,17 @@ async def test_the_tools_keyboard_switches_a_tool_and_goes_back(app: RunningBot)
     shown = await settings(app)
     answer, tools = await press(app, button(shown["reply_markup"], "🧰 Tools"), shown)
     assert tools is not None and "Tools in this chat" in tools["text"]
-    assert "✅ clock" in buttons(tools["reply_markup"])
+    assert "✅ date and time" in buttons(tools["reply_markup"])
 
-    answer, tools = await press(app, buttons(tools["reply_markup"])["✅ clock"], tools)
-    assert answer.params["text"] == "The tool clock is off now."
+    answer, tools = await press(app, buttons(tools["reply_markup"])["✅ date and time"], tools)
+    assert answer.params["text"] == "The tool “date and time” is off now."
     assert (await stored(app))["tool:clock"] == "off"
-    assert tools is not None and "⛔ clock" in buttons(tools["reply_markup"])
+    assert tools is not None and "⛔ date and time" in buttons(tools["reply_markup"])
 
     _, back = await press(app, button(tools["reply_markup"], "«"), tools)
     available = app.services.tool_kit.available()
-    on = ", ".join(name for name in available if name != "clock")
+    names = {"web_search": "web search", "notes": "notes", "reminders": "reminders"}
+    on = ", ".join(names[name] for name in available if name != "clock")
     assert back is not None and f"Tools on: {on}" in back["text"]
     assert f"🧰 Tools: {len(available) - 1} of {len(available)} on" in buttons(back["reply_markup"])
 

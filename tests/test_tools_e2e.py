@@ -292,7 +292,7 @@ async def test_stop_while_a_tool_runs_ends_the_turn_at_once(
         app.api.push_stop(USER, draft.int_param("draft_id"))
         (kept,) = await app.api.wait_for("sendMessage", timeout=10)
         assert time.monotonic() - stopped_at < 3
-        assert kept.params["text"].strip() == "Let me look that up."
+        assert kept.params["text"].strip() == "Let me look that up. (stopped)"
         await asyncio.sleep(1.0)
         assert not app.api.calls_of("sendVoice")
         session = realtime.sessions[0]

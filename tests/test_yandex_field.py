@@ -246,7 +246,7 @@ async def test_a_refused_model_is_not_tried_again_and_the_owner_is_told_once(
                 )  # fmt: skip
                 assert len(realtime.sessions) == n  # one session per turn: never tried again
             for chat in (USER, USER + 1):
-                assert any("model or voice" in t for t in notices_to(app, chat))
+                assert any("setup problem" in t for t in notices_to(app, chat))
             told = notices_to(app, OWNER)
             assert len(told) == 1 and setting in told[0]
     lines = [r.message for r in caplog.records if "RealtimeConfigError" in r.message]

@@ -28,6 +28,7 @@ from bot.chat_options import OPTIONS, ChatOption, session_options, settings_from
 from bot.core.ports import (
     ChatStatusStore,
     InputSource,
+    LastAnswers,
     MemoryStore,
     OwnerAlerts,
     ReplySink,
@@ -41,6 +42,7 @@ from bot.domain import (
     ChatSettings,
     Defaults,
     HistoryItem,
+    LastAnswer,
     Note,
     Outcome,
     Reply,
@@ -110,6 +112,7 @@ class TurnStores:
     chat_status: ChatStatusStore
     budgets: Budgets = field(default_factory=Budgets)  # a due reminder over them: text only
     owners: frozenset[int] = frozenset()  # exempt from budgets
+    last_answers: LastAnswers | None = None  # each chat's last answer, for /again
 
 
 class Answering:
@@ -198,16 +201,28 @@ class Answering:
                 for notice in told:
                     await notice  # the slow notice is sent before the outcome edits it
             text = self._text(job, context, result)
-            if result.stopped:
+            if result.stopped or context.setup.text_only:
                 # What the user saw streamed stays, as a message: no voice note of an answer
-                # they stopped (the draft would vanish once anything is sent).
+                # they stopped (the draft would vanish once anything is sent). A turn asked in
+                # text only is answered in text (any audio a provider made anyway is dropped).
                 reply = Reply(b"", 0.0, text)
+            elif context.settings.answer == "voice":
+                # The voice note alone: under it only what is not the answer's words (what was
+                # heard, when shown; what the tools did).
+                reply = Reply(
+                    result.voice,
+                    result.voice_seconds,
+                    self._text(job, context, result, answer=False),
+                    fallback=text,
+                )
             else:
                 reply = Reply(result.voice, result.voice_seconds, text)
             started = time.perf_counter()
             acted = bool(context.tools and context.tools.summary())  # a stopped turn's did act
-            if reply.voice or result.text or acted:
-                await self._with_retries(lambda: sink.send_reply(reply))
+            voice_id = None
+            delivered = bool(reply.voice or result.text or acted)
+            if delivered:
+                voice_id = await self._with_retries(lambda: sink.send_reply(reply))
             if told:
                 await sink.send_notice(self.catalogue.get(job.lang, "slow-model-done"))
         except ChatUnreachable as exc:
@@ -221,6 +236,11 @@ class Answering:
         except Exception as exc:
             return await self._fail(job, sink, exc)
         _observe(result, upload=time.perf_counter() - started)
+        if delivered:
+            again = self._text(job, context, result, heard=False)
+            await self._keep(
+                job, LastAnswer(again, voice_id, reply.voice_seconds if voice_id else 0.0)
+            )
         await self._remember(job, context.settings, result)
         return Outcome.STOPPED if result.stopped else Outcome.ANSWERED
 
@@ -277,7 +297,11 @@ class Answering:
         live = live and job.kind == "message"
         await progress.enter_async_context(sink.progress(live, stop))
         voice_options = session_options(settings, self.options)
-        setup = TurnSetup(settings.voice, instructions, history, tools, context, voice_options)
+        # A typed question in a chat that takes text for text: the model is asked for text only.
+        text_only = settings.answer == "text_for_text" and job.kind == "message" and not job.file_id
+        setup = TurnSetup(
+            settings.voice, instructions, history, tools, context, voice_options, text_only
+        )
         return TurnContext(settings=settings, setup=setup, tools=tools)
 
     async def _read_state(
@@ -328,19 +352,34 @@ class Answering:
                 return await step()
         raise AssertionError("Attempts with a limit end in success or the last failure")
 
-    def _text(self, job: TurnJob, context: TurnContext, result: TurnResult) -> str:
-        parts = [result.text]
+    def _text(
+        self,
+        job: TurnJob,
+        context: TurnContext,
+        result: TurnResult,
+        *,
+        answer: bool = True,
+        heard: bool = True,
+    ) -> str:
+        """The reply's text: what was heard (when the chat shows it and ``heard``), the answer's
+        words (with ``answer``), what the tools did."""
+        parts = [result.text if answer else ""]
         if job.kind == "reminder":
             parts.insert(0, f"⏰ {job.text}")
-        heard = self._heard(job, result)
-        if heard and job.file_id and context.settings.shows_transcript(job.chat_type):
-            parts.insert(0, self.catalogue.get(job.lang, "heard", text=heard))
+        said = self._heard(job, result) if heard else ""
+        if said and job.file_id and context.settings.shows_transcript(job.chat_type):
+            parts.insert(0, self.catalogue.get(job.lang, "heard", text=said))
         if context.tools is not None:
             parts.append(context.tools.summary())  # what the tools did, and the sources
         return "\n\n".join(part for part in parts if part).strip()
 
     def _heard(self, job: TurnJob, result: TurnResult) -> str:
         return result.input_transcript if job.file_id else (job.text or "")
+
+    async def _keep(self, job: TurnJob, answer: LastAnswer) -> None:
+        """The chat's last answer, for /again (never fails the turn: the store logs)."""
+        if self.stores is not None and self.stores.last_answers is not None and answer.text:
+            await self.stores.last_answers.keep(job.chat_id, answer)
 
     async def _remember(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> None:
         if self.stores is None:

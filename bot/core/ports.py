@@ -11,7 +11,7 @@ The stores and services below are the adapters' classes as the core sees them; t
 imports those: the composition root (``bot.app``) hands it the concrete objects, which fit these
 protocols by their shape (mypy checks it there). ``TurnQueueAdmission`` is the turn queue's
 admission step (``bot.storage.queue_admission``), ``SettingsStore``, ``ChatStatusStore``,
-``MemoryStore`` and ``UsageStore`` are ``bot.storage``'s, ``ToolKitFactory`` is
+``MemoryStore``, ``UsageStore`` and ``LastAnswers`` are ``bot.storage``'s, ``ToolKitFactory`` is
 ``bot.tools.ToolKit`` (the chat's notes come through it) and ``TurnRunner`` is
 ``bot.realtime.turn.TurnPipeline``.
 """
@@ -29,6 +29,7 @@ from bot.domain import (
     BudgetCheck,
     ChatSettings,
     HistoryItem,
+    LastAnswer,
     Note,
     Reply,
     SetupLoader,
@@ -42,6 +43,7 @@ from bot.domain import (
 __all__ = [
     "ChatStatusStore",
     "InputSource",
+    "LastAnswers",
     "MemoryStore",
     "OwnerAlerts",
     "ReplySink",
@@ -77,9 +79,11 @@ class ReplySink(Protocol):
         to a pace the chat accepts). Never raises, never waits."""
         ...
 
-    async def send_reply(self, reply: Reply) -> None:
-        """Delivers the voice note and its text (the text alone when ``voice`` is empty).
-        Raises ``SendFailed``, ``ChatUnreachable``."""
+    async def send_reply(self, reply: Reply) -> str | None:
+        """Delivers the voice note and its text (the text alone when ``voice`` is empty, the
+        voice note alone when ``text`` is). Returns the id the chat's side gives the voice note
+        sent, by which it can send it again (None: none sent, or no such id). Raises
+        ``SendFailed``, ``ChatUnreachable``."""
         ...
 
     async def send_notice(self, text: str) -> None:
@@ -138,6 +142,12 @@ class MemoryStore(Protocol):
     async def history(self, chat_id: int) -> tuple[HistoryItem, ...]: ...
 
     async def remember(self, chat_id: int, question: str, answer: str) -> None: ...
+
+
+class LastAnswers(Protocol):
+    """Each chat's last answer as delivered (for /again). ``keep`` never fails a turn."""
+
+    async def keep(self, chat_id: int, answer: LastAnswer) -> None: ...
 
 
 class UsageStore(Protocol):

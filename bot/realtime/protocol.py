@@ -143,6 +143,13 @@ class SessionConfig:
     max_reply_seconds: float = 0.0
     voice_options: Mapping[str, object] = field(default_factory=dict)
 
+    @property
+    def text_only(self) -> bool:
+        """Only text is asked for (``output_modalities`` ``["text"]``): each response is asked
+        for text too (a provider that echoes ``["text", "audio"]`` still generates text only,
+        stand_ins/README.md), and a reply without audio is the answer."""
+        return tuple(self.output_modalities) == ("text",)
+
 
 # What the model is told when a turn made more rounds of calls than it may.
 ROUNDS_EXCEEDED = tool_error(
@@ -364,7 +371,10 @@ class TurnProtocol:
         self._create_pending = False
         self._asked = True
         self.on_mark("response_create")
-        return [{"type": "response.create", "event_id": self._next_id("response")}]
+        create: dict[str, Any] = {"type": "response.create", "event_id": self._next_id("response")}
+        if self.config.text_only:
+            create["response"] = {"output_modalities": ["text"]}
+        return [create]
 
     def _on_response_created(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         response = event.get("response") or {}
@@ -563,7 +573,9 @@ class TurnProtocol:
         error = details.get("error") or {}
         reason = details.get("reason") or error.get("code")
         # An answer cut short (e.g. max_output_tokens) is still an answer worth delivering.
-        if self.status == "incomplete" and self.audio_bytes_received:
+        if self.status == "incomplete" and (
+            self.audio_bytes_received or (self.config.text_only and self.reply_text)
+        ):
             return []
         raise RealtimeResponseFailed(self.status, reason, error.get("message"))
 

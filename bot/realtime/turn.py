@@ -4,6 +4,9 @@ encoded to OGG/Opus as its audio arrives, so the voice note is ready right after
 When the chat has tools, the model may call them: each call runs within ``tool_timeout`` (a
 call that fails or times out is answered with an error the model tells the user), and the
 audio of every response of the turn goes into the one voice note.
+
+A turn set up ``text_only`` (a typed question in a chat that takes text for text) asks the model
+for text only, in the session and in each response: its answer is the text, with no audio.
 """
 
 from __future__ import annotations
@@ -309,7 +312,8 @@ class TurnPipeline:
             instructions=chat.instructions,
             output_rate=self.options.output_rate,
             turn_detection=self.options.turn_detection,  # type: ignore[arg-type]
-            output_modalities=self.options.output_modalities,
+            # A turn answered in text only asks the model for text: no audio is made or billed.
+            output_modalities=("text",) if chat.text_only else self.options.output_modalities,
             transcription_model=self.options.transcription_model,
             history=chat.history,
             history_form="quoted" if history_form == "quoted" else "items",
@@ -410,7 +414,10 @@ class TurnPipeline:
                 session = await _outcome_of(opening)
             if session is not None:
                 _close_later(session)
-        if not voice and not protocol.stopped:
+        if protocol.config.text_only:
+            if not protocol.reply_text and not protocol.stopped:
+                raise RealtimeResponseFailed(protocol.status or "empty", "no text in the response")
+        elif not voice and not protocol.stopped:
             raise RealtimeResponseFailed(protocol.status or "empty", "no audio in the response")
         log.info(
             "turn done %s: in %.1f s, out %.1f s, %d chars, status %s",

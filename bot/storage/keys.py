@@ -14,6 +14,7 @@ __all__ = [
     "TURNS_STREAM",
     "chat_admins",
     "chat_blocked",
+    "chat_last_answer",
     "chat_memory",
     "chat_notes",
     "chat_notice",
@@ -90,6 +91,12 @@ def user_rate(user_id: int, window: int) -> str:
 def chat_memory(chat_id: int) -> str:
     """List: the chat's last turns as JSON {role, text}, oldest first (expires when idle)."""
     return f"{PREFIX}{{{chat_id}}}:memory"
+
+
+def chat_last_answer(chat_id: int) -> str:
+    """Hash: the chat's last answer as delivered, for /again: ``text``, ``voice`` (the voice
+    note's Telegram file id, absent when none was sent), ``seconds`` (expires when idle)."""
+    return f"{PREFIX}{{{chat_id}}}:again"
 
 
 def chat_notes(chat_id: int) -> str:

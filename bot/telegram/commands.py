@@ -39,8 +39,9 @@ MENUS: tuple[Menu, ...] = ("members", "private", "admins")
 
 
 class HelpLine(NamedTuple):
-    """A line of /help: its section ("use": what anyone may do, "settings": what the chat's admins
-    set) and its place in that section. Its text is the catalogue's ``help-SECTION-NAME``."""
+    """A line of /help: its section ("use": what anyone may do, in /help itself; "settings":
+    what the chat's admins set, behind its "More" button) and its place in that section. Its
+    text is the catalogue's ``help-SECTION-NAME``."""
 
     section: Section
     place: int
@@ -90,7 +91,7 @@ def _setting(place: int) -> HelpLine:
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("start", "both", "everyone", admins_menu=False),
     CommandSpec("help", "both", "everyone"),
-    CommandSpec("settings", "both", "everyone", help=(_setting(5),)),
+    CommandSpec("settings", "both", "everyone", help=(_use(1),)),
     CommandSpec("ask", "groups", "everyone"),
     CommandSpec("voice", "both", "admins", changes=True, help=(_setting(1),)),
     CommandSpec("instructions", "both", "admins", changes=True, help=(_setting(2),)),
@@ -99,12 +100,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("memory", "both", "admins", changes=True, help=(_setting(7),)),
     CommandSpec("transcript", "both", "admins", changes=True, help=(_setting(8),)),
     CommandSpec("live", "both", "admins", changes=True, help=(_setting(9),)),
-    CommandSpec("tools", "both", "admins", changes=True, help=(_use(1), _setting(10))),
+    CommandSpec("answer", "both", "admins", changes=True, help=(_setting(15),)),
+    CommandSpec("tools", "both", "admins", changes=True, help=(_use(2), _setting(10))),
     CommandSpec("timezone", "both", "admins", changes=True, help=(_setting(11),)),
     # Its settings line is /notes clear's and /reminders clear's.
-    CommandSpec("notes", "both", "everyone", changes=True, help=(_use(2), _setting(12))),
-    CommandSpec("reminders", "both", "everyone", changes=True, help=(_use(3),)),
-    CommandSpec("usage", "both", "everyone", help=(_setting(13),)),
+    CommandSpec("notes", "both", "everyone", changes=True, help=(_use(3), _setting(12))),
+    CommandSpec("reminders", "both", "everyone", changes=True, help=(_use(4),)),
+    CommandSpec("again", "both", "everyone", help=(_use(6),)),
+    CommandSpec("usage", "both", "everyone", help=(_use(5),)),
+    # /reset starts a new conversation (as /forget); /reset settings, the defaults again.
     CommandSpec("reset", "both", "admins", changes=True, help=(_setting(4),)),
     CommandSpec("stats", "both", "owners"),
 )

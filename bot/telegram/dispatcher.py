@@ -40,7 +40,7 @@ SCOPES: dict[
 def build_dispatcher(services: Services) -> Dispatcher:
     """A dispatcher whose handlers receive the services by name (``admission``,
     ``settings_store``, ``memory``, ``ledger``, ``notes``, ``reminders``, ``tool_kit``,
-    ``permissions``, ``admin_cache``, ``catalogue``, ``settings``)."""
+    ``last_answers``, ``permissions``, ``admin_cache``, ``catalogue``, ``settings``)."""
     settings = services.settings
     workflow: dict[str, Any] = {
         "settings": settings,
@@ -54,6 +54,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         "notes": services.notes,
         "reminders": services.reminders,
         "tool_kit": services.tool_kit,
+        "last_answers": services.last_answers,
         "permissions": Permissions(services.admins, settings.admin_ids),
         # Dropped when Telegram says someone's admin rights changed (handlers.membership).
         "admin_cache": services.admins,

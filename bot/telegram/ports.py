@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -25,7 +26,7 @@ from aiogram.types import BufferedInputFile, Message, ReplyParameters
 from aiogram.utils.chat_action import ChatActionSender
 
 from bot.core.answering import Answering
-from bot.domain import Reply, TurnJob
+from bot.domain import LastAnswer, Reply, TurnJob
 from bot.errors import ChatUnreachable, DownloadFailed, SendFailed, TooLarge, VoiceForbidden
 from bot.i18n import Catalogue, render
 from bot.queue.worker import Handler
@@ -33,7 +34,14 @@ from bot.storage.chat_status import ChatStatus
 from bot.telegram.live import Drafts, LiveTurns, Reaction
 from bot.telegram.texts import CAPTION_LIMIT, split_text
 
-__all__ = ["TelegramInput", "TelegramReplies", "tell", "thread_of", "turn_handlers"]
+__all__ = [
+    "TelegramInput",
+    "TelegramReplies",
+    "send_again",
+    "tell",
+    "thread_of",
+    "turn_handlers",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +100,12 @@ class TelegramReplies:
         self._notice: Message | None = None  # the turn's notice, edited by later ones
         self._drafts: Drafts | None = None
         self._reaction: Reaction | None = None
+        self._stop: asyncio.Event | None = None  # set when the user stops the answer
 
     @contextlib.asynccontextmanager
     async def progress(self, live: bool, stop: asyncio.Event) -> AsyncIterator[None]:
         job = self.job
+        self._stop = stop
         if live and job.chat_type == "private" and self.live_turns is not None:
             self._drafts = Drafts(self.bot, job.chat_id, job.thread_id)
             self.live_turns.add(job.chat_id, self._drafts.draft_id, stop)
@@ -117,7 +127,11 @@ class TelegramReplies:
         if self._drafts is not None:
             self._drafts.show(text)
 
-    async def send_reply(self, reply: Reply) -> None:
+    async def send_reply(self, reply: Reply) -> str | None:
+        if not reply.voice and reply.text and self._stop is not None and self._stop.is_set():
+            # A stopped answer (what was shown, no voice note) says that it was stopped.
+            mark = self.catalogue.get(self.job.lang, "live-stopped-mark")
+            reply = dataclasses.replace(reply, text=f"{reply.text} {mark}")
         try:
             await self._send(reply)
             if self._reaction is not None:
@@ -128,6 +142,10 @@ class TelegramReplies:
             raise SendFailed(f"{exc.__class__.__name__}: {exc.message}") from None
         except TelegramAPIError as exc:
             raise SendFailed(f"{exc.__class__.__name__}: {exc.message}", transient=False) from None
+        # The voice note's file id: /again sends it by that id (an audio file sent instead is
+        # not a voice note, and Telegram refuses to send it as one).
+        voice = self._voice_sent.voice if self._voice_sent is not None else None
+        return voice.file_id if voice is not None else None
 
     async def send_notice(self, text: str) -> None:
         if self._reaction is not None:
@@ -160,8 +178,11 @@ class TelegramReplies:
             self._voice_sent = await self._send_voice(reply, caption)
             if self._voice_sent is None:
                 caption = None  # neither voice nor audio: the text goes as messages below
-        if caption is None and reply.text:
-            parts = split_text(reply.text)
+        text = reply.text
+        if self._voice_sent is None and self._text_only and reply.voice:
+            text = reply.fallback or reply.text  # the voice was refused: the answer in words
+        if caption is None and text:
+            parts = split_text(text)
             target = self._voice_sent.message_id if self._voice_sent else self.job.message_id
             for part in parts[self._parts_sent :]:
                 await self.bot.send_message(
@@ -254,6 +275,40 @@ def turn_handlers(
         await answering.give_up(job, TelegramReplies(bot, job, catalogue))
 
     return answer, give_up
+
+
+async def send_again(
+    bot: Bot, message: Message, answer: LastAnswer, *, voice: bool, text: bool
+) -> None:
+    """/again: ``answer`` sent again in reply to ``message``, as the voice note already sent
+    (by its file id: no upload) with ``voice``, and its text with ``text`` (the caption, or
+    messages after the voice note past Telegram's caption limit). A chat that refuses the
+    voice note gets the text; a failure to send is logged, not raised."""
+    chat_id, thread = message.chat.id, thread_of(message)
+    target = message.message_id
+    words = answer.text if text else ""
+    if voice and answer.voice_id:
+        caption = words if len(words) <= CAPTION_LIMIT else ""
+        try:
+            sent = await bot.send_voice(
+                chat_id=chat_id,
+                voice=answer.voice_id,
+                caption=caption or None,
+                parse_mode=None,
+                message_thread_id=thread,
+                reply_parameters=_reply_to(target),
+            )
+        except TelegramBadRequest as exc:
+            log.info("could not send the voice note again in chat %s: %s", chat_id, exc.message)
+            words = answer.text  # the answer in words, rather than nothing
+        except TelegramAPIError as exc:
+            log.info("could not send the voice note again in chat %s: %s", chat_id, exc)
+            return
+        else:
+            target = sent.message_id
+            words = words if not caption else ""
+    for part in split_text(words) if words else []:
+        await _tell(bot, chat_id, target, thread, part)
 
 
 def thread_of(message: Message) -> int | None:

@@ -1,56 +1,61 @@
 start =
-    Hi! I am a voice assistant. Send me a voice note (or an audio file, a video note, or just text) and I will answer with a voice note and the same answer as text.
+    Hi! I am a voice assistant: I answer with a voice note and the same answer as text.
+    { $where ->
+        [all] In this group I answer every voice note, texts that reply to my messages or mention me (@{ $bot }), and a voice note you reply to with /ask.
+        [replies] In this group I answer voice notes and texts that reply to my messages, texts that mention me (@{ $bot }), and a voice note you reply to with /ask. Other voice notes I leave alone, unless an admin turns on /mode all.
+       *[private] Send me a voice note (or an audio file, a video note, or just text).
+    }
 
     Current voice: { $voice }.
     /settings shows this chat's settings, /help tells more.
+greeting =
+    Hi! I am a voice assistant: I answer with a voice note and the same answer as text. Three things to know:
+    1. To ask me, reply to one of my messages or mention me (@{ $bot }) in a text; reply to someone's voice note with /ask to have it answered. Admins can make me answer every voice note with /mode all.
+    2. The group's admins choose my voice and instructions in /settings.
+    3. /help tells what else I can do.
 help =
-    <b>How to talk to me</b>
-    Send a voice note, an audio file, a video note or a text message. I answer with a voice note and its text.
-
-    <b>In groups</b>
-    I answer voice notes and texts that reply to my messages, and texts that mention me (@{ $bot }). With /mode all I answer every voice note in the group. Reply to someone's voice note with /ask to have me answer it.
-    Telegram's privacy mode hides ordinary group messages from bots: to use /mode all, turn it off in @BotFather (/setprivacy → Disable) and add me to the group again, or make me an admin.
-
-    <b>What I can do</b>
-    Besides answering, I can use these tools: { $can }. Just say it, for example:
-    { $search ->
+    { $where ->
+        [all] <b>How to talk to me.</b> Here I answer every voice note, texts that reply to my messages or mention me (@{ $bot }), and a voice note you reply to with /ask.
+        [replies] <b>How to talk to me.</b> Here I answer when you reply to my message or mention me (@{ $bot }) in a text; reply to a voice note with /ask to have me answer it.
+       *[private] <b>How to talk to me.</b> Send a voice note, an audio file, a video note or a text: I answer with a voice note and its text.
+    }
+    <b>What I can do</b>: { TOOL($can) }. For example: { $search ->
         [yes] “What's the weather in Kazan?”
        *[no] “What day is it today?”
-    }
-    “Remember that my daughter's name is Ada.”
-    “Remind me in twenty minutes to call mum.”
+    } or “Remind me in twenty minutes to call mum.”
     { $use }
-
-    <b>Settings</b> (admins of the chat)
+help-more =
+    <b>Settings</b> (the chat's admins)
     { $settings }
-
-    Current voice: { $voice }.
+help-privacy = Telegram's privacy mode hides ordinary group messages from bots: for /mode all, the bot's owner turns it off in @BotFather (/setprivacy → Disable), then adds me to the group again or makes me an admin.
+help-more-button = More ▾
 # /help's lines, one a command (bot.telegram.commands: the table says which and where).
 help-use-tools = /tools — which tools are on
+help-use-settings = /settings — this chat's settings
 help-use-notes = /notes — what I remember (/notes forget NUMBER)
 help-use-reminders = /reminders — what I will remind of (/reminders cancel ID)
+help-use-usage = /usage — how much you and this chat used
 help-settings-voice = /voice — choose the voice
 help-settings-instructions = /instructions TEXT — what I should be like
 help-settings-mode = /mode all|replies — which group messages I answer
-help-settings-reset = /reset — back to defaults
-help-settings-settings = /settings — show the settings
+help-settings-reset = /reset — start a new conversation; /reset settings — every setting back to its default
 help-settings-forget = /forget — forget the conversation so far
-help-settings-memory = /memory on|off — remember earlier turns
+help-settings-memory = /memory on|off — remember what we said before
 help-settings-transcript = /transcript on|off — show what I heard above the answer
 help-settings-live = /live on|off — show answers as they are made (a draft with a stop button in private chats, a reaction in groups)
 help-settings-tools = /tools NAME on|off — switch a tool
 help-settings-timezone = /timezone ZONE — the chat's time zone, for the time and reminders
 help-settings-notes = /notes clear, /reminders clear — forget every note, cancel every reminder
-help-settings-usage = /usage — how much you and this chat used
 settings =
     <b>Settings of this chat</b>
     { $lines }
 settings-voice = Voice: { $value }
 settings-mode = Mode: { $value }
 settings-live = Live answers: { $value }
-settings-tools = Tools on: { $value }
+settings-tools = Tools on: { TOOL($value) }
 settings-timezone = Time zone: { $value }
 settings-instructions = Instructions: { $value }
+settings-instructions-default = the default: short answers, easy to follow by ear
 mode-all = every voice note
 mode-replies = replies and mentions
 voice-set = Voice set: { $voice }.
@@ -68,9 +73,15 @@ mode-set = Mode set: { $mode }.
 mode-usage = Usage: /mode all or /mode replies. Now: { $mode }.
 mode-private = In a private chat I answer every message; /mode is for groups.
 reset-done = Settings are back to defaults.
+reset-new = Let's start over: I have forgotten our conversation so far. The settings stay as they are (/reset settings puts them back to defaults).
+reset-confirm = Put every setting of this chat back to its default? The voice, the instructions, the mode, the tools, the time zone and the rest go back to the defaults; notes and reminders stay.
+reset-confirm-yes = Yes, reset the settings
+reset-confirm-no = Cancel
+reset-cancelled = Nothing changed: the settings stay as they are.
 not-admin = Only the chat's admins can change my settings.
 not-allowed = Sorry, this bot is private: its owner has not allowed this chat.
 unsupported = I answer voice notes, audio files, video notes and texts. Please send one of those.
+unknown-command = I don't know the command /{ $command }. /help tells what I can do.
 ask-usage = Reply with /ask to a voice note or an audio message and I will answer it.
 error-empty = The file is empty: there is nothing to listen to. Please record the voice note again.
 error-corrupt = I could not read this file: it seems damaged. Please send it again.
@@ -79,8 +90,8 @@ error-silent = I could not hear anything: the recording is silent. Please check 
 error-too-long = This recording is too long ({ $seconds } s). I listen to up to { $limit } s: please split it.
 error-too-large = This file is too large ({ $size } MB). I accept up to { $limit } MB.
 error-model = The speech model could not answer this time. Please try again.
-error-model-auth = The speech model refused the bot's key. Its owner has been told; please try again later.
-error-model-config = The bot is set up with a model or voice the speech model does not accept. Its owner has been told; please try again later.
+error-model-auth = The bot has a setup problem and cannot answer right now. Its owner has been told; please try again later.
+error-model-config = The bot has a setup problem (the model or the voice it asks for) and cannot answer right now. Its owner has been told; please try again later.
 error-model-quota = The speech model's quota is used up. Please try again later.
 error-model-unavailable = The speech model is not reachable right now. Please try again in a minute.
 error-model-timeout = The speech model took too long to answer. Please try again.
@@ -93,6 +104,7 @@ busy = I already have { $limit ->
 refused-marked = If I put 🙈 on your next messages, that means I did not take them either: send them again too.
 rate-limited = You are sending a lot right now. Please try again in { $seconds } s.
 heard = 🗣 { $text }
+live-stopped-mark = (stopped)
 memory-voice-without-transcript = (a voice message)
 voice-forbidden = Your privacy settings do not allow voice messages, so here is the answer as an audio file. To get voice notes, allow voice messages from this bot in Settings → Privacy.
 forget-done = I have forgotten our conversation so far.
@@ -100,8 +112,12 @@ memory-usage = Conversation memory is { $state }. Admins switch it with /memory 
 memory-set = Conversation memory is { $state } now.
 transcript-usage = Showing what I heard is { $state }. Admins switch it with /transcript on or /transcript off.
 transcript-set = Showing what I heard is { $state } now.
-state-on = on
-state-off = off
+live-state-on = on
+live-state-off = off
+memory-state-on = on
+memory-state-off = off
+transcript-state-on = on
+transcript-state-off = off
 budget-user-day = You have used today's limit. It resets at { $resets }.
 budget-user-month = You have used this month's limit. It resets at { $resets }.
 budget-chat-day = This chat has used today's limit. It resets at { $resets }.
@@ -114,7 +130,10 @@ reminder-budget-chat-day = This chat has used today's limit, so I cannot set the
 reminder-budget-chat-month = This chat has used this month's limit, so I cannot set the reminder. It resets at { $resets }.
 reminder-budget-bot-day = The bot has reached today's spending limit, so I cannot set the reminder. It resets at { $resets }.
 usage-title = Usage (audio both ways):
-usage-line = { $label }: { $turns } turns, { $minutes } min, ≈{ $cost } { $currency }
+usage-line = { $label }: { $turns ->
+        [one] { $turns } answer
+       *[other] { $turns } answers
+    }, { $minutes } min, ≈{ $cost }
 usage-you-today = You, today
 usage-you-month = You, this month
 usage-chat-today = This chat, today
@@ -122,10 +141,13 @@ usage-chat-month = This chat, this month
 usage-today = Today
 usage-month = This month
 stats-title = Bot statistics
-stats-failures = Failed turns this month: { $failures }
+stats-failures = Failed answers this month: { $failures }
 stats-top-chats = Top chats this month
 stats-top-users = Top users this month
-stats-chart = Audio minutes and turns, last 30 days
+stats-chart = Audio minutes and answers, last 30 days
+stats-chart-minutes = audio, minutes
+stats-chart-answers = answers
+stats-top-line = { $who }: { $minutes } min
 stats-owners-only = /stats is for the bot's owners.
 error-download = I could not fetch your file from Telegram. Please try again in a minute.
 menu-start = What this bot does
@@ -135,7 +157,7 @@ menu-ask = Answer the voice note you reply to
 menu-voice = Choose the voice
 menu-instructions = Show or set the instructions
 menu-mode = Group mode: all or replies
-menu-reset = Settings back to defaults
+menu-reset = Start a new conversation
 menu-forget = Forget this conversation
 menu-memory = Conversation memory: on or off
 menu-transcript = Show what was heard: on or off
@@ -157,11 +179,15 @@ tool-web_search = search the web
 tool-clock = date and time
 tool-notes = notes: remember what you ask me to
 tool-reminders = reminders at the time you say
+tool-name-web_search = web search
+tool-name-clock = date and time
+tool-name-notes = notes
+tool-name-reminders = reminders
 tools-how = Admins switch a tool with /tools NAME on or /tools NAME off, for example /tools { $example } off.
 tools-none = This bot has no tools: I just answer.
 tools-none-on = none
-tools-set-on = The tool { $tool } is on now.
-tools-set-off = The tool { $tool } is off now.
+tools-set-on = The tool “{ TOOL($tool) }” is on now.
+tools-set-off = The tool “{ TOOL($tool) }” is off now.
 tools-unknown = I don't know the tool “{ $tool }”. Tools: { $tools }.
 tools-unavailable = The tool “{ $tool }” is not available in this bot. Tools: { $tools }.
 timezone-show =
@@ -246,3 +272,22 @@ instructions-preset-friendly-button = Friendly and detailed
 instructions-preset-formal-button = Formal
 instructions-preset-friendly-text = You are a friendly voice assistant. Answer warmly and in some detail, with an example where it helps, in simple sentences that are easy to follow by ear: no lists, tables, links or markup. Answer in the user's language.
 instructions-preset-formal-text = You are a voice assistant. Answer politely and formally, precisely and to the point, in simple sentences that are easy to follow by ear: no lists, tables, links or markup. Answer in the user's language.
+# Answer forms (/answer) and the last answer again (/again): bot.telegram.handlers.answer.
+menu-answer = How I answer: voice, voice and text, or text for text
+menu-again = The last answer again
+help-settings-answer = /answer voice_text|voice|text — how I answer: a voice note with its text, the voice note alone, or typed questions in text
+help-use-again = /again — the last answer again (/again text, /again voice)
+settings-answer = Answers: { $value }
+answer-voice_text = a voice note with its text
+answer-voice = a voice note only
+answer-text_for_text = text to typed questions, a voice note to voice notes
+settings-menu-answer = 💬 Answers: { $value ->
+    [voice] voice only
+    [text_for_text] text for text
+   *[voice_text] voice and text
+}
+answer-set = From now on I answer with { $form }.
+answer-usage = I answer with { $form }. Admins change it with /answer voice_text, /answer voice or /answer text (typed questions in text only).
+again-none = I have no answer to repeat here yet (or it has been forgotten).
+again-no-voice = The last answer was text only, so there is no voice note to send again. /again text sends its text.
+again-usage = Usage: /again, /again text or /again voice.

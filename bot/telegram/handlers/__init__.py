@@ -7,6 +7,7 @@ from aiogram import Router
 
 from bot.telegram import live as drafts
 from bot.telegram.handlers import (
+    answer,
     errors,
     instructions,
     live,
@@ -40,6 +41,7 @@ def feature_routers() -> list[Router]:
         notes.router(),
         reminders.router(),
         usage.router(),
+        answer.router(),
     ]
 
 

@@ -23,13 +23,13 @@ async def on_live_set(
     message: Message, state: str, bot: Bot, texts: Texts, settings_store: ChatSettingsStore
 ) -> None:
     await settings_store.set(message.chat.id, live=state)
-    await tell(bot, message, texts("live-set", state=texts(f"state-{state}")))
+    await tell(bot, message, texts("live-set", state=texts(f"live-state-{state}")))
 
 
 async def on_live(
     message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts, settings: Settings
 ) -> None:
-    state = texts("state-on" if live_on(chat_settings, settings) else "state-off")
+    state = texts("live-state-on" if live_on(chat_settings, settings) else "live-state-off")
     await tell(bot, message, texts("live-usage", state=state))
 
 
@@ -37,16 +37,15 @@ async def on_transcript_set(
     message: Message, state: str, bot: Bot, texts: Texts, settings_store: ChatSettingsStore
 ) -> None:
     await settings_store.set(message.chat.id, transcript=state)
-    await tell(bot, message, texts("transcript-set", state=texts(f"state-{state}")))
+    await tell(bot, message, texts("transcript-set", state=texts(f"transcript-state-{state}")))
 
 
 async def on_transcript(
     message: Message, bot: Bot, chat_settings: ChatSettings, texts: Texts
 ) -> None:
     shown = chat_settings.shows_transcript(message.chat.type)
-    await tell(
-        bot, message, texts("transcript-usage", state=texts(f"state-{'on' if shown else 'off'}"))
-    )
+    state = texts("transcript-state-on" if shown else "transcript-state-off")
+    await tell(bot, message, texts("transcript-usage", state=state))
 
 
 def router() -> Router:

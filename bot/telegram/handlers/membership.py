@@ -1,14 +1,19 @@
-"""Membership: the bot's own (removed or blocked, added back, group upgraded to a supergroup),
-and others' admin rights (a promotion or demotion refreshes the chat's admin list at once)."""
+"""Membership: the bot's own (removed or blocked, added back, group upgraded to a supergroup;
+added to a group, it greets the group with the three things to know, in the language of whoever
+added it), and others' admin rights (a promotion or demotion refreshes the chat's admin list at
+once)."""
 
 from __future__ import annotations
 
 import logging
 import time
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ChatMemberUpdated, Message
 
+from bot.config import Settings
+from bot.i18n import Catalogue, pick_language
 from bot.storage.admins import AdminCache
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
@@ -21,11 +26,44 @@ log = logging.getLogger(__name__)
 GONE = {"kicked", "left"}
 
 
-async def on_my_membership(update: ChatMemberUpdated, chat_status: ChatStatus) -> None:
+async def on_my_membership(
+    update: ChatMemberUpdated,
+    bot: Bot,
+    chat_status: ChatStatus,
+    catalogue: Catalogue,
+    settings: Settings,
+) -> None:
     if update.new_chat_member.status in GONE:
         await chat_status.mark_blocked(update.chat.id, update.new_chat_member.status)
-    else:
-        await chat_status.mark_reachable(update.chat.id)
+        return
+    await chat_status.mark_reachable(update.chat.id)
+    added = update.old_chat_member.status in GONE
+    if added and update.chat.type in ("group", "supergroup") and _allowed(update, settings):
+        await _greet(update, bot, catalogue)
+
+
+def _allowed(update: ChatMemberUpdated, settings: Settings) -> bool:
+    """Whether the bot answers this chat (as the allowlists say): a chat it does not answer
+    is told so at its first message, and not greeted."""
+    if not settings.allowed_user_ids and not settings.allowed_chat_ids:
+        return True
+    adder = update.from_user.id
+    return (
+        adder in settings.admin_ids
+        or adder in settings.allowed_user_ids
+        or update.chat.id in settings.allowed_chat_ids
+    )
+
+
+async def _greet(update: ChatMemberUpdated, bot: Bot, catalogue: Catalogue) -> None:
+    """The group's greeting, in the language of whoever added the bot."""
+    lang = pick_language(update.from_user.language_code)
+    me = await bot.me()
+    text = catalogue.get(lang, "greeting", bot=me.username or "bot")
+    try:
+        await bot.send_message(chat_id=update.chat.id, text=text, parse_mode=None)
+    except TelegramAPIError as exc:  # a group where the bot may not write: nothing to greet
+        log.info("could not greet chat %s: %s", update.chat.id, exc)
 
 
 async def on_member_changed(update: ChatMemberUpdated, admin_cache: AdminCache) -> None:

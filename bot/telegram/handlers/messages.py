@@ -20,6 +20,7 @@ from bot.telegram.handlers.common import command
 from bot.telegram.media import asker_of, job_of, media_of
 from bot.telegram.permissions import Permissions
 from bot.telegram.ports import tell
+from bot.telegram.tool_words import echo
 
 HINT_SECONDS = 10
 LISTENABLE = F.voice | F.audio | F.video_note | F.video | F.document
@@ -62,6 +63,20 @@ async def on_text(
         await admission.admit(job_of(message, lang=lang, asker=asker, text=text))
 
 
+async def on_unknown_command(message: Message, bot: Bot, texts: Texts) -> None:
+    """A command the bot does not have (/cancel): said so, with /help. In a group, only one
+    addressed to this bot by name (/cancel@thisbot): the others may be another bot's."""
+    if message.from_user is not None and message.from_user.is_bot:
+        return
+    name, _, addressee = (message.text or "").split(maxsplit=1)[0][1:].partition("@")
+    me = await bot.me()
+    mine = bool(addressee) and addressee.lower() == (me.username or "").lower()
+    if not (mine or (not addressee and message.chat.type == "private")):
+        return
+    if name:
+        await tell(bot, message, texts("unknown-command", command=echo(name)))
+
+
 async def on_other(message: Message, bot: Bot, texts: Texts, chat_status: ChatStatus) -> None:
     """Stickers, photos and the rest: a hint in private chats (at most one in a few seconds, so
     a stream of stickers does not become a stream of hints), silence in groups."""
@@ -80,5 +95,6 @@ def router() -> Router:
     others = ~command(*(spec.name for spec in COMMANDS))
     r.message.register(on_media, LISTENABLE, others, ForTheBot(voice=True))
     r.message.register(on_text, F.text, ~F.text.startswith("/"), ForTheBot(voice=False))
+    r.message.register(on_unknown_command, F.text.startswith("/"), others)
     r.message.register(on_other, F.chat.type == "private", others)
     return r

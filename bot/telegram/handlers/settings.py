@@ -33,7 +33,7 @@ from aiogram.types import (
 )
 
 from bot.chat_options import INSTRUCTIONS, MEMORY, OPTIONS, TOOL_FIELD, TOOLS, VOICE, ChatOption
-from bot.config import Settings
+from bot.config import DEFAULT_INSTRUCTIONS, Settings
 from bot.domain import ChatSettings
 from bot.i18n import LANGUAGES, Texts
 from bot.storage.chat_settings import ChatSettingsStore
@@ -228,6 +228,11 @@ def main_view(
         "tools": ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on"),
         "timezone": tool_kit.timezone_for(chat_settings),
     }
+    if "instructions" not in chat_settings.custom and (
+        settings.default_instructions == DEFAULT_INSTRUCTIONS
+    ):
+        # The built-in instructions are Russian: the reader gets what they say, in their words.
+        resolved["instructions"] = texts("settings-instructions-default")
     rows = [
         [_menu_button(texts, option, chat_settings, chat_type, settings, tool_kit)]
         for option in menu_options(chat_type)
@@ -246,7 +251,8 @@ def tools_view(texts: Texts, chat_settings: ChatSettings, tool_kit: ToolKit) -> 
         on = name in enabled
         mark = "✅" if on else "⛔"
         lines.append(texts("tools-line", mark=mark, tool=name, description=texts(f"tool-{name}")))
-        rows.append([_button(f"{mark} {name}", f"{TOOLS.name}:{name}:{'off' if on else 'on'}")])
+        label = f"{mark} {texts(f'tool-name-{name}')}"  # the name people read
+        rows.append([_button(label, f"{TOOLS.name}:{name}:{'off' if on else 'on'}")])
     rows.append(_back(texts))
     return View("\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows))
 

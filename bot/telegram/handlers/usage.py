@@ -1,12 +1,16 @@
-"""/usage for everyone, /stats for the bot's owners."""
+"""/usage for everyone, /stats for the bot's owners (its top chats and users by name, where
+Telegram gives one, and its chart in the reader's language). Costs are shown with the
+currency's sign where it has a common one (RUB → ₽), else its code."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import html
+import logging
 
 from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile, Message
 
 from bot.config import Settings
@@ -18,9 +22,26 @@ from bot.telegram.handlers.common import command
 from bot.telegram.media import sender_of
 from bot.telegram.ports import tell, thread_of
 
-__all__ = ["router"]
+__all__ = ["money", "router"]
+
+log = logging.getLogger(__name__)
 
 TOP = 5
+# How long /stats waits for Telegram to name its top chats and users (the ids stay otherwise).
+NAMES_TIMEOUT = 5.0
+# The signs of the currencies that have one people know; any other is shown by its code.
+CURRENCY_SIGNS = {"RUB": "₽", "USD": "$", "EUR": "€", "GBP": "£", "KZT": "₸"}
+# The signs written before the amount in English ("$0.52"); the rest go after it ("0.52 ₽").
+SIGN_FIRST = {"$", "€", "£"}
+
+
+def money(amount: float, currency: str, lang: str) -> str:
+    """``amount`` in ``currency`` as the reader writes it: "$0.52", "0.52 ₽", "0,52 ₽"."""
+    sign = CURRENCY_SIGNS.get(currency.upper(), currency)
+    number = f"{amount:.2f}"
+    if lang == "ru":
+        return f"{number.replace('.', ',')} {sign}"
+    return f"{sign}{number}" if sign in SIGN_FIRST else f"{number} {sign}"
 
 
 def _line(texts: Texts, label: str, totals: Totals, currency: str) -> str:
@@ -29,9 +50,32 @@ def _line(texts: Texts, label: str, totals: Totals, currency: str) -> str:
         label=label,
         turns=totals.turns,
         minutes=round(totals.seconds / 60, 1),
-        cost=round(totals.cost, 2),
-        currency=currency,
+        cost=money(totals.cost, currency, texts.lang),
     )
+
+
+async def _name(bot: Bot, ident: str) -> str:
+    """A top chat's or user's name as Telegram gives it (a group's title; a person's first
+    name and @username), with its id; the id alone when Telegram names none (a user who
+    never wrote to the bot in private)."""
+    try:
+        chat = await bot.get_chat(int(ident))
+    except (TelegramAPIError, ValueError) as exc:
+        log.debug("no name for %s: %s", ident, exc)
+        return ident
+    name = chat.title or " ".join(x for x in (chat.first_name, chat.last_name) if x)
+    if chat.username:
+        name = f"{name} @{chat.username}" if name else f"@{chat.username}"
+    return f"{name} ({ident})" if name else ident
+
+
+async def _names(bot: Bot, idents: list[str]) -> list[str]:
+    """``_name`` of each, asked together, within ``NAMES_TIMEOUT``."""
+    try:
+        async with asyncio.timeout(NAMES_TIMEOUT):
+            return list(await asyncio.gather(*(_name(bot, ident) for ident in idents)))
+    except TimeoutError:
+        return idents
 
 
 async def on_usage(message: Message, bot: Bot, texts: Texts, ledger: UsageLedger) -> None:
@@ -78,11 +122,21 @@ async def on_stats(
         top = await ledger.top(scope, month, TOP)
         if top:
             lines.append(f"\n<b>{html.escape(texts(title))}</b>")
-            lines += [f"{html.escape(who)}: {seconds / 60:.1f} min" for who, seconds in top]
+            names = await _names(bot, [who for who, _ in top])
+            lines += [
+                html.escape(texts("stats-top-line", who=name, minutes=round(seconds / 60, 1)))
+                for name, (_, seconds) in zip(names, top, strict=True)
+            ]
     await tell(bot, message, "\n".join(lines), html_text=True)
     series = await ledger.daily("all", "all", 30, now)
     points = [(day, totals.seconds / 60, totals.turns) for day, totals in series]
-    png = await asyncio.to_thread(usage_chart, points, texts("stats-chart"))
+    png = await asyncio.to_thread(
+        usage_chart,
+        points,
+        texts("stats-chart"),
+        minutes=texts("stats-chart-minutes"),
+        answers=texts("stats-chart-answers"),
+    )
     await bot.send_photo(
         chat_id=message.chat.id,
         photo=BufferedInputFile(png, filename="usage.png"),

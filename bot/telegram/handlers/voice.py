@@ -21,14 +21,27 @@ __all__ = ["VOICE_CALLBACK", "router"]
 
 VOICE_CALLBACK = "voice:"
 VOICES_PER_ROW = 3
+# A voice's language and gender on its button, as signs anyone reads: "alena 🇷🇺 ♀".
+LANGUAGE_FLAGS = {
+    "ru": "🇷🇺", "kk": "🇰🇿", "uz": "🇺🇿", "en": "🇬🇧", "de": "🇩🇪", "he": "🇮🇱", "fr": "🇫🇷",
+    "es": "🇪🇸", "it": "🇮🇹", "uk": "🇺🇦", "be": "🇧🇾", "tr": "🇹🇷",
+}  # fmt: skip
+GENDER_SIGNS = {"F": "♀", "M": "♂"}
+
+
+def voice_label(name: str, language: str, gender: str) -> str:
+    """A voice's button: its name, its language's flag (else the language's code) and its
+    gender's sign, where known."""
+    flag = LANGUAGE_FLAGS.get(language, language.upper())
+    signs = " ".join(x for x in (flag, GENDER_SIGNS.get(gender, "")) if x)
+    return f"{name} {signs}" if signs else name
 
 
 def voice_keyboard(provider: str, current: str) -> InlineKeyboardMarkup:
     """The provider's voices, the current one marked."""
     buttons = []
     for name, (language, gender) in voices_for(provider).items():
-        details = ", ".join(x for x in (language, gender) if x)
-        label = f"{name} ({details})" if details else name
+        label = voice_label(name, language, gender)
         if name == current:
             label = f"✓ {label}"
         buttons.append(InlineKeyboardButton(text=label, callback_data=VOICE_CALLBACK + name))
