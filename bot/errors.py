@@ -49,6 +49,7 @@ what ``bot.i18n.render`` turns into the user's message: the one place errors bec
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
     "BotError",
@@ -145,15 +146,39 @@ class OverBudget(Refusal):
 
     reason = "budget"
 
-    def __init__(self, whose: str, period: str, resets_at: dt.datetime) -> None:
+    def __init__(
+        self, whose: str, period: str, resets_at: dt.datetime, timezone: str | None = None
+    ) -> None:
         super().__init__(f"budget of the {whose} used up ({period})")
         self.whose = whose
         self.period = period
-        self.resets_at = resets_at
+        self.resets_at = resets_at  # UTC: the budgets' periods are UTC days and months
+        self.timezone = timezone  # the zone the reset is shown in (None: UTC)
         self.key = f"budget-{whose}-{period}"
 
+    def shown_in(self, timezone: str) -> OverBudget:
+        """The same refusal, its reset shown in ``timezone`` (the chat's)."""
+        return OverBudget(self.whose, self.period, self.resets_at, timezone)
+
     def arguments(self) -> dict[str, object]:
-        return {"resets": self.resets_at.strftime("%Y-%m-%d %H:%M UTC")}
+        return {"resets": _moment_in(self.resets_at, self.timezone)}
+
+
+def _moment_in(moment: dt.datetime, timezone: str | None) -> str:
+    """``moment`` as the clock reads in ``timezone``, the zone named: "2026-12-07 03:00
+    (Europe/Moscow)"; a fixed offset (``Etc/GMT-3``, what /timezone UTC+3 sets) as the offset
+    reads, "(UTC+03:00)"; in UTC (also for None or an unknown zone) "2026-12-07 00:00 UTC"."""
+    try:
+        tz = ZoneInfo(timezone) if timezone else None
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = None
+    if tz is None or timezone in {"UTC", "Etc/UTC"}:
+        return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = moment.astimezone(tz)
+    if timezone is not None and timezone.startswith("Etc/"):
+        offset = local.strftime("%z")
+        return f"{local:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    return f"{local:%Y-%m-%d %H:%M} ({timezone})"
 
 
 class NotAdmin(Refusal):

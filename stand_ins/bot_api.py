@@ -7,23 +7,22 @@ Point a real aiogram ``Bot`` at it with
 :meth:`~BotAPIStandIn.push_update` are served through long-polling ``getUpdates``; pushed and
 uploaded files become downloadable through ``/file/bot{token}/{file_path}``.
 
-Only the methods the bot calls are answered (others get Telegram's 404 "method not found"):
-getMe, getUpdates, setWebhook, deleteWebhook, getFile, sendMessage, sendVoice, sendAudio,
-sendPhoto, editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, getChatMember
-and getChatAdministrators. Within them the stand-in mimics the parts of Telegram's behaviour a bot
-most often trips over: HTML ``parse_mode`` validation (with Telegram's error texts),
-text/caption length limits, ``message is not modified`` on no-op edits, the 20 MB ``getFile``
-limit, 64-byte callback data, ``getUpdates`` conflicts, replies to missing messages, the
-per-chat and per-group flood limits (:class:`FloodLimits`), the voice formats ``sendVoice``
-takes, voice notes refused by a user's privacy setting or a group's permissions
-(:meth:`BotAPIStandIn.voice_forbidden`, :meth:`~BotAPIStandIn.no_voice_rights`), a creator in
-every admin list, messages sent on behalf of a chat from the account Telegram uses
-(``GroupAnonymousBot``, ``Channel_Bot``, or user 777000 for a linked channel's automatic
-forwards), and a channel's own posts as ``channel_post`` updates. Failures can
-also be injected (:meth:`BotAPIStandIn.fail_next` for API calls,
-:meth:`~BotAPIStandIn.fail_next_download` for the file server, :meth:`~BotAPIStandIn.flood`
-for one chat). The bot never sends Markdown, so ``Markdown`` and ``MarkdownV2`` are refused
-rather than half-parsed.
+Only the methods the bot calls are answered (others get Telegram's 404 "method not found"): getMe,
+getUpdates, setWebhook, deleteWebhook, getFile, sendMessage, sendVoice, sendAudio, sendPhoto,
+editMessageText, answerCallbackQuery, sendChatAction, setMyCommands, getChatMember,
+getChatAdministrators and getChat (for the chats pushed updates carried). Within them the stand-in
+mimics the parts of Telegram's behaviour a bot most often trips over: HTML ``parse_mode``
+validation (with Telegram's error texts), text/caption length limits, ``message is not modified``
+on no-op edits, the 20 MB ``getFile`` limit, 64-byte callback data, ``getUpdates`` conflicts,
+replies to missing messages, the per-chat and per-group flood limits (:class:`FloodLimits`), the
+voice formats ``sendVoice`` takes, voice notes refused by a user's privacy setting or a group's
+permissions (:meth:`BotAPIStandIn.voice_forbidden`, :meth:`~BotAPIStandIn.no_voice_rights`), a
+creator in every admin list, messages sent on behalf of a chat from the account Telegram uses
+(``GroupAnonymousBot``, ``Channel_Bot``, or user 777000 for a linked channel's automatic forwards),
+and a channel's own posts as ``channel_post`` updates. Failures can also be injected
+(:meth:`BotAPIStandIn.fail_next` for API calls, :meth:`~BotAPIStandIn.fail_next_download` for the
+file server, :meth:`~BotAPIStandIn.flood` for one chat). The bot never sends Markdown, so
+``Markdown`` and ``MarkdownV2`` are refused rather than half-parsed.
 """
 
 from __future__ import annotations
@@ -622,6 +621,27 @@ def _strip_text(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[di
     return stripped, result
 
 
+def _chat_full_info(chat: dict[str, Any]) -> dict[str, Any]:
+    """A Chat dict as getChat answers it, a ChatFullInfo (core.telegram.org/bots/api#chatfullinfo):
+    the Chat's fields (``title`` of a group or channel; ``first_name``, ``last_name`` and
+    ``username`` of a private chat's other party, those it has) and the fields ChatFullInfo
+    requires besides: ``accent_color_id`` (one of the 7 built-in colours, by the id: choice),
+    ``max_reaction_count`` (Telegram's default of 11: choice) and ``accepted_gift_types`` (all
+    accepted: choice)."""
+    fields = ("id", "type", "title", "username", "first_name", "last_name", "is_forum")
+    info = {name: copy.deepcopy(chat[name]) for name in fields if name in chat}
+    info["accent_color_id"] = abs(int(chat["id"])) % 7
+    info["max_reaction_count"] = 11
+    info["accepted_gift_types"] = {
+        "unlimited_gifts": True,
+        "limited_gifts": True,
+        "unique_gifts": True,
+        "premium_subscription": True,
+        "gifts_from_channels": True,
+    }
+    return info
+
+
 def _png_size(data: bytes) -> tuple[int, int]:
     """Width and height from a PNG header (0, 0 for anything else)."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
@@ -737,6 +757,8 @@ class BotAPIStandIn:
         self._messages: dict[tuple[int, int], dict[str, Any]] = {}
         self._last_message_id: dict[int, int] = {}
         self._chats: dict[int, dict[str, Any]] = {}
+        # chat id -> the Chat dict as the last pushed update carried it (getChat knows only these)
+        self._seen_chats: dict[int, dict[str, Any]] = {}
         self._users: dict[int, dict[str, Any]] = {}
         self._webhook_url = ""
         self._handlers: dict[str, _Handler] = {
@@ -757,6 +779,7 @@ class BotAPIStandIn:
             "setmycommands": self._set_my_commands,
             "getchatadministrators": self._get_chat_administrators,
             "getchatmember": self._get_chat_member,
+            "getchat": self._get_chat,
         }
 
     # ------------------------------------------------------------------------- lifecycle
@@ -847,6 +870,7 @@ class BotAPIStandIn:
         self._updates.append(update)
         self._updates.sort(key=lambda item: int(item["update_id"]))
         self._remember_message(update)
+        self._remember_chats(update)
         self._updates_signal.notify()
         return update
 
@@ -1710,7 +1734,56 @@ class BotAPIStandIn:
             raise _APIError(400, "Bad Request: user not found")
         return {"status": "member", "user": self._known_user(user_id)}
 
+    async def _get_chat(self, call: Call) -> dict[str, Any]:
+        """The chat as a ChatFullInfo, for a chat some pushed update carried; else 400 "Bad
+        Request: chat not found" (a person's id is known once they wrote to the bot in private:
+        tdlib/telegram-bot-api#219)."""
+        raw = call.params.get("chat_id")
+        if raw is None or raw == "":
+            raise _APIError(400, "Bad Request: chat_id is empty")
+        chat: dict[str, Any] | None
+        if isinstance(raw, str) and raw.startswith("@"):  # a supergroup's or channel's username
+            chat = next(
+                (
+                    seen
+                    for seen in self._seen_chats.values()
+                    if seen["type"] != "private"
+                    and str(seen.get("username", "")).lower() == raw[1:].lower()
+                ),
+                None,
+            )
+        else:
+            try:
+                chat = self._seen_chats.get(int(raw))
+            except (TypeError, ValueError):
+                chat = None
+        if chat is None:
+            raise _APIError(400, "Bad Request: chat not found")
+        return _chat_full_info(chat)
+
     # ------------------------------------------------------------------------- helpers
+
+    def _remember_chats(self, update: dict[str, Any]) -> None:
+        """The chats ``update`` carries, for getChat: a message's chat and sender chat (a
+        reply's too), a callback's message's chat, a member update's chat."""
+        found: list[Any] = []
+        messages = [update.get(key) for key in _MESSAGE_UPDATES]
+        query = update.get("callback_query")
+        if isinstance(query, dict):
+            messages.append(query.get("message"))
+        for message in messages:
+            if not isinstance(message, dict):
+                continue
+            replied = message.get("reply_to_message")
+            for carrier in (message, replied if isinstance(replied, dict) else {}):
+                found += [carrier.get("chat"), carrier.get("sender_chat")]
+        for key in ("chat_member", "my_chat_member"):
+            member = update.get(key)
+            if isinstance(member, dict):
+                found.append(member.get("chat"))
+        for chat in found:
+            if isinstance(chat, dict) and isinstance(chat.get("id"), int) and "type" in chat:
+                self._seen_chats[chat["id"]] = copy.deepcopy(chat)
 
     def _known_user(self, user_id: int) -> dict[str, Any]:
         return copy.deepcopy(

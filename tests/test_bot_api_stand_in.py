@@ -22,6 +22,7 @@ from aiogram.exceptions import (
 from aiogram.types import (
     BotCommand,
     BufferedInputFile,
+    ChatFullInfo,
     ChatMemberAdministrator,
     ChatMemberOwner,
     InlineKeyboardButton,
@@ -406,6 +407,45 @@ async def test_every_admin_list_has_a_creator(stand_in: BotAPIStandIn, bot: Bot)
     assert stand_in.chat_admins[GROUP] == [
         {"user": {"id": 2, "is_bot": False, "first_name": "Adm"}}
     ]  # the test's list is left as it was
+
+
+async def test_get_chat_names_the_chats_and_people_pushed_updates_carried(
+    stand_in: BotAPIStandIn, bot: Bot
+) -> None:
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.get_chat(CHAT)  # nothing pushed yet
+    await bot.send_message(CHAT, "hello")
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.get_chat(CHAT)  # sending to a chat does not make it known
+    stand_in.push_message("text", chat_id=CHAT, user_id=USER, text="hi", first_name="Ann",
+                          username="ann")  # fmt: skip
+    stand_in.push_message("text", chat_id=GROUP, user_id=77, text="hi", chat_type="supergroup",
+                          chat_title="Choir", first_name="Bob")  # fmt: skip
+    stand_in.push_message("text", chat_id=GROUP, channel={"id": -1005, "title": "News"},
+                          chat_type="supergroup", chat_title="Choir", text="news")  # fmt: skip
+
+    person = await bot.get_chat(CHAT)
+    assert isinstance(person, ChatFullInfo)
+    assert (person.id, person.type, person.first_name, person.username) == (
+        CHAT, "private", "Ann", "ann",
+    )  # fmt: skip
+    assert person.title is None and person.max_reaction_count == 11
+    group = await bot.get_chat(GROUP)
+    assert (group.type, group.title, group.first_name) == ("supergroup", "Choir", None)
+    channel = await bot.get_chat(-1005)  # a sender chat is seen too
+    assert (channel.type, channel.title) == ("channel", "News")
+    # Bob wrote only in the group: Telegram knows no private chat with him.
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.get_chat(77)
+    with pytest.raises(TelegramBadRequest, match="chat not found"):
+        await bot.get_chat("@nobody")
+    (call, *_) = stand_in.calls_of("getChat")
+    assert call.int_param("chat_id") == CHAT and len(stand_in.calls_of("getChat")) == 7
+
+    # A name changed since is answered as the last update carried it.
+    stand_in.push_message("text", chat_id=CHAT, user_id=USER, text="hi", first_name="Anna")
+    renamed = await bot.get_chat(CHAT)
+    assert (renamed.first_name, renamed.username) == ("Anna", None)
 
 
 async def test_commands_actions_and_webhook(stand_in: BotAPIStandIn, bot: Bot) -> None:

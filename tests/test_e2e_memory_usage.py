@@ -148,7 +148,10 @@ async def test_usage_counters_and_usage_command(
 async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
     realtime: RealtimeStandIn, redis_url: str, ogg: bytes
 ) -> None:
-    async with running_bot(realtime, redis_url, user_daily_seconds=5, admin_ids=str(OWNER)) as app:
+    async with running_bot(
+        realtime, redis_url, user_daily_seconds=5, admin_ids=str(OWNER),
+        default_timezone="Europe/Moscow",
+    ) as app:  # fmt: skip
         await voice_turn(app, ogg, 1)  # 3 s in + 1 s out
         # Counted (its worst case, held while it ran, settled to what it used) before the next
         # is admitted: with the hold still on, the budget would already refuse the second.
@@ -159,7 +162,9 @@ async def test_budget_refuses_with_reset_time_and_owners_are_exempt(
         (refusal,) = await app.api.wait_for("sendMessage", timeout=10)
         tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
         assert "today's limit" in refusal.params["text"]
-        assert f"{tomorrow} 00:00 UTC" in refusal.params["text"]
+        # The budget resets at UTC midnight, shown as the chat's clock reads then (the chat
+        # chose no zone: the bot's DEFAULT_TIMEZONE).
+        assert f"{tomorrow} 03:00 (Europe/Moscow)" in refusal.params["text"]
         assert len(app.api.calls_of("sendVoice")) == 2
         # One at a time, each after the last one's usage is counted: each is past the budget
         # (pushed together, all three would be queued before any usage was recorded).
@@ -223,6 +228,28 @@ async def test_stats_for_owners_with_a_chart(
         size = photo.result["photo"][0]
         assert (size["width"], size["height"]) == (800, 400)
         assert 5_000 < len(png) < 500_000
+
+
+async def test_stats_names_the_top_users_and_chats_telegram_knows(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    async with running_bot(realtime, redis_url, admin_ids=str(OWNER)) as app:
+        await voice_turn(app, ogg, 1, first_name="Ann", username="ann")  # about 4 s
+        # A group and a member the bot never met in private: Telegram names neither.
+        stranger, group = 4077, -1004077
+        await app.services.ledger.record(group, stranger, TurnUsage(1.0, 0.0))
+        await counted(app, USER, 1)
+        app.api.push_message("text", chat_id=OWNER, user_id=OWNER, text="/stats")
+        await app.api.wait_for("sendPhoto", timeout=20)
+        stats = app.api.calls_of("sendMessage")[-1].params["text"]
+        chats, users = stats.split("Top users this month")
+        assert "Top chats this month" in chats
+        ann = f"Ann @ann ({USER}): "
+        assert ann in chats and f"\n{group}: " in chats  # a private chat is named as its person
+        first, second = users.removeprefix("</b>").strip().splitlines()[:2]
+        assert first.startswith(ann) and second.startswith(f"{stranger}: ")
+        asked = {call.int_param("chat_id") for call in app.api.calls_of("getChat")}
+        assert asked == {USER, group, stranger}
 
 
 async def test_voice_forbidden_falls_back_to_audio_with_a_hint(

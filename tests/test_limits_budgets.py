@@ -110,6 +110,45 @@ async def test_five_notes_at_once_against_a_budget_of_one_note_get_one_answer(
         assert holds(raw) == (0, 0, [])
 
 
+async def test_a_used_up_budget_says_when_it_resets_in_the_chats_time_zone(
+    realtime: RealtimeStandIn, redis_url: str, ogg: bytes
+) -> None:
+    async with running_bot(
+        realtime, redis_url, user_daily_seconds=1.0, default_timezone="Europe/Moscow"
+    ) as app:
+        await app.services.settings_store.set(USER, timezone="Asia/Almaty")
+        await app.services.ledger.record(USER, USER, TurnUsage(50.0, 20.0))
+        voice(app, ogg)
+        (refusal,) = await app.api.wait_for("sendMessage", timeout=10)
+        # Still UTC midnight (the budgets' days are UTC days), as the clock in Almaty reads then.
+        tomorrow = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d")
+        assert "today's limit" in refusal.params["text"]
+        assert f"It resets at {tomorrow} 05:00 (Asia/Almaty)." in refusal.params["text"]
+        assert app.api.calls_of("sendVoice") == []
+
+
+def test_a_budgets_reset_is_shown_in_the_zone_given() -> None:
+    resets = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)
+    refused = OverBudget("chat", "month", resets)
+    catalogue = Catalogue()
+    assert refused.arguments() == {"resets": "2026-12-07 00:00 UTC"}  # no zone: UTC, as before
+    shown = {
+        "Europe/Moscow": "2026-12-07 03:00 (Europe/Moscow)",
+        "Asia/Almaty": "2026-12-07 05:00 (Asia/Almaty)",
+        "America/New_York": "2026-12-06 19:00 (America/New_York)",
+        "Etc/GMT-3": "2026-12-07 03:00 (UTC+03:00)",  # what /timezone UTC+3 sets
+        "UTC": "2026-12-07 00:00 UTC",
+        "No/Such_Zone": "2026-12-07 00:00 UTC",
+    }
+    for zone, text in shown.items():
+        in_zone = refused.shown_in(zone)
+        assert in_zone.resets_at == resets and in_zone.key == "budget-chat-month"
+        assert in_zone.arguments() == {"resets": text}
+    in_moscow = refused.shown_in("Europe/Moscow")
+    assert "resets at 2026-12-07 03:00 (Europe/Moscow)." in render(catalogue, "en", in_moscow)
+    assert "обновится 2026-12-07 03:00 (Europe/Moscow)." in render(catalogue, "ru", in_moscow)
+
+
 async def test_the_bots_daily_spend_cap_refuses_new_turns_and_tells_the_owners_once(
     realtime: RealtimeStandIn, redis_url: str, ogg: bytes
 ) -> None:

@@ -10,10 +10,12 @@ from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.types import ErrorEvent, Message, ReactionTypeEmoji
 
 from bot import metrics
-from bot.errors import BotError, Busy, InputError, OverBudget, RateLimited, Refusal
+from bot.errors import BotError, Busy, InputError, OverBudget, RateLimited, Refusal, StorageError
 from bot.i18n import Catalogue, pick_language, render
+from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.telegram.ports import tell
+from bot.tools import ToolKit
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,12 @@ NOT_TAKEN = "🙈"
 
 
 async def on_error(
-    event: ErrorEvent, bot: Bot, catalogue: Catalogue, chat_status: ChatStatus
+    event: ErrorEvent,
+    bot: Bot,
+    catalogue: Catalogue,
+    chat_status: ChatStatus,
+    settings_store: ChatSettingsStore,
+    tool_kit: ToolKit,
 ) -> None:
     exc = event.exception
     update = event.update
@@ -46,6 +53,8 @@ async def on_error(
         query.from_user if query else (message.from_user if isinstance(message, Message) else None)
     )
     lang = pick_language(user.language_code if user else None)
+    if isinstance(exc, OverBudget) and message is not None:
+        exc = await in_chat_zone(exc, message.chat.id, settings_store, tool_kit)
     text = render(catalogue, lang, exc)
     if query is not None:
         await query.answer(text, show_alert=True)
@@ -55,6 +64,19 @@ async def on_error(
             await tell_refusal(bot, message, exc, text, marked, chat_status)
         else:
             await tell(bot, message, text)
+
+
+async def in_chat_zone(
+    refusal: OverBudget, chat_id: int, settings_store: ChatSettingsStore, tool_kit: ToolKit
+) -> OverBudget:
+    """``refusal`` with its reset (a UTC midnight) shown in the chat's time zone: the one it
+    chose, else the bot's DEFAULT_TIMEZONE (also when its settings cannot be read now)."""
+    try:
+        zone = tool_kit.timezone_for(await settings_store.get(chat_id))
+    except StorageError as exc:
+        log.info("settings of chat %s unread (%s): the reset in the default zone", chat_id, exc)
+        zone = tool_kit.default_timezone
+    return refusal.shown_in(zone)
 
 
 async def tell_refusal(
