@@ -137,3 +137,19 @@ def test_readme_lists_the_tables_commands_with_who_may_change_them() -> None:
             assert "admins" in who or "(admins)" in what, command.name
         else:
             assert who == "anyone", command.name
+
+
+def test_menus_list_what_each_place_uses() -> None:
+    """The settings /settings's buttons reach stay out of the menus (typed, they still work):
+    a short menu per place, each naming only what can be used there."""
+
+    names = {place: [command.name for command in menu(place)] for place in MENUS}
+    assert names["private"] == [
+        "start", "help", "settings", "voice", "notes", "reminders", "again", "usage", "reset",
+    ]  # fmt: skip
+    assert names["members"] == [
+        "start", "help", "settings", "ask", "notes", "reminders", "again", "usage",
+    ]  # fmt: skip
+    assert names["admins"] == [
+        "help", "settings", "ask", "voice", "notes", "reminders", "again", "usage", "reset",
+    ]  # fmt: skip

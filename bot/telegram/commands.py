@@ -61,6 +61,9 @@ class CommandSpec:
     help: tuple[HelpLine, ...] = ()
     admins_menu: bool = True
     menu: str = ""
+    # False: left out of every menu, as /settings's buttons reach it (or another command does
+    # the same); typed, it works, and /help lists it.
+    in_menus: bool = True
 
     def __post_init__(self) -> None:
         if not self.menu:
@@ -68,7 +71,7 @@ class CommandSpec:
 
     def offered_in(self, place: Menu) -> bool:
         """Whether the menu of ``place`` lists this command."""
-        if self.who == "owners":
+        if self.who == "owners" or not self.in_menus:
             return False
         if place == "private":
             return self.scope != "groups"
@@ -94,15 +97,29 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("settings", "both", "everyone", help=(_use(1),)),
     CommandSpec("ask", "groups", "everyone"),
     CommandSpec("voice", "both", "admins", changes=True, help=(_setting(1),)),
-    CommandSpec("instructions", "both", "admins", changes=True, help=(_setting(2),)),
-    CommandSpec("mode", "groups", "admins", changes=True, help=(_setting(3),)),
-    CommandSpec("forget", "both", "admins", changes=True, help=(_setting(6),)),
-    CommandSpec("memory", "both", "admins", changes=True, help=(_setting(7),)),
-    CommandSpec("transcript", "both", "admins", changes=True, help=(_setting(8),)),
-    CommandSpec("live", "both", "admins", changes=True, help=(_setting(9),)),
-    CommandSpec("answer", "both", "admins", changes=True, help=(_setting(15),)),
-    CommandSpec("tools", "both", "admins", changes=True, help=(_use(2), _setting(10))),
-    CommandSpec("timezone", "both", "admins", changes=True, help=(_setting(11),)),
+    CommandSpec(
+        "instructions",
+        "both",
+        "admins",
+        changes=True,
+        help=(_setting(2),),
+        in_menus=False,
+    ),
+    CommandSpec("mode", "groups", "admins", changes=True, help=(_setting(3),), in_menus=False),
+    CommandSpec("forget", "both", "admins", changes=True, help=(_setting(6),), in_menus=False),
+    CommandSpec("memory", "both", "admins", changes=True, help=(_setting(7),), in_menus=False),
+    CommandSpec("transcript", "both", "admins", changes=True, help=(_setting(8),), in_menus=False),
+    CommandSpec("live", "both", "admins", changes=True, help=(_setting(9),), in_menus=False),
+    CommandSpec("answer", "both", "admins", changes=True, help=(_setting(15),), in_menus=False),
+    CommandSpec(
+        "tools",
+        "both",
+        "admins",
+        changes=True,
+        help=(_use(2), _setting(10)),
+        in_menus=False,
+    ),
+    CommandSpec("timezone", "both", "admins", changes=True, help=(_setting(11),), in_menus=False),
     # Its settings line is /notes clear's and /reminders clear's.
     CommandSpec("notes", "both", "everyone", changes=True, help=(_use(3), _setting(12))),
     CommandSpec("reminders", "both", "everyone", changes=True, help=(_use(4),)),
