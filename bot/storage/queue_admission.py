@@ -6,7 +6,9 @@ While it waits the update stays unconfirmed to Telegram: nothing accepted is los
 
 from __future__ import annotations
 
-from bot.domain import AdmitResult, BudgetCheck, TurnJob
+from typing import Any
+
+from bot.domain import AdmitResult, TurnJob
 from bot.storage.retry import retrying
 from bot.storage.turn_queue import TurnQueue
 
@@ -19,27 +21,7 @@ class QueueAdmission:
     def __init__(self, queue: TurnQueue) -> None:
         self.queue = queue
 
-    async def admit(
-        self,
-        job: TurnJob,
-        *,
-        max_backlog: int,
-        rate_window_index: int,
-        rate_limit: int,
-        rate_window: int,
-        budgets: list[BudgetCheck],
-        prices: tuple[float, float],
-        hold: tuple[float, float] = (0.0, 0.0),
-    ) -> AdmitResult:
-        """``TurnQueue.admit``, waiting out passing failures."""
-        return await retrying(
-            self.queue.admit,
-            job,
-            max_backlog=max_backlog,
-            rate_window_index=rate_window_index,
-            rate_limit=rate_limit,
-            rate_window=rate_window,
-            budgets=budgets,
-            prices=prices,
-            hold=hold,
-        )
+    async def admit(self, job: TurnJob, **rules: Any) -> AdmitResult:
+        """``TurnQueue.admit`` with the same arguments (the port names them), waiting out
+        passing failures."""
+        return await retrying(self.queue.admit, job, **rules)
