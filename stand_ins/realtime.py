@@ -6,7 +6,8 @@ It plays one of two providers (Yandex in two variants), chosen with
 - ``"yandex"`` (the default): Yandex AI Studio's ``speech-realtime-250923`` as its documentation
   and official examples show it: ``Api-Key`` or ``Bearer`` auth, PCM at 24000 or 44100 Hz,
   server VAD, input transcripts sent without being asked for, no buffer-clear events, sessions of
-  5 minutes, 10 concurrent sessions and 10 session creations a second.
+  5 minutes, 10 concurrent sessions and 10 session creations a second; SpeechKit's voices, each
+  with its roles, no speed, input languages as tags (``["ru-RU"]``).
 - ``"yandex-field"``: the same service as clients of the live one report it (2026-08/09),
   where that differs from the documentation: assistant-role history items refused and the
   connection dropped, rates echoed as ``null`` (44100 Hz out unless asked), ``session.updated``
@@ -17,7 +18,8 @@ It plays one of two providers (Yandex in two variants), chosen with
 - ``"openai"``: OpenAI's GA Realtime API as openai-python's ``openai.types.realtime`` define it:
   ``Bearer`` auth only, ``audio/pcm`` at 24000 Hz only, unknown parameters refused, one output
   modality at a time, input transcription only when asked for and possibly after
-  ``response.done``, sessions of 60 minutes.
+  ``response.done``, sessions of 60 minutes, speeds from 0.25 to 1.5, transcription languages
+  in ISO-639-1.
 
 Both answer ``session.created`` on connect, deep-merge ``session.update`` into the effective
 session, run a server VAD that commits by itself at pauses, refuse manual commits of less than
@@ -30,9 +32,10 @@ instead of answering (yandex runs its reserved ``web_search`` and ``file_search`
 the client's ``function_call_output`` items must answer calls awaiting one.
 
 Every session is recorded in a `RecordedSession` (path, headers, client events, the effective
-session, all appended PCM, the client events the profile refused) so tests can assert on what a
-client sent. `validate_client_event` applies a profile's rules to one client event. Each rule
-names its source in a comment; stand_ins/README.md lists them all, and what is not modelled.
+session and its voice, role, speed and languages, all appended PCM, the client events the
+profile refused) so tests can assert on what a client sent. `validate_client_event` applies a
+profile's rules to one client event. Each rule names its source in a comment;
+stand_ins/README.md lists them all, and what is not modelled.
 """
 
 from __future__ import annotations
@@ -132,6 +135,49 @@ QUOTA_CLOSE_CODE = 1013
 # audio just committed (Scenario.create_needs_transcript): one client saw "здравствуйте" in a
 # loop (the voice bridge's comment); the wording is a choice.
 FIELD_GREETING = "Здравствуйте! Чем могу помочь?"
+# yandex and yandex-field: the voices and the roles each takes (its default first; none: no role
+# can be asked), as yandex-cloud/docs en/speechkit/tts/voices.md lists them ("All voices are
+# compatible with Realtime API"; Y-ex realtime/openai_custom_session_update_example.py points
+# there for "Available roles per voice"). Written here from that page, never read from the
+# bot's own table: a stand-in that took the bot's data could not catch the bot's mistakes.
+YANDEX_VOICE_ROLES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("lea", ()),  # de-DE
+    ("john", ()),  # en-US
+    ("naomi", ("modern", "classic")),  # he-IL
+    ("amira", ()),  # kk-KZ
+    ("madi", ()),
+    ("saule", ("neutral", "strict")),
+    ("zhanar", ("neutral", "friendly")),
+    ("alena", ("neutral", "good")),  # ru-RU
+    ("filipp", ()),
+    ("ermil", ("neutral", "good")),
+    ("jane", ("neutral", "good", "evil")),
+    ("omazh", ("neutral", "evil")),
+    ("zahar", ("neutral", "good")),
+    ("dasha", ("neutral", "good", "friendly")),
+    ("julia", ("neutral", "strict")),
+    ("lera", ("neutral", "friendly")),
+    ("masha", ("good", "strict", "friendly")),
+    ("marina", ("neutral", "whisper", "friendly")),
+    ("alexander", ("neutral", "good")),
+    ("kirill", ("neutral", "strict", "good")),
+    ("anton", ("neutral", "good")),
+    ("madi_ru", ()),
+    ("saule_ru", ("neutral", "strict", "whisper")),
+    ("zamira_ru", ("neutral", "strict", "friendly")),
+    ("zhanar_ru", ("neutral", "strict", "friendly")),
+    ("yulduz_ru", ("neutral", "strict", "friendly", "whisper")),
+    ("nigora", ()),  # uz-UZ
+    ("zamira", ("neutral", "strict", "friendly")),
+    ("yulduz", ("neutral", "strict", "friendly", "whisper")),
+)
+# yandex and yandex-field: a language tag of audio.input.languages, BCP 47 with its region, as
+# Y-ex sends them (realtime/voice-agent-kz.py ["kk-KZ"], openai_custom_session_update_example.py
+# ["ru-RU"], "Full list: .../speechkit/stt/models.html"; voices.md also writes "kk-KK").
+LANGUAGE_TAG = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
+# openai: audio.input.transcription.language(s) in ISO-639-1 (openai/types/realtime/
+# audio_transcription.py: "Supplying the input language in ISO-639-1 (e.g. `en`)").
+ISO_639_1 = re.compile(r"[a-z]{2}")
 
 
 @dataclass(frozen=True)
@@ -231,6 +277,24 @@ class Profile:
     """Default of `Scenario.web_search_events`."""
     quota_refusal: Literal["http_429", "error_event"] = "http_429"
     """Default of `Scenario.quota_refusal`."""
+    voice_roles: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+    """The voices ``audio.output.voice`` may name and the roles (``audio.output.role``) each
+    takes, its default first; a role must be one of the session's voice. None: any voice, and
+    the role is left to the other rules (openai refuses it as an unknown parameter)."""
+    takes_speed: bool = True
+    """Whether ``audio.output.speed`` may be set (a null is always taken)."""
+    speed_range: tuple[float, float] | None = None
+    """The lowest and highest ``audio.output.speed``; None: any number."""
+    language_tags: bool = False
+    """Whether ``audio.input.languages`` must be a list of language tags with a region
+    (``["ru-RU"]``, `LANGUAGE_TAG`)."""
+    iso639_transcription: bool = False
+    """Whether ``audio.input.transcription.language`` (and each of ``.languages``) must be an
+    ISO-639-1 code (``"ru"``, `ISO_639_1`)."""
+
+    def roles_of(self) -> dict[str, tuple[str, ...]] | None:
+        """`voice_roles` as a dict, None when the profile checks no voices."""
+        return None if self.voice_roles is None else dict(self.voice_roles)
 
 
 PROFILES: dict[ProfileName, Profile] = {
@@ -289,6 +353,21 @@ PROFILES: dict[ProfileName, Profile] = {
         # "parameters": "{}"}: "Встроенная функция для поиска в интернете" and "...по файлам"
         # (file_search takes the vector store id as its description).
         server_tools=frozenset({"web_search", "file_search"}),
+        # Y-docs en/speechkit/tts/voices.md: the voices and their roles (`YANDEX_VOICE_ROLES`);
+        # Y-ex realtime/openai_custom_session_update_example.py sends "role" next to "voice"
+        # ("Available roles per voice: .../speechkit/tts/voices.html"). A role the session's
+        # voice lacks, and a voice the list lacks, are errors of the service (the issue this
+        # rule comes from); their code and wording are undocumented: choices (`_check_voice`).
+        # Brand Voice voices (Y-docs realtime.md) are not in the list: refused here, a choice.
+        voice_roles=YANDEX_VOICE_ROLES,
+        # Y-docs en/ai-studio/concepts/agents/realtime.md documents no speed for the realtime
+        # model, nor does any Y-ex example send one: a speed is refused, a choice (the issue
+        # this rule comes from; ORION's live probe echoes "speed": null, and a null is taken).
+        takes_speed=False,
+        # Y-ex realtime/voice-agent-kz.py ("languages": ["kk-KZ"]) and
+        # openai_custom_session_update_example.py (["ru-RU"]): a list of tags with a region; a
+        # bare string or "ru" is refused, a choice (the only documented shape is the list).
+        language_tags=True,
     ),
     "openai": Profile(
         name="openai",
@@ -333,6 +412,11 @@ PROFILES: dict[ProfileName, Profile] = {
         max_sessions=None,
         max_creations_per_second=None,
         default_voice="alloy",
+        # realtime_audio_config_output.py, speed: "0.25 is the minimum speed. 1.5 is the
+        # maximum speed"; the refusal as OpenAI words range errors (`_check_speed`).
+        speed_range=(0.25, 1.5),
+        # audio_transcription.py: language (and languages) "in ISO-639-1 (e.g. `en`) format".
+        iso639_transcription=True,
     ),
 }
 
@@ -558,9 +642,164 @@ def _check_session_patch(session: Any, profile: Profile) -> _Refusal | None:
                 if kind is not None
                 else "session.audio.input.turn_detection",
             )
-    return _check_modalities(
-        session.get("output_modalities"), "session.output_modalities", profile
-    ) or _check_tools(session.get("tools"), "session.tools", profile)
+    return (
+        _check_voice(session, profile, None)
+        or _check_speed(session, profile)
+        or _check_languages(session, profile)
+        or _check_transcription_languages(session, profile)
+        or _check_modalities(session.get("output_modalities"), "session.output_modalities", profile)
+        or _check_tools(session.get("tools"), "session.tools", profile)
+    )
+
+
+def _check_voice(
+    session: dict[str, Any], profile: Profile, current: dict[str, Any] | None
+) -> _Refusal | None:
+    """yandex: ``audio.output.voice`` must be a voice of `Profile.voice_roles` and a role
+    (``audio.output.role``) one of that voice's: the voice in the same update, else the session's
+    (``current``, the effective session). Without ``current`` (`validate_client_event`, no state)
+    a role alone need only be some voice's role. With it, an update changing the voice alone is
+    refused when the session holds a role the new voice lacks. A null role clears it (choice).
+    Source: Y-docs en/speechkit/tts/voices.md (see `YANDEX_VOICE_ROLES`). Yandex documents no
+    error for either: ``invalid_request_error``, code ``invalid_value``, the param and the
+    wording are choices."""
+    roles_by_voice = profile.roles_of()
+    output = _dig(session, "audio", "output")
+    if roles_by_voice is None or not isinstance(output, dict):
+        return None
+    if "voice" in output:
+        voice = output["voice"]
+        if not isinstance(voice, str) or voice not in roles_by_voice:
+            names = ", ".join(f"'{name}'" for name in sorted(roles_by_voice))
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {voice!r}. Supported values are: {names}.",
+                "session.audio.output.voice",
+            )
+    else:
+        voice = _dig(current, "audio", "output", "voice")
+    if not isinstance(voice, str) or voice not in roles_by_voice:
+        # Stateless, or a session whose voice is none of the list (a profile's own default).
+        role = output.get("role")
+        known = [r for roles in roles_by_voice.values() for r in roles]
+        if current is None and role is not None and role not in known:
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {role!r}. No voice takes this role.",
+                "session.audio.output.role",
+            )
+        return None
+    allowed = roles_by_voice[voice]
+    if "role" in output:
+        role, held = output["role"], False
+    else:
+        # The voice changes, the session's role stays: the new voice must take it too.
+        role = _dig(current, "audio", "output", "role") if "voice" in output else None
+        held = True
+    if role is None or role in allowed:
+        return None
+    shown = f"{role!r} (the session's role)" if held else repr(role)
+    takes = (
+        "takes no role"
+        if not allowed
+        else "takes the roles " + ", ".join(f"'{r}'" for r in allowed)
+    )
+    return _Refusal(
+        "invalid_value",
+        f"Invalid value: {shown}. Voice '{voice}' {takes}.",
+        "session.audio.output.role",
+    )
+
+
+def _check_speed(session: dict[str, Any], profile: Profile) -> _Refusal | None:
+    """``audio.output.speed`` (a null is always taken). yandex: refused (`Profile.takes_speed`;
+    code and wording are choices); openai: a number within `Profile.speed_range`, refused as
+    OpenAI refuses a decimal out of range (``decimal_above_max_value`` "Invalid
+    'session.audio.output.speed': decimal above maximum value. Expected a value <= 1.5, but got
+    2.0 instead.", and ``decimal_below_min_value``, as clients of its API record them) or not a
+    number (``invalid_type``, the wording of `_check_tools`)."""
+    output = _dig(session, "audio", "output")
+    if not isinstance(output, dict) or output.get("speed") is None:
+        return None
+    speed = output["speed"]
+    param = "session.audio.output.speed"
+    if not profile.takes_speed:
+        return _Refusal(
+            "invalid_value",
+            f"Invalid value: {speed!r}. The realtime model takes no speech speed.",
+            param,
+        )
+    if isinstance(speed, bool) or not isinstance(speed, int | float):
+        return _Refusal(
+            "invalid_type",
+            f"Invalid type for '{param}': expected a decimal, but got {_json_kind(speed)} instead.",
+            param,
+        )
+    if profile.speed_range is None:
+        return None
+    low, high = profile.speed_range
+    if speed > high:
+        return _Refusal(
+            "decimal_above_max_value",
+            f"Invalid '{param}': decimal above maximum value. Expected a value <= {high}, but "
+            f"got {speed} instead.",
+            param,
+        )
+    if speed < low:
+        return _Refusal(
+            "decimal_below_min_value",
+            f"Invalid '{param}': decimal below minimum value. Expected a value >= {low}, but "
+            f"got {speed} instead.",
+            param,
+        )
+    return None
+
+
+def _check_languages(session: dict[str, Any], profile: Profile) -> _Refusal | None:
+    """yandex: ``audio.input.languages``, when given (a null is taken), is a list of language
+    tags with a region (`LANGUAGE_TAG`; `Profile.language_tags`). An empty list is taken; the
+    codes and wording are choices (Yandex documents no error)."""
+    languages = _dig(session, "audio", "input", "languages")
+    if not profile.language_tags or languages is None:
+        return None
+    param = "session.audio.input.languages"
+    if not isinstance(languages, list):
+        return _Refusal(
+            "invalid_type",
+            f"Invalid type for '{param}': expected an array of language tags, but got "
+            f"{_json_kind(languages)} instead.",
+            param,
+        )
+    for i, tag in enumerate(languages):
+        if not isinstance(tag, str) or LANGUAGE_TAG.fullmatch(tag) is None:
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {tag!r}. Expected a language tag with a region, such as "
+                "'ru-RU' or 'kk-KZ'.",
+                f"{param}[{i}]",
+            )
+    return None
+
+
+def _check_transcription_languages(session: dict[str, Any], profile: Profile) -> _Refusal | None:
+    """openai: ``audio.input.transcription.language`` and each of ``.languages`` are ISO-639-1
+    codes (`ISO_639_1`; `Profile.iso639_transcription`). The wording is a choice."""
+    transcription = _dig(session, "audio", "input", "transcription")
+    if not profile.iso639_transcription or not isinstance(transcription, dict):
+        return None
+    param = "session.audio.input.transcription"
+    given = [(f"{param}.language", transcription.get("language"))]
+    languages = transcription.get("languages")
+    if isinstance(languages, list):  # anything else is the types' to refuse
+        given += [(f"{param}.languages[{i}]", code) for i, code in enumerate(languages)]
+    for where, code in given:
+        if code is not None and (not isinstance(code, str) or ISO_639_1.fullmatch(code) is None):
+            return _Refusal(
+                "invalid_value",
+                f"Invalid value: {code!r}. Expected an ISO-639-1 language code, such as 'en'.",
+                where,
+            )
+    return None
 
 
 def _check_tools(tools: Any, param: str, profile: Profile) -> _Refusal | None:
@@ -599,6 +838,8 @@ def _json_kind(value: Any) -> str:
         return "a number"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, dict):
+        return "an object"
     return "a value of another type"
 
 
@@ -901,6 +1142,36 @@ class RecordedSession:
     close_code: int | None = None
     """The close code the server sent when it closed the connection itself (an error that ends
     the session, the lifetime), None otherwise."""
+
+    # What the session effectively has, read from `session` (so what the client's accepted
+    # session.update events left there, else the session's defaults).
+
+    @property
+    def voice(self) -> str | dict[str, Any] | None:
+        """``audio.output.voice``: the last one a client set, else the session's default."""
+        return _dig(self.session, "audio", "output", "voice")
+
+    @property
+    def role(self) -> str | None:
+        """``audio.output.role`` (yandex): the role a client set, None when it set none (or
+        cleared it; the voice then speaks its default role)."""
+        return _dig(self.session, "audio", "output", "role")
+
+    @property
+    def speed(self) -> float | None:
+        """``audio.output.speed``: what a client set, else the session's default (1.0 as the
+        session was created; null on yandex-field)."""
+        return _dig(self.session, "audio", "output", "speed")
+
+    @property
+    def input_languages(self) -> list[str] | None:
+        """``audio.input.languages`` (yandex), None unless a client set them."""
+        return _dig(self.session, "audio", "input", "languages")
+
+    @property
+    def transcription_language(self) -> str | None:
+        """``audio.input.transcription.language`` (openai), None unless a client set it."""
+        return _dig(self.session, "audio", "input", "transcription", "language")
 
 
 class RealtimeStandIn:
@@ -1728,7 +1999,15 @@ class _Session:
         """The profile's rules that depend on what the session did before."""
         if event["type"] == "conversation.item.create":
             return self.check_call_output(event.get("item"))
-        if event["type"] != "session.update" or not self.profile.voice_locked_after_audio:
+        if event["type"] != "session.update":
+            return None
+        update = event.get("session")
+        if isinstance(update, dict):
+            # yandex: a role must be one of the session's voice (`_check_voice`).
+            refusal = _check_voice(update, self.profile, self.rec.session)
+            if refusal is not None:
+                return refusal
+        if not self.profile.voice_locked_after_audio:
             return None
         voice = _dig(event, "session", "audio", "output", "voice")
         current = _dig(self.rec.session, "audio", "output", "voice")

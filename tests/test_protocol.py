@@ -72,7 +72,7 @@ def test_manual_turn_detection_is_null() -> None:
 
 
 def test_audio_before_session_created_is_queued_behind_session_update() -> None:
-    proto = TurnProtocol(SessionConfig(voice="v", instructions="i"))
+    proto = TurnProtocol(SessionConfig(voice="marina", instructions="i"))
     assert proto.add_audio(PCM_1S * 3) == []
     assert proto.end_input() == []
     sent = proto.receive({"type": "session.created"})

@@ -770,6 +770,245 @@ async def test_openai_voice_is_fixed_once_audio_went_out(openai_stand_in: Realti
     assert openai_stand_in.sessions[0].session["audio"]["output"]["voice"] == "marin"
 
 
+# -- voice, role, speed and languages ---------------------------------------------------------
+
+
+def output_update(**output: Any) -> dict[str, Any]:
+    """A yandex session.update that sets only these ``audio.output`` fields."""
+    return {"type": "session.update", "session": {"audio": {"output": output}}}
+
+
+def languages_update(languages: Any) -> dict[str, Any]:
+    return {"type": "session.update", "session": {"audio": {"input": {"languages": languages}}}}
+
+
+@pytest.mark.parametrize("yandex", ["yandex", "yandex-field"])
+def test_yandex_voice_role_speed_and_languages_stateless(yandex: ProfileName) -> None:
+    # Roles of the voice named beside them (en/speechkit/tts/voices.md).
+    for voice, role in (("marina", "whisper"), ("alena", "good"), ("naomi", "classic")):
+        assert validate_client_event(output_update(voice=voice, role=role), yandex) is None
+    assert validate_client_event(output_update(voice="marina", role="good"), yandex) == (
+        "Invalid value: 'good'. Voice 'marina' takes the roles 'neutral', 'whisper', 'friendly'."
+    )
+    assert validate_client_event(output_update(voice="filipp", role="good"), yandex) == (
+        "Invalid value: 'good'. Voice 'filipp' takes no role."
+    )
+    assert validate_client_event(output_update(voice="filipp", role=None), yandex) is None
+    # Without the session, a role alone need only be some voice's.
+    assert validate_client_event(output_update(role="evil"), yandex) is None
+    assert validate_client_event(output_update(role="cheerful"), yandex) == (
+        "Invalid value: 'cheerful'. No voice takes this role."
+    )
+    assert validate_client_event(output_update(role=["good"]), yandex) == (
+        "Invalid value: ['good']. No voice takes this role."
+    )
+    assert validate_client_event(output_update(voice="alena", role=["good"]), yandex) == (
+        "Invalid value: ['good']. Voice 'alena' takes the roles 'neutral', 'good'."
+    )
+    # Voices the list lacks: another provider's, the retired oksana, an object, null.
+    voices: tuple[Any, ...] = ("alloy", "oksana", {"id": "voice_1234"}, None)
+    for voice in voices:
+        reason = validate_client_event(output_update(voice=voice), yandex)
+        assert reason is not None and reason.startswith(f"Invalid value: {voice!r}. Supported")
+    # No speed on the realtime model; a null is no speed.
+    speeds: tuple[Any, ...] = (1.0, 1.25, "1.0")
+    for speed in speeds:
+        assert validate_client_event(output_update(speed=speed), yandex) == (
+            f"Invalid value: {speed!r}. The realtime model takes no speech speed."
+        )
+    assert validate_client_event(output_update(speed=None), yandex) is None
+    # Input languages: a list of tags with a region, as realtime/voice-agent-kz.py sends.
+    taken: tuple[Any, ...] = (["kk-KZ"], ["ru-RU", "kk-KZ"], ["kk-KK"], [], None)
+    for languages in taken:
+        assert validate_client_event(languages_update(languages), yandex) is None
+    assert validate_client_event(languages_update("ru-RU"), yandex) == (
+        "Invalid type for 'session.audio.input.languages': expected an array of language tags, "
+        "but got a string instead."
+    )
+    refused: tuple[list[Any], ...] = (["ru"], ["ru-RU", "ru_RU"], ["RU-ru"], [7])
+    for languages in refused:
+        bad = next(tag for tag in languages if tag != "ru-RU")
+        assert validate_client_event(languages_update(languages), yandex) == (
+            f"Invalid value: {bad!r}. Expected a language tag with a region, such as 'ru-RU' or "
+            "'kk-KZ'."
+        )
+
+
+def test_openai_speed_range_and_iso639_stateless() -> None:
+    def update(**output: Any) -> dict[str, Any]:
+        event = session_update(turn_detection=SERVER_VAD, out_rate=24000, transcription=True)
+        event["session"]["audio"]["output"].update(voice="marin", **output)
+        return event
+
+    for speed in (0.25, 1, 1.5, None):
+        assert validate_client_event(update(speed=speed), "openai") is None
+    assert validate_client_event(update(speed=2.0), "openai") == (
+        "Invalid 'session.audio.output.speed': decimal above maximum value. Expected a value "
+        "<= 1.5, but got 2.0 instead."
+    )
+    assert validate_client_event(update(speed=0.1), "openai") == (
+        "Invalid 'session.audio.output.speed': decimal below minimum value. Expected a value "
+        ">= 0.25, but got 0.1 instead."
+    )
+    for wrong in ("1.2", True):
+        reason = validate_client_event(update(speed=wrong), "openai")
+        assert reason is not None
+        assert reason.startswith("Invalid type for 'session.audio.output.speed': expected a")
+    # No roles on OpenAI: not a GA field.
+    assert validate_client_event(update(role="friendly"), "openai") == (
+        "Unknown parameter: 'session.audio.output.role'."
+    )
+    # The transcription language in ISO-639-1, not a tag with a region.
+    tagged = update()
+    tagged["session"]["audio"]["input"]["transcription"]["language"] = "ru-RU"
+    assert validate_client_event(tagged, "openai") == (
+        "Invalid value: 'ru-RU'. Expected an ISO-639-1 language code, such as 'en'."
+    )
+    several = update()
+    several["session"]["audio"]["input"]["transcription"]["languages"] = ["ru", "kk-KZ"]
+    assert validate_client_event(several, "openai") == (
+        "Invalid value: 'kk-KZ'. Expected an ISO-639-1 language code, such as 'en'."
+    )
+    several["session"]["audio"]["input"]["transcription"]["languages"] = ["ru", "kk"]
+    assert validate_client_event(several, "openai") is None
+
+
+async def updated_or_error(ws: ClientConnection, profile: ProfileName) -> dict[str, Any]:
+    """The answer to a session.update: its error event, or its (last) session.updated."""
+    event = (await recv_until_any(ws, ("session.updated", "error")))[-1]
+    if event["type"] == "session.updated":
+        for _ in range(PROFILES[profile].session_updated_count - 1):
+            event = (await recv_until(ws, "session.updated"))[-1]
+    return event
+
+
+async def recv_until_any(
+    ws: ClientConnection, event_types: tuple[str, ...], timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """Receive events up to and including the first one of any of event_types."""
+    events: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            events.append(orjson.loads(await ws.recv()))
+            if events[-1]["type"] in event_types:
+                return events
+
+
+@pytest.mark.parametrize("yandex", ["yandex", "yandex-field"])
+async def test_yandex_role_follows_the_session_s_voice(yandex: ProfileName) -> None:
+    role_param = "session.audio.output.role"
+    steps: list[tuple[dict[str, Any], str | None]] = [
+        (output_update(role="whisper"), None),  # the default voice, marina, takes it
+        (output_update(voice="alena"), role_param),  # the session's whisper: alena lacks it
+        (output_update(voice="alena", role="good"), None),
+        (output_update(role="evil"), role_param),  # alena lacks it
+        (output_update(voice="jane", role="evil"), None),
+        (output_update(voice="omazh"), None),  # omazh takes evil too: it stays
+        (output_update(voice="filipp", role="good"), role_param),  # filipp takes none
+        (output_update(voice="filipp"), role_param),  # and the session still holds evil
+        (output_update(voice="filipp", role=None), None),
+        (output_update(role="neutral"), role_param),
+        (output_update(voice="alloy"), "session.audio.output.voice"),
+        (output_update(speed=1.25), "session.audio.output.speed"),
+        (languages_update("kk-KZ"), "session.audio.input.languages"),
+        (languages_update(["kk"]), "session.audio.input.languages[0]"),
+        (languages_update(["kk-KZ"]), None),
+    ]
+    async with RealtimeStandIn(profile=yandex) as server:
+        async with open_ws(server) as ws:
+            created = (await recv_until(ws, "session.created"))[-1]["session"]
+            answers = []
+            for step, _ in steps:
+                await send(ws, step)
+                answers.append(await updated_or_error(ws, yandex))
+        await server.wait_sessions(1)
+    for (event, param), answer in zip(steps, answers, strict=True):
+        if param is None:
+            assert answer["type"] == "session.updated", event
+        else:
+            assert answer["type"] == "error", event
+            error = answer["error"]
+            assert (error["type"], error["code"], error["param"]) == (
+                "invalid_request_error",
+                "invalid_type" if param.endswith("languages") else "invalid_value",
+                param,
+            ), event
+    held = answers[1]["error"]["message"]
+    assert held == (
+        "Invalid value: 'whisper' (the session's role). Voice 'alena' takes the roles "
+        "'neutral', 'good'."
+    )
+    assert answers[7]["error"]["message"] == (
+        "Invalid value: 'evil' (the session's role). Voice 'filipp' takes no role."
+    )
+    assert answers[5]["session"]["audio"]["output"]["voice"] == "omazh"
+    assert answers[5]["session"]["audio"]["output"]["role"] == "evil"
+    rec = server.sessions[0]
+    assert len(rec.invalid) == sum(param is not None for _, param in steps)
+    assert (rec.voice, rec.role, rec.input_languages) == ("filipp", None, ["kk-KZ"])
+    assert rec.speed == created["audio"]["output"]["speed"]  # never set: the default
+    assert rec.transcription_language is None
+
+
+async def test_field_role_is_checked_against_the_model_s_default_voice() -> None:
+    async with RealtimeStandIn(profile="yandex-field") as server:
+        async with open_ws(server, query=FIELD_QUERY_260528) as ws:
+            created = (await recv_until(ws, "session.created"))[-1]["session"]
+            assert created["audio"]["output"]["voice"] == "kirill"
+            await send(ws, output_update(role="whisper"))  # marina's, not kirill's
+            refused = await updated_or_error(ws, "yandex-field")
+            await send(ws, output_update(role="strict"))
+            accepted = await updated_or_error(ws, "yandex-field")
+        await server.wait_sessions(1)
+    assert refused["error"]["message"] == (
+        "Invalid value: 'whisper'. Voice 'kirill' takes the roles 'neutral', 'strict', 'good'."
+    )
+    assert accepted["type"] == "session.updated"
+    assert (server.sessions[0].voice, server.sessions[0].role) == ("kirill", "strict")
+
+
+async def test_openai_refuses_speeds_out_of_range_roles_and_tags(
+    openai_stand_in: RealtimeStandIn,
+) -> None:
+    def update(speed: Any = 1.0, language: str = "ru", **output: Any) -> dict[str, Any]:
+        event = session_update(turn_detection=None, out_rate=24000, transcription=True)
+        event["session"]["audio"]["output"].update(voice="marin", speed=speed, **output)
+        event["session"]["audio"]["input"]["transcription"]["language"] = language
+        return event
+
+    async with open_ws(openai_stand_in, auth="Bearer test-key") as ws:
+        created = (await recv_until(ws, "session.created"))[-1]["session"]
+        errors = []
+        for event in (
+            update(speed=2.0),
+            update(speed=0.2),
+            update(role="good"),
+            update(language="ru-RU"),
+        ):
+            await send(ws, event)
+            errors.append((await updated_or_error(ws, "openai"))["error"])
+        await send(ws, update(speed=1.5, language="kk"))
+        accepted = await updated_or_error(ws, "openai")
+    assert [(e["code"], e["param"]) for e in errors] == [
+        ("decimal_above_max_value", "session.audio.output.speed"),
+        ("decimal_below_min_value", "session.audio.output.speed"),
+        ("unknown_parameter", "session.audio.output.role"),
+        ("invalid_value", "session.audio.input.transcription.language"),
+    ]
+    assert errors[0]["message"] == (
+        "Invalid 'session.audio.output.speed': decimal above maximum value. Expected a value "
+        "<= 1.5, but got 2.0 instead."
+    )
+    assert {e["type"] for e in errors} == {"invalid_request_error"}
+    assert accepted["type"] == "session.updated"
+    await openai_stand_in.wait_sessions(1)
+    rec = openai_stand_in.sessions[0]
+    assert len(rec.invalid) == 4
+    assert (created["audio"]["output"]["speed"], rec.speed) == (1.0, 1.5)
+    assert (rec.voice, rec.role, rec.transcription_language) == ("marin", None, "kk")
+    assert rec.input_languages is None
+
+
 async def test_text_only_response_has_no_audio(stand_in: RealtimeStandIn) -> None:
     stand_in.scenario = Scenario(reply_text="Just text.")
     async with open_ws(stand_in) as ws:
