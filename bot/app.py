@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.core.admission import Admission, AdmissionRules
 from bot.core.answering import Answering, TurnStores
+from bot.core.samples import VoiceSamples
+from bot.core.voices import VoiceChoice
 from bot.domain import Budgets, Defaults, Limits, Prices, ProviderTraits, ReminderCharge, TurnJob
 from bot.errors import StorageError
 from bot.i18n import Catalogue
+from bot.language import guess_language
 from bot.queue.clock import ReminderClock
 from bot.queue.worker import Handler, TurnWorker, WorkerOptions
 from bot.realtime.client import RealtimeClient
@@ -33,10 +36,12 @@ from bot.storage.memory import ConversationMemory
 from bot.storage.notes import NotesStore
 from bot.storage.queue_admission import QueueAdmission
 from bot.storage.reminders import ReminderStore
+from bot.storage.spoken import SpokenLanguages
 from bot.storage.stops import StopBus
 from bot.storage.tool_quota import ToolQuota
 from bot.storage.turn_queue import TurnQueue
 from bot.storage.usage import UsageLedger
+from bot.storage.voice_samples import VoiceSampleStore
 from bot.tools import ToolKit
 from bot.tools.search import SearxSearch
 
@@ -78,6 +83,8 @@ class Services:
     pipeline: TurnPipeline  # the answering's, which takes the path the probe's findings fit
     search: SearxSearch | None = None
     last_answers: LastAnswerStore | None = None  # each chat's last answer (/again)
+    spoken: SpokenLanguages | None = None  # each person's last language (a voice per language)
+    voice_samples: VoiceSamples | None = None  # the voice picker's samples
 
     async def close(self) -> None:
         """Free what the services hold besides Redis (the search back end's connections)."""
@@ -126,19 +133,25 @@ def build_pipeline(settings: Settings) -> TurnPipeline:
             await_transcript=path.await_transcript,
             # A turn reserves this long a reply against the budgets: it is never longer.
             max_reply_seconds=settings.max_reply_seconds,
+            profile=profile,
         ),
     )
 
 
 def prices_from(settings: Settings) -> Prices:
-    """The configured prices, else the provider's published ones."""
-    profile = PROFILES[settings.realtime_provider]
-    price_in = settings.price_input_audio_per_minute
-    price_out = settings.price_output_audio_per_minute
+    """The prices of the model answering (``REALTIME_MODEL``, as its provider's profile lists
+    them), each ``PRICE_*`` setting given replacing its own."""
+    model = PROFILES[settings.realtime_provider].prices(settings.realtime_model)
+
+    def given(setting: float | None, published: float) -> float:
+        return published if setting is None else setting
+
     return Prices(
-        input_per_minute=profile.price_input_per_minute if price_in is None else price_in,
-        output_per_minute=profile.price_output_per_minute if price_out is None else price_out,
-        currency=settings.price_currency,
+        input_per_minute=given(settings.price_input_audio_per_minute, model.input_per_minute),
+        output_per_minute=given(settings.price_output_audio_per_minute, model.output_per_minute),
+        currency=settings.price_currency or model.currency,
+        text_input_per_1k=given(settings.price_input_text_per_1k, model.text_input_per_1k),
+        text_output_per_1k=given(settings.price_output_text_per_1k, model.text_output_per_1k),
     )
 
 
@@ -163,7 +176,13 @@ def build_answering(
         slow_after=settings.event_timeout + 3,
         live_default=settings.live_answers,
         tools=tools,
+        voices=voice_choice(settings),
     )
+
+
+def voice_choice(settings: Settings) -> VoiceChoice:
+    """The provider's voices by language, and the language guess that picks among them."""
+    return VoiceChoice(PROFILES[settings.realtime_provider].voice_languages, guess_language)
 
 
 def build_tool_kit(
@@ -229,6 +248,7 @@ def build_services(settings: Settings, redis: Connection) -> Services:
         max_reply_seconds=settings.max_reply_seconds,
     )
     last_answers = LastAnswerStore(redis, ttl=settings.memory_ttl)
+    spoken = SpokenLanguages(redis, ttl=settings.memory_ttl)
     stores = TurnStores(
         settings_store,
         memory,
@@ -237,6 +257,7 @@ def build_services(settings: Settings, redis: Connection) -> Services:
         budgets=budgets,
         owners=settings.admin_ids,
         last_answers=last_answers,
+        spoken=spoken,
     )
     notes = NotesStore(
         redis,
@@ -279,6 +300,13 @@ def build_services(settings: Settings, redis: Connection) -> Services:
         pipeline=pipeline,
         search=search,
         last_answers=last_answers,
+        spoken=spoken,
+        voice_samples=VoiceSamples(
+            VoiceSampleStore(
+                redis, provider=settings.realtime_provider, model=settings.realtime_model
+            ),
+            pipeline,
+        ),
     )
 
 

@@ -1,15 +1,16 @@
 """A chat's settings, each declared once: the rows of ``OPTIONS``.
 
-A ``ChatOption`` says everything the bot needs to know of one setting: its name (the field of
-the chat's settings hash and the ``ChatSettings`` attribute), how the stored string becomes its
-value and back (its ``Codec``) and which values it takes, its default (a constant, or taken from
-the bot's ``Defaults``), the command that changes it (admins only), how ``/settings`` shows it,
-and, for a voice option, where its value goes in the session (``session_field``, a dotted path
-in ``session.update``'s ``session``). Every layer reads the rows: the storage decodes and checks
-a chat's fields by them (``settings_from``, ``check_fields``), ``/settings`` draws its lines from
-them in their order, and the turn's setup gives the model the values of the session options
-(``session_options``), which ``session_update`` places where the row says. A new voice option is
-one row here and its line in each locale; nothing else changes.
+A ``ChatOption`` says everything the bot needs to know of one setting: its name (the field of the
+chat's settings hash and the ``ChatSettings`` attribute), how the stored string becomes its value
+and back (its ``Codec``) and which values it takes, its default (a constant, or taken from the bot's
+``Defaults``), the command that changes it (admins only), how ``/settings`` shows it, and, for a
+voice option, its key in the session (``session_field``: where its value goes in ``session.update``
+is the provider profile's to say). Every layer reads the rows: the storage decodes and checks a
+chat's fields by them (``settings_from``, ``check_fields``), ``/settings`` draws its lines from them
+in their order, and the turn's setup gives the model the values of the session options
+(``session_options``), which the provider's profile places in ``session.update``. A new voice option
+is one row here, its field in the profiles of the providers that take it, and its line in each
+locale; nothing else changes.
 
 Pure values and functions, like ``bot.domain`` just below: no I/O, no adapter.
 """
@@ -28,10 +29,14 @@ __all__ = [
     "ANSWER",
     "ANSWER_FORMS",
     "INSTRUCTIONS",
+    "LANGUAGE",
     "LIVE",
     "MEMORY",
     "MODE",
     "OPTIONS",
+    "ROLE",
+    "SPEED",
+    "SPEED_WORDS",
     "SWITCH",
     "TEXT",
     "TIMEZONE",
@@ -39,6 +44,8 @@ __all__ = [
     "TOOL_FIELD",
     "TRANSCRIPT",
     "VOICE",
+    "VOICES",
+    "VOICE_FOR",
     "ChatOption",
     "Codec",
     "OptionFamily",
@@ -120,20 +127,21 @@ def _known_zone(name: str) -> bool:
 class ChatOption(Generic[T]):
     """One setting of a chat.
 
-    ``default`` is the value of a chat that chose nothing (or stored a string the option does
-    not take), unless ``from_defaults`` takes it from the bot's ``Defaults``; None means "the
-    deployment's default", which the reader resolves (``live``: ``LIVE_ANSWERS``). ``check``
-    narrows what the codec takes (a known time zone); a check that needs what only an adapter
-    knows (the provider's voices) is that adapter's, before it stores. ``command`` is the
-    command that changes it; every change is the chat's admins' (``admins_only``). ``shown`` is
-    the catalogue key of its line in ``/settings`` (given ``$value``; None: not shown), its
-    value shown as the catalogue's words ``words`` + the stored string ("mode-" → ``mode-all``)
-    or, without ``words``, as text, cut to ``preview`` characters (0: whole).
-    ``session_field``: a voice option, whose value goes to the model in the session at this
-    dotted path (``audio.output.speed``); None when it is not sent (or sent by a field of its
-    own: the voice, the instructions). ``menu``: the catalogue key of its button in the
-    /settings menu (None: no button), given ``$value``: the stored word of a switch or a choice
-    (the codec's ``words``), else the value as shown; offered in groups only when
+    ``default`` is the value of a chat that chose nothing (or stored a string the option does not
+    take), unless ``from_defaults`` takes it from the bot's ``Defaults``; None means "the
+    deployment's default", which the reader resolves (``live``: ``LIVE_ANSWERS``). ``check`` narrows
+    what the codec takes (a known time zone); a check that needs what only an adapter knows (the
+    provider's voices) is that adapter's, before it stores. ``command`` is the command that changes
+    it; every change is the chat's admins' (``admins_only``). ``shown`` is the catalogue key of its
+    line in ``/settings`` (given ``$value``; None: not shown), its value shown as the catalogue's
+    words ``words`` + the stored string ("mode-" → ``mode-all``) or, without ``words``, as text, cut
+    to ``preview`` characters (0: whole). ``session_field``: a voice option, whose value goes to the
+    model in the session where the provider's profile places it
+    (``bot.provider_profiles.Profile.session_fields``, by this key: ``speed`` is
+    ``audio.output.speed`` on OpenAI, and made by the bot on Yandex); None when it is not sent (or
+    sent by a field of its own: the voice, the instructions). ``menu``: the catalogue key of its
+    button in the /settings menu (None: no button), given ``$value``: the stored word of a switch or
+    a choice (the codec's ``words``), else the value as shown; offered in groups only when
     ``groups_only``."""
 
     name: str
@@ -283,8 +291,77 @@ ANSWER: ChatOption[str] = ChatOption(
     menu="settings-menu-answer",
 )
 
+# The voice's manner (a Yandex voice's role): None, the voice's own default. Set in the voice
+# picker after the voice; a role the chat's voice lacks is never sent, and kept only while the
+# voice has it (the picker drops it when the voice changes to one without it).
+ROLE: ChatOption[str] = ChatOption(
+    "role",
+    TEXT,
+    command="voice",
+    shown="settings-role",
+    words="role-",
+    session_field="role",
+)
+# How fast the voice speaks: sent where the provider takes a speed, else the bot changes the
+# reply's tempo itself (its pitch kept).
+SPEED_WORDS = ("0.8", "1", "1.25", "1.5")
+
+
+def _speed(stored: str) -> float:
+    if stored not in SPEED_WORDS:
+        raise ValueError(f"not one of {', '.join(SPEED_WORDS)}: {stored!r}")
+    return float(stored)
+
+
+SPEED: ChatOption[float] = ChatOption(
+    "speed",
+    Codec(_speed, lambda value: f"{value:g}", SPEED_WORDS),
+    default=1.0,
+    command="speed",
+    shown="settings-speed",
+    session_field="speed",
+    menu="settings-menu-speed",
+)
+
+
+def _language_tag(stored: str) -> str:
+    """``auto`` or a language tag with its region, as the providers take them (``kk-KZ``)."""
+    language, _, region = stored.partition("-")
+    if stored != "auto" and not (
+        len(language) == 2 and language.islower() and len(region) == 2 and region.isupper()
+    ):
+        raise ValueError(f"not auto or a tag such as ru-RU: {stored!r}")
+    return stored
+
+
+# The language the model listens for: "auto" (the provider's own guess), or one fixed.
+LANGUAGE: ChatOption[str] = ChatOption(
+    "language",
+    Codec(_language_tag, str),
+    default="auto",
+    command="language",
+    shown="settings-language",
+    words="language-",
+    session_field="language",
+    menu="settings-menu-language",
+)
+# One voice per language ("voice_for:kk" = "madi"), kept as admins pick voices: a turn in
+# another language the chat keeps a voice for is answered in that voice.
+VOICE_FOR = "voice_for:"
+VOICES: OptionFamily[str] = OptionFamily(
+    "voices",
+    TEXT,
+    command="voice",
+    shown="settings-voices",
+    prefix=VOICE_FOR,
+)
+
 OPTIONS: tuple[ChatOption[Any], ...] = (
     VOICE,
+    ROLE,
+    SPEED,
+    LANGUAGE,
+    VOICES,
     MODE,
     LIVE,
     TOOLS,
@@ -325,8 +402,8 @@ def check_fields(fields: Mapping[str, str], options: Iterable[ChatOption[Any]] =
 def session_options(
     settings: ChatSettings, options: Iterable[ChatOption[Any]] = OPTIONS
 ) -> dict[str, object]:
-    """The values of the chat's voice options, by the place each goes in the session (a value
-    of None, the provider's default, is not sent)."""
+    """The values of the chat's voice options, by their ``session_field`` key (a value of None,
+    the provider's default, is not given): the provider's profile places them."""
     placed: dict[str, object] = {}
     for option in options:
         if option.session_field is not None:

@@ -154,9 +154,14 @@ async def check_model(settings: Settings) -> Line:
     except RealtimeError as exc:
         return Line(False, what, f"{about} failed: {exc.__class__.__name__}: {exc}")
     took = time.perf_counter() - started
+    # A model its profile does not list (a newer one) works, priced as the default model.
+    priced = (
+        "" if settings.realtime_model in profile.models
+        else f"; priced as {profile.model} (no prices listed for it: set PRICE_*)"
+    )  # fmt: skip
     return Line(True, what, (
         f"{about} accepted {auth} and the session (voice {settings.default_voice}, "
-        f"{config.output_rate} Hz out, {settings.turn_detection}) in {took:.2f} s"
+        f"{config.output_rate} Hz out, {settings.turn_detection}) in {took:.2f} s{priced}"
     ))  # fmt: skip
 
 

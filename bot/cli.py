@@ -184,10 +184,7 @@ async def _probe(settings: Settings, args: argparse.Namespace) -> int:
     profile = profile_for(settings)
     prices = prices_from(settings)
     provider, model = endpoint.provider, settings.realtime_model
-    print(
-        cost_line(provider, prices.input_per_minute, prices.output_per_minute, prices.currency),
-        flush=True,
-    )
+    print(cost_line(provider, prices), flush=True)
     if not args.yes:
         if not sys.stdin.isatty():
             print("error: not a terminal: pass --yes to run the probe", file=sys.stderr)

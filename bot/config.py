@@ -191,9 +191,12 @@ class Settings(BaseSettings):
     input_transcription_model: str = ""
 
     # Usage, prices and budgets (0 = none)
-    price_input_audio_per_minute: float | None = Field(None, ge=0)  # None: the provider's
+    # None (and PRICE_CURRENCY ""): the prices of REALTIME_MODEL in its provider's profile.
+    price_input_audio_per_minute: float | None = Field(None, ge=0)
     price_output_audio_per_minute: float | None = Field(None, ge=0)
-    price_currency: str = "RUB"
+    price_input_text_per_1k: float | None = Field(None, ge=0)
+    price_output_text_per_1k: float | None = Field(None, ge=0)
+    price_currency: str = ""
     user_daily_seconds: float = Field(0.0, ge=0)
     user_monthly_seconds: float = Field(0.0, ge=0)
     chat_daily_seconds: float = Field(0.0, ge=0)

@@ -382,6 +382,14 @@ class TurnResult:
     marks: Marks = field(default_factory=Marks)
     stopped: bool = False  # the user stopped it: ``voice`` and ``text`` are what came before
     tool_calls: int = 0  # calls the client answered (a turn with any is never asked again)
+    # Seconds of audio the model made (what is billed); None: ``voice_seconds``. They differ
+    # when the bot changed the reply's tempo itself (a chat's speed the provider does not take).
+    model_seconds: float | None = None
+
+    @property
+    def output_seconds(self) -> float:
+        """The reply's seconds as the provider bills them."""
+        return self.voice_seconds if self.model_seconds is None else self.model_seconds
 
 
 @dataclass(frozen=True)
@@ -495,14 +503,29 @@ class Note:
 
 @dataclass(frozen=True)
 class Prices:
+    """What the model answering now costs, in ``currency``: audio by the minute, text tokens by
+    the thousand (``bot.provider_profiles.ModelPrices``, as the settings may override it)."""
+
     input_per_minute: float = 0.0
     output_per_minute: float = 0.0
     currency: str = "RUB"
+    text_input_per_1k: float = 0.0
+    text_output_per_1k: float = 0.0
 
     def cost(self, input_seconds: float, output_seconds: float) -> float:
+        """Audio seconds alone: what budgets hold for a turn before its tokens are known."""
         return (
             input_seconds * self.input_per_minute + output_seconds * self.output_per_minute
         ) / 60
+
+    def turn_cost(self, usage: TurnUsage) -> float:
+        """What one turn cost: its audio by the minute and its text tokens by the thousand."""
+        tokens = usage.tokens
+        text = (
+            tokens.input_text_tokens * self.text_input_per_1k
+            + tokens.output_text_tokens * self.text_output_per_1k
+        ) / 1000
+        return self.cost(usage.input_seconds, usage.output_seconds) + text
 
 
 @dataclass(frozen=True)
@@ -522,6 +545,7 @@ class Totals:
     input_seconds: float = 0.0
     output_seconds: float = 0.0
     tokens: dict[str, int] = field(default_factory=dict)
+    # What the turns cost, each priced by the model that answered it when it answered.
     cost: float = 0.0
 
     @property

@@ -80,6 +80,7 @@ __all__ = [
     "Refusal",
     "ReminderOverBudget",
     "ReminderRateLimited",
+    "SampleBusy",
     "SendFailed",
     "SilentAudio",
     "StorageError",
@@ -317,6 +318,12 @@ class SendFailed(DeliveryError):
     def __init__(self, message: str, *, transient: bool = True) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class SampleBusy(BotError):
+    """A voice's sample is being made by another process and was not ready in time."""
+
+    key = "voice-sample-busy"
 
 
 class ChatUnreachable(DeliveryError):

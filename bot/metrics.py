@@ -18,6 +18,8 @@ __all__ = [
     "TOOL_CALLS",
     "TURNS",
     "TURN_STAGE_SECONDS",
+    "VOICE_FOLLOWED",
+    "VOICE_SAMPLES",
     "start_metrics_server",
 ]
 
@@ -43,6 +45,15 @@ REFUSAL_NOTICES = Counter(
     "How senders of refused messages were told: message (a reply in words), mark (a reaction on "
     "a later one of a burst) or unsent (the chat is under flood control)",
     ["reason", "how"],
+)
+VOICE_SAMPLES = Counter(
+    "voicebot_voice_samples_total",
+    "Voice samples played, by where they came from (cache: by file_id; made: by the model)",
+    ["source"],
+)
+VOICE_FOLLOWED = Counter(
+    "voicebot_voice_follows_language_total",
+    "Turns answered in the voice a chat keeps for the language they were in, not its own",
 )
 QUEUE_DEPTH = Gauge("voicebot_queue_depth", "Turns in the queue not yet finished")
 IN_FLIGHT = Gauge("voicebot_realtime_sessions_in_flight", "Realtime sessions open in this process")

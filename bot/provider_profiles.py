@@ -21,19 +21,61 @@ from urllib.parse import quote
 __all__ = [
     "OPENAI_VOICES",
     "PROFILES",
+    "SPEEDS",
     "YANDEX_VOICES",
     "Auth",
+    "ModelPrices",
     "Profile",
+    "SessionField",
     "Voice",
 ]
 
+# The speeds a chat may choose, for every provider: sent where the provider takes a speed,
+# else made by the bot (the reply's tempo changed, its pitch kept).
+SPEEDS = (0.8, 1.0, 1.25, 1.5)
+
 
 class Voice(NamedTuple):
-    """A voice as the provider states it: its language ("" where the provider does not say)
-    and gender (F, M, or N)."""
+    """A voice as the provider states it: its language (ISO 639-1; "" where the provider does
+    not say: a voice that speaks any), gender (F, M, or N) and the roles (manners) it takes,
+    its default first (empty: none can be asked)."""
 
     language: str
     gender: str
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelPrices:
+    """What a model's use costs, in ``currency``: audio by the minute (Yandex bills audio
+    seconds) and tokens by the thousand (text both ways; audio tokens where the provider bills
+    audio by the token). ``*_per_minute`` also serve budgets, which hold a turn's worst case in
+    seconds before its tokens are known: a provider that bills audio by the token gives its
+    rate per minute of audio here too (its tokens per minute times the token price), and no
+    audio token price, so nothing is counted twice."""
+
+    input_per_minute: float = 0.0
+    output_per_minute: float = 0.0
+    text_input_per_1k: float = 0.0
+    text_output_per_1k: float = 0.0
+    currency: str = "RUB"
+
+
+@dataclass(frozen=True)
+class SessionField:
+    """Where a chat's voice option goes in ``session.update``'s ``session`` (a dotted path) and
+    in which form: as it is; ``list``: a list of it (``["ru-RU"]``); ``iso639``: a language
+    tag's language alone (``ru-RU`` → ``ru``)."""
+
+    path: str
+    form: Literal["value", "list", "iso639"] = "value"
+
+    def value(self, value: object) -> object:
+        if self.form == "list":
+            return [value]
+        if self.form == "iso639":
+            return str(value).split("-")[0].lower()
+        return value
 
 
 @dataclass(frozen=True)
@@ -71,8 +113,15 @@ class Profile:
     voices: Mapping[str, Voice]
     url_verbatim: frozenset[str] = frozenset()
     transcription_model: str = ""
-    price_input_per_minute: float = 0.0
-    price_output_per_minute: float = 0.0
+    # The models REALTIME_MODEL may name (the default ``model`` among them) and their prices;
+    # a model not listed is still taken (a new one), priced as the default model.
+    models: Mapping[str, ModelPrices] = field(default_factory=dict)
+    # Where each voice option a chat chose goes in the session (``bot.chat_options``: role,
+    # speed, language); an option without a field here is never sent: a speed the bot makes
+    # itself (``local_speed``), a role the provider does not take.
+    session_fields: Mapping[str, SessionField] = field(default_factory=dict)
+    # The input languages a chat may fix (BCP 47 tags, as ``/language`` offers them).
+    input_languages: tuple[str, ...] = ()
     # New sessions a second one process opens at most: under the provider's quota.
     sessions_per_second: float | None = None
     # Sessions open at once the provider documents as its quota (None: none documented).
@@ -93,6 +142,36 @@ class Profile:
     documented: Mapping[str, str] = field(default_factory=dict)
 
     @property
+    def price_input_per_minute(self) -> float:
+        return self.prices(self.model).input_per_minute
+
+    @property
+    def price_output_per_minute(self) -> float:
+        return self.prices(self.model).output_per_minute
+
+    @property
+    def local_speed(self) -> bool:
+        """The provider takes no speed: the bot changes the reply's tempo itself."""
+        return "speed" not in self.session_fields
+
+    @property
+    def voice_languages(self) -> dict[str, str]:
+        """Each voice's language ("" for a voice of any language)."""
+        return {name: about.language for name, about in self.voices.items()}
+
+    def prices(self, model: str) -> ModelPrices:
+        """``model``'s prices; the default model's for a model the profile does not list."""
+        return self.models.get(model) or self.models.get(self.model) or ModelPrices()
+
+    def roles(self, voice: str) -> tuple[str, ...]:
+        """The roles ``voice`` takes, its default first; none for a voice the provider does not
+        name or where roles are not sent at all."""
+        if "role" not in self.session_fields:
+            return ()
+        about = self.voices.get(voice)
+        return about.roles if about is not None else ()
+
+    @property
     def url_fields(self) -> tuple[str, ...]:
         """The Settings fields the URL template names, in order."""
         return tuple(name for _, name, _, _ in Formatter().parse(self.url) if name)
@@ -107,19 +186,39 @@ class Profile:
         )
 
 
-# name -> (language, gender): the voices yandex-cloud/docs (en/speechkit/tts/voices.md) states work
-# with the Realtime API.
+# name -> (language, gender, roles): the voices yandex-cloud/docs (en/speechkit/tts/voices.md)
+# states work with the Realtime API, each with its roles, the default first ("—": none).
 YANDEX_VOICES: dict[str, Voice] = {
     name: Voice(*about) for name, about in {
-        "alena": ("ru", "F"), "filipp": ("ru", "M"), "ermil": ("ru", "M"), "jane": ("ru", "F"),
-        "omazh": ("ru", "F"), "zahar": ("ru", "M"), "dasha": ("ru", "F"), "julia": ("ru", "F"),
-        "lera": ("ru", "F"), "masha": ("ru", "F"), "marina": ("ru", "F"),
-        "alexander": ("ru", "M"), "kirill": ("ru", "M"), "anton": ("ru", "M"),
-        "madi_ru": ("ru", "M"), "saule_ru": ("ru", "F"), "zamira_ru": ("ru", "F"),
-        "zhanar_ru": ("ru", "F"), "yulduz_ru": ("ru", "F"),
-        "amira": ("kk", "F"), "madi": ("kk", "M"), "saule": ("kk", "F"), "zhanar": ("kk", "F"),
-        "nigora": ("uz", "F"), "zamira": ("uz", "F"), "yulduz": ("uz", "F"),
-        "john": ("en", "M"), "lea": ("de", "F"), "naomi": ("he", "F"),
+        "alena": ("ru", "F", ("neutral", "good")),
+        "filipp": ("ru", "M", ()),
+        "ermil": ("ru", "M", ("neutral", "good")),
+        "jane": ("ru", "F", ("neutral", "good", "evil")),
+        "omazh": ("ru", "F", ("neutral", "evil")),
+        "zahar": ("ru", "M", ("neutral", "good")),
+        "dasha": ("ru", "F", ("neutral", "good", "friendly")),
+        "julia": ("ru", "F", ("neutral", "strict")),
+        "lera": ("ru", "F", ("neutral", "friendly")),
+        "masha": ("ru", "F", ("good", "strict", "friendly")),
+        "marina": ("ru", "F", ("neutral", "whisper", "friendly")),
+        "alexander": ("ru", "M", ("neutral", "good")),
+        "kirill": ("ru", "M", ("neutral", "strict", "good")),
+        "anton": ("ru", "M", ("neutral", "good")),
+        "madi_ru": ("ru", "M", ()),
+        "saule_ru": ("ru", "F", ("neutral", "strict", "whisper")),
+        "zamira_ru": ("ru", "F", ("neutral", "strict", "friendly")),
+        "zhanar_ru": ("ru", "F", ("neutral", "strict", "friendly")),
+        "yulduz_ru": ("ru", "F", ("neutral", "strict", "friendly", "whisper")),
+        "amira": ("kk", "F", ()),
+        "madi": ("kk", "M", ()),
+        "saule": ("kk", "F", ("neutral", "strict")),
+        "zhanar": ("kk", "F", ("neutral", "friendly")),
+        "nigora": ("uz", "F", ()),
+        "zamira": ("uz", "F", ("neutral", "strict", "friendly")),
+        "yulduz": ("uz", "F", ("neutral", "strict", "friendly", "whisper")),
+        "john": ("en", "M", ()),
+        "lea": ("de", "F", ()),
+        "naomi": ("he", "F", ("modern", "classic")),
     }.items()
 }  # fmt: skip
 OPENAI_VOICES: dict[str, Voice] = {
@@ -154,8 +253,23 @@ PROFILES: dict[str, Profile] = {
         turn_detections=("server_vad", "manual"),
         output_modalities=("text", "audio"),
         voices=YANDEX_VOICES,
-        price_input_per_minute=0.026 * 60,
-        price_output_per_minute=0.02 * 60,
+        # Prices, VAT included, per model. 250923: audio as above, text 4 × the text-generation
+        # SKU (0.8 ₽ per 1000 tokens both ways). 260528 (Yandex's release notes and model list;
+        # the API reference still names only 250923): audio 0.0264 / 0.0203 ₽ a second, text
+        # 0.1 ₽ in / 0.2 ₽ out per 1000 tokens (third-party price checks, realtime-notes).
+        models={
+            "speech-realtime-250923": ModelPrices(0.026 * 60, 0.02 * 60, 0.8, 0.8, "RUB"),
+            "speech-realtime-260528": ModelPrices(0.0264 * 60, 0.0203 * 60, 0.1, 0.2, "RUB"),
+        },
+        # A voice's manner next to the voice (realtime/openai_custom_session_update_example.py);
+        # the input language as a list of tags (realtime/voice-agent-kz.py, ["kk-KZ"]). No
+        # speed is documented for the realtime model: the bot changes the tempo itself.
+        session_fields={
+            "role": SessionField("audio.output.role"),
+            "language": SessionField("audio.input.languages", "list"),
+        },
+        # The languages of Yandex's voices (en/speechkit/tts/voices.md).
+        input_languages=("ru-RU", "kk-KZ", "uz-UZ", "en-US", "de-DE", "he-IL"),
         # Yandex's quota: 10 new sessions a second per cloud (yandex-cloud/docs,
         # _includes/yandexgpt-limits.md); one process keeps under it. And 10 sessions at once
         # (past them the handshake gets 429: the probe's quota question).
@@ -202,6 +316,39 @@ PROFILES: dict[str, Profile] = {
         turn_detections=("server_vad", "semantic_vad", "manual"),
         output_modalities=("audio",),
         voices=OPENAI_VOICES,
+        models={
+            name: ModelPrices(
+                600 * audio_in / 1e6, 1200 * audio_out / 1e6, text_in / 1e3, text_out / 1e3, "USD"
+            )
+            for name, (audio_in, audio_out, text_in, text_out) in {
+                "gpt-realtime": (32, 64, 4, 16),
+                "gpt-realtime-2025-08-28": (32, 64, 4, 16),
+                "gpt-realtime-mini": (10, 20, 0.6, 2.4),
+                "gpt-realtime-mini-2025-10-06": (10, 20, 0.6, 2.4),
+            }.items()
+        },
+        # openai/types/realtime: audio.output.speed (0.25–1.5, between responses), the input
+        # language as ISO-639-1 in audio.input.transcription.language. No roles: manner is
+        # steered by the instructions.
+        session_fields={
+            "speed": SessionField("audio.output.speed"),
+            "language": SessionField("audio.input.transcription.language", "iso639"),
+        },
+        input_languages=(
+            "ru-RU",
+            "kk-KZ",
+            "uz-UZ",
+            "en-US",
+            "de-DE",
+            "he-IL",
+            "uk-UA",
+            "fr-FR",
+            "es-ES",
+            "it-IT",
+            "pt-BR",
+            "tr-TR",
+            "pl-PL",
+        ),
         documented={
             "assistant_items": "accepted",
             "rates_echoed": "24000 echoed; one session.updated",

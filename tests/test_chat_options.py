@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +17,9 @@ from bot.chat_options import OPTIONS, ChatOption, number, session_options, setti
 from bot.core.answering import Answering, TurnStores
 from bot.domain import ChatSettings, Defaults, Outcome, Prices, Reply, TurnJob
 from bot.i18n import Catalogue
+from bot.provider_profiles import PROFILES, SessionField
 from bot.realtime.protocol import SessionConfig, session_update
+from bot.realtime.providers import place_voice_options
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.chat_status import ChatStatus
 from bot.storage.keys import chat_settings
@@ -29,18 +32,20 @@ from tests.conftest import make_pipeline, realtime_settings
 
 CHAT = 4242
 DEFAULTS = Defaults(voice="marina", instructions="Be brief.")
-# A speaking speed, declared here only: the row a newcomer would add to OPTIONS.
-SPEED: ChatOption[float] = ChatOption(
-    "speed",
-    number(0.8, 1.5),
+# How loud the voice is, declared here only: the row a newcomer would add to OPTIONS, and the
+# field of each provider's profile that takes it.
+VOLUME: ChatOption[float] = ChatOption(
+    "volume",
+    number(0.5, 2.0),
     default=1.0,
-    command="speed",
-    shown="settings-speed",
-    session_field="audio.output.speed",
+    command="voice",
+    shown="settings-volume",
+    session_field="volume",
 )
-WITH_SPEED = (*OPTIONS, SPEED)
+WITH_VOLUME = (*OPTIONS, VOLUME)
+VOLUME_FIELD = SessionField("audio.output.volume")
 # Its locale line, as bot/locales/*/bot.ftl would hold it.
-SPEED_LINES = {"en": "Speed: {value}", "ru": "Скорость речи: {value}"}
+VOLUME_LINES = {"en": "Volume: {value}", "ru": "Громкость: {value}"}
 
 
 @pytest.fixture
@@ -51,57 +56,66 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 def texts_of(lang: str) -> Any:
-    """The catalogue's words in ``lang``, with the speed's line added."""
+    """The catalogue's words in ``lang``, with the volume's line added."""
     catalogue = Catalogue()
 
     def texts(key: str, **args: Any) -> str:
-        if key == "settings-speed":
-            return SPEED_LINES[lang].format(**args)
+        if key == "settings-volume":
+            return VOLUME_LINES[lang].format(**args)
         return catalogue.get(lang, key, **args)
 
     return texts
 
 
+# The voice studio's settings of a chat that chose none: the voice's own role, 1×, any
+# language, no voice kept for another language.
+VOICE_DEFAULTS = {"role": None, "speed": 1.0, "language": "auto", "voices": ()}
 RESOLVED = {"live": True, "tools": "clock, notes", "timezone": "Europe/Moscow"}
 
 
 async def test_a_new_voice_option_is_stored_read_and_checked(redis: Redis) -> None:
-    store = ChatSettingsStore(redis, DEFAULTS, WITH_SPEED)
-    assert (await store.get(CHAT)).value("speed") == 1.0  # the declared default
-    await store.set(CHAT, speed="1.2")
+    store = ChatSettingsStore(redis, DEFAULTS, WITH_VOLUME)
+    assert (await store.get(CHAT)).value("volume") == 1.0  # the declared default
+    await store.set(CHAT, volume="1.2")
     chat = await store.get(CHAT)
-    assert chat.value("speed") == 1.2 and "speed" in chat.custom
+    assert chat.value("volume") == 1.2 and "volume" in chat.custom
     assert chat.voice == "marina"  # the other settings as before
-    for wrong in ("3", "0.5", "fast", "nan"):
+    for wrong in ("3", "0.4", "loud", "nan"):
         with pytest.raises(ValueError, match="does not take"):
-            await store.set(CHAT, speed=wrong)
-    assert await redis.hget(chat_settings(CHAT), "speed") == "1.2"
+            await store.set(CHAT, volume=wrong)
+    assert await redis.hget(chat_settings(CHAT), "volume") == "1.2"
     # A value it does not take, written by other means, reads as the default.
-    await redis.hset(chat_settings(CHAT), "speed", "9")
-    assert (await store.get(CHAT)).value("speed") == 1.0
+    await redis.hset(chat_settings(CHAT), "volume", "9")
+    assert (await store.get(CHAT)).value("volume") == 1.0
     # Without the row the field is no setting at all.
-    with pytest.raises(ValueError, match="speed"):
-        await ChatSettingsStore(redis, DEFAULTS).set(CHAT, speed="1.2")
+    with pytest.raises(ValueError, match="volume"):
+        await ChatSettingsStore(redis, DEFAULTS).set(CHAT, volume="1.2")
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_a_new_option_gets_its_line_in_settings(lang: str) -> None:
     texts = texts_of(lang)
-    chat = settings_from({"speed": "1.25", "mode": "all"}, DEFAULTS, WITH_SPEED)
+    chat = settings_from({"volume": "1.25", "mode": "all"}, DEFAULTS, WITH_VOLUME)
     before = settings_text(texts, chat, RESOLVED)
-    after = settings_text(texts, chat, RESOLVED, WITH_SPEED)
-    assert after == before + "\n" + SPEED_LINES[lang].format(value="1.25")
+    after = settings_text(texts, chat, RESOLVED, WITH_VOLUME)
+    assert after == before + "\n" + VOLUME_LINES[lang].format(value="1.25")
 
 
 async def test_a_new_voice_option_reaches_the_session(
     redis: Redis, redis_url: str, realtime: RealtimeStandIn
 ) -> None:
     """From the chat's hash through the worker's turn (its setup loader, the realtime turn) to
-    the ``session.update`` the model gets, with only the row added."""
-    store = ChatSettingsStore(redis, DEFAULTS, WITH_SPEED)
-    await store.set(CHAT, speed="1.3", voice="jane")
+    the ``session.update`` the model gets, with only the row and the profile's field added."""
+    store = ChatSettingsStore(redis, DEFAULTS, WITH_VOLUME)
+    await store.set(CHAT, volume="1.3", voice="jane")
+    pipeline = make_pipeline(realtime_settings(realtime))
+    profile = pipeline.options.profile
+    fields = {**profile.session_fields, "volume": VOLUME_FIELD}
+    pipeline.options = dataclasses.replace(
+        pipeline.options, profile=dataclasses.replace(profile, session_fields=fields)
+    )
     answering = Answering(
-        make_pipeline(realtime_settings(realtime)),
+        pipeline,
         Catalogue(),
         defaults=DEFAULTS,
         stores=TurnStores(
@@ -110,28 +124,29 @@ async def test_a_new_voice_option_reaches_the_session(
             UsageLedger(redis, Prices()),
             ChatStatus(redis),
         ),
-        options=WITH_SPEED,
+        options=WITH_VOLUME,
     )
     sink = Sink()
     job = TurnJob(chat_id=CHAT, message_id=1, user_id=CHAT, text="Hello")
     assert await answering.answer(job, NoFile(), sink) is Outcome.ANSWERED
     assert sink.replies
     output = realtime.sessions[-1].session["audio"]["output"]
-    assert output["speed"] == 1.3 and output["voice"] == "jane"
+    assert output["volume"] == 1.3 and output["voice"] == "jane"
 
 
 def test_session_update_places_each_voice_option_at_its_path() -> None:
-    chat = settings_from({"speed": "0.9"}, DEFAULTS, WITH_SPEED)
-    placed = session_options(chat, WITH_SPEED)
-    assert placed == {"audio.output.speed": 0.9}
+    chat = settings_from({"volume": "0.9"}, DEFAULTS, WITH_VOLUME)
+    given = session_options(chat, WITH_VOLUME)
+    assert given == {"volume": 0.9, "speed": 1.0, "language": "auto"}
+    profile = dataclasses.replace(PROFILES["yandex"], session_fields={"volume": VOLUME_FIELD})
+    placed = place_voice_options(profile, "marina", given)
+    assert placed == {"audio.output.volume": 0.9}
     session = session_update(SessionConfig("marina", "i", voice_options=placed), "e1")["session"]
-    assert session["audio"]["output"]["speed"] == 0.9
+    assert session["audio"]["output"]["volume"] == 0.9
     assert session["audio"]["output"]["voice"] == "marina"
-    # Today's options send nothing of their own: the session is as it was.
-    assert session_options(chat) == {}
-    assert session_update(SessionConfig("marina", "i"), "e1") == session_update(
-        SessionConfig("marina", "i", voice_options=session_options(chat)), "e1"
-    )
+    # A chat that chose nothing sends nothing of its own: the session is as it was.
+    for provider in PROFILES.values():
+        assert place_voice_options(provider, "marina", session_options(chat)) == {}
 
 
 def test_stored_strings_decode_as_before() -> None:
@@ -158,10 +173,13 @@ def test_stored_strings_decode_as_before() -> None:
         live=False,
         tools=(("clock", False), ("notes", True)),
         timezone="Asia/Tokyo",
+        extra=VOICE_DEFAULTS,
     )
     assert settings_from({"memory": "off", "timezone": "Nowhere/Land"}, DEFAULTS).memory is False
     assert settings_from({"timezone": "Nowhere/Land"}, DEFAULTS).timezone is None
-    assert settings_from({}, DEFAULTS) == ChatSettings("marina", "Be brief.", "replies")
+    assert settings_from({}, DEFAULTS) == ChatSettings(
+        "marina", "Be brief.", "replies", extra=VOICE_DEFAULTS
+    )
 
 
 def test_every_declaration_is_worded_and_changed_by_admins() -> None:

@@ -82,6 +82,7 @@ async def test_a_good_set_up_passes_every_check_without_billing_a_second(
     assert "REALTIME_API_KEY began with 'Api-Key'" in line_of(checks, "✓ settings: note:")
     assert f"@test_voice_bot (id {BOT_ID})" in line_of(checks, "✓ Telegram:")
     assert "voice marina" in line_of(checks, "✓ model:")
+    assert "priced as" not in line_of(checks, "✓ model:")  # a model its profile lists
     assert "maxmemory-policy noeviction" in line_of(checks, "✓ Redis:")
     assert "not used" in line_of(checks, "✓ webhook:")
     assert [call.method for call in api.calls] == ["getMe"]
@@ -100,6 +101,10 @@ async def test_a_good_set_up_passes_every_check_without_billing_a_second(
     # Other settings: checked again.
     code, lines = await run_check(env | {"DEFAULT_VOICE": "jane"}, tmp_path)
     assert code == 0 and len(realtime.sessions) == 2
+    # A model the profile does not list works, and is said to be priced as the default one.
+    code, lines = await run_check(env | {"REALTIME_MODEL": "speech-realtime-270101"}, tmp_path)
+    assert code == 0, lines
+    assert "priced as speech-realtime-250923" in line_of(lines, "✓ model:")
 
 
 async def test_malformed_settings_each_get_a_line_and_their_checks_wait(

@@ -141,8 +141,12 @@ async def test_usage_counters_and_usage_command(
         assert int(totals["out_audio_tokens"]) > 0
         text = await command(app, "/usage")
         assert "You, today: 2 answers, 0.1 min" in text
-        # cost = 6 s × 1/min + 2 s × 2/min = 0.17, in roubles (PRICE_CURRENCY RUB): its sign
-        assert "≈0.17 ₽" in text
+        # cost = 6 s × 1/min + 2 s × 2/min = 0.17, and the text tokens at the model's 0.8 per
+        # 1000 both ways, in roubles (the model's currency): its sign
+        text_tokens = int(totals.get("in_text_tokens", 0)) + int(totals.get("out_text_tokens", 0))
+        cost = (float(raw["in_sec"]) + 2 * float(raw["out_sec"])) / 60 + text_tokens * 0.8 / 1000
+        assert abs(float(raw["cost"]) - cost) < 1e-6
+        assert f"≈{cost:.2f} ₽" in text
 
 
 async def test_budget_refuses_with_reset_time_and_owners_are_exempt(

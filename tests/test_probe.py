@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from bot.domain import ProviderTraits
+from bot.domain import Prices, ProviderTraits
 from bot.errors import StorageError
 from bot.realtime import probe as probe_mod
 from bot.realtime.probe import (
@@ -295,12 +295,15 @@ def test_table_is_ascii_and_fits_100_columns() -> None:
 
 def test_cost_line() -> None:
     yandex = PROFILES["yandex"]
-    line = cost_line("yandex", yandex.price_input_per_minute, yandex.price_output_per_minute, "RUB")
+    prices = Prices(yandex.price_input_per_minute, yandex.price_output_per_minute, "RUB", 0.8, 0.8)
+    line = cost_line("yandex", prices)
     inp, out = probe_mod.planned_seconds("yandex")
     expected = inp * 0.026 + out * 0.02
     assert line.startswith("Estimated cost: up to ")
     assert f"{expected:.2f} RUB" in line
-    assert "unknown price" in cost_line("openai", 0.0, 0.0, "RUB")
+    assert "text 0.8 in, 0.8 out per 1000 tokens" in line
+    assert all(len(part) <= 100 for part in line.splitlines())
+    assert "unknown price" in cost_line("openai", Prices(currency="USD"))
 
 
 async def test_findings_store(redis_url: str) -> None:

@@ -99,6 +99,8 @@ async def test_settings_shows_a_button_a_setting_and_a_switch_changes_in_place(
     menu = buttons(shown["reply_markup"])
     assert list(menu) == [
         "🗣 Voice: marina",  # no mode in a private chat
+        "🐢 Speed: 1×",
+        "🌐 I listen for: any language",
         "⚡ Live answers: on",
         f"🧰 Tools: {tools} of {tools} on",
         "🕒 Time zone: Europe/Moscow",
@@ -108,6 +110,12 @@ async def test_settings_shows_a_button_a_setting_and_a_switch_changes_in_place(
         "💬 Answers: voice and text",
     ]
     assert all(data.startswith(PREFIX) and len(data.encode()) <= 64 for data in menu.values())
+    # The speed steps through its values in place.
+    answer, now = await press(app, button(shown["reply_markup"], "🐢 Speed"), shown)
+    assert answer.params["text"] == "🐢 Speed: 1.25×"
+    assert (await stored(app))["speed"] == "1.25"
+    assert now is not None and "Speed: 1.25×" in now["text"]
+    shown = now
 
     answer, edited = await press(app, button(shown["reply_markup"], "🧠 Memory"), shown)
     assert answer.params["text"] == "🧠 Memory: off"

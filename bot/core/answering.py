@@ -33,10 +33,12 @@ from bot.core.ports import (
     OwnerAlerts,
     ReplySink,
     SettingsStore,
+    SpokenStore,
     ToolKitFactory,
     TurnRunner,
     UsageStore,
 )
+from bot.core.voices import VoiceChoice
 from bot.domain import (
     Budgets,
     ChatSettings,
@@ -113,6 +115,7 @@ class TurnStores:
     budgets: Budgets = field(default_factory=Budgets)  # a due reminder over them: text only
     owners: frozenset[int] = frozenset()  # exempt from budgets
     last_answers: LastAnswers | None = None  # each chat's last answer, for /again
+    spoken: SpokenStore | None = None  # each person's last language, for a voice note's voice
 
 
 class Answering:
@@ -134,6 +137,7 @@ class Answering:
         tools: ToolKitFactory | None = None,
         alerts: OwnerAlerts | None = None,
         options: Sequence[ChatOption[Any]] = OPTIONS,
+        voices: VoiceChoice | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.catalogue = catalogue
@@ -147,6 +151,7 @@ class Answering:
         self.tools = tools
         self.alerts = alerts  # set by the adapter that can reach the owners
         self.options = tuple(options)  # the chat settings' declarations: the voice options
+        self.voices = voices  # a voice per language, where the chat keeps several
 
     async def answer(self, job: TurnJob, source: InputSource, sink: ReplySink) -> Outcome:
         """Answer ``job``; returns the outcome (answered, stopped, skipped, refused, failed).
@@ -281,7 +286,8 @@ class Answering:
     ) -> TurnContext:
         """The turn's setup loader, called once the model's connection is open: the chat's
         settings, memory, notes and tools, and from then on the progress the chat sees."""
-        settings, history, notes = await self._read_state(job)
+        settings, history, notes, spoken = await self._read_state(job)
+        voice = await self._voice(job, settings, spoken)
         instructions = settings.instructions
         tools = None
         context = ""
@@ -299,32 +305,53 @@ class Answering:
         voice_options = session_options(settings, self.options)
         # A typed question in a chat that takes text for text: the model is asked for text only.
         text_only = settings.answer == "text_for_text" and job.kind == "message" and not job.file_id
-        setup = TurnSetup(
-            settings.voice, instructions, history, tools, context, voice_options, text_only
-        )
+        setup = TurnSetup(voice, instructions, history, tools, context, voice_options, text_only)
         return TurnContext(settings=settings, setup=setup, tools=tools)
+
+    async def _voice(self, job: TurnJob, settings: ChatSettings, spoken: str | None) -> str:
+        """The turn's voice: the chat's, or the one it keeps for the turn's language (the one it
+        listens for; a typed text's own; the language the person spoke last)."""
+        choice = self.voices
+        if choice is None or not choice.follows(settings):
+            return settings.voice
+        language = choice.fixed(settings)
+        if language is None and job.text and not job.file_id:
+            # In a thread: the first guess of a process loads the model (about a second).
+            language = await asyncio.to_thread(choice.language_of, job.text, settings)
+        if language is None:
+            language = spoken
+        voice = choice.voice_for(settings, language)
+        if voice != settings.voice:
+            metrics.VOICE_FOLLOWED.inc()
+            log.info("answering %s in %s's voice %s", job.label, language, voice)
+        return voice
 
     async def _read_state(
         self, job: TurnJob
-    ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None]:
-        """The chat's settings, memory and notes."""
+    ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None, str | None]:
+        """The chat's settings, memory and notes, and the language the person spoke last."""
         if self.stores is None:
-            return settings_from({}, self.defaults, self.options), (), []
+            return settings_from({}, self.defaults, self.options), (), [], None
         stores = self.stores
         # Read together, once the model's connection is open (the server is creating the session).
         tools = self.tools if job.kind == "message" else None  # a reminder uses no tools
-        blocked_since, settings, history, notes = await asyncio.gather(
+        spoken = None
+        if stores.spoken is not None and self.voices is not None and job.payer is not None:
+            spoken = stores.spoken.last(job.chat_id, job.payer)
+        blocked_since, settings, history, notes, language = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
             stores.settings_store.get(job.chat_id),
             stores.memory.history(job.chat_id),
             tools.read_notes(job.chat_id) if tools is not None else _nothing(),
+            spoken if spoken is not None else _none(),
         )
         if blocked_since is not None:
             if blocked_since >= job.enqueued_at:
                 raise ChatUnreachable("the chat blocked or removed the bot")
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
-        return settings, history if settings.memory and job.kind == "message" else (), notes
+        history = history if settings.memory and job.kind == "message" else ()
+        return settings, history, notes, language
 
     async def _over_budget(self, job: TurnJob) -> bool:
         """A budget of the payer or chat, or the bot's spend cap, is used up (reminders are not
@@ -384,6 +411,7 @@ class Answering:
     async def _remember(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> None:
         if self.stores is None:
             return
+        await self._keep_language(job, chat, result)
         if chat.memory and job.kind == "message":
             heard = self._heard(job, result)
             question = heard or self.catalogue.get(job.lang, "memory-voice-without-transcript")
@@ -392,9 +420,21 @@ class Answering:
         await self.stores.ledger.record(
             job.chat_id,
             job.payer,
-            TurnUsage(result.input_seconds, result.voice_seconds, result.usage),
+            TurnUsage(result.input_seconds, result.output_seconds, result.usage),
             settles=job,
         )
+
+    async def _keep_language(self, job: TurnJob, chat: ChatSettings, result: TurnResult) -> None:
+        """The language the person spoke in this turn, for the voice of their next voice note
+        (only where the chat keeps voices for several languages)."""
+        stores, choice = self.stores, self.voices
+        if stores is None or stores.spoken is None or choice is None or job.payer is None:
+            return
+        if job.kind != "message" or not choice.follows(chat):
+            return
+        language = await asyncio.to_thread(choice.language_of, self._heard(job, result), chat)
+        if language is not None:
+            await stores.spoken.keep(job.chat_id, job.payer, language)
 
     async def _fail(self, job: TurnJob, sink: ReplySink, exc: Exception) -> Outcome:
         if self.stores is not None:
@@ -436,6 +476,10 @@ class Answering:
             return
         text = "\n\n".join(self.catalogue.get(lang, key, **args) for lang in ("ru", "en"))
         await self.alerts.tell_owners(kind, text)
+
+
+async def _none() -> None:
+    return None
 
 
 async def _nothing() -> list[Note]:

@@ -11,7 +11,8 @@ The stores and services below are the adapters' classes as the core sees them; t
 imports those: the composition root (``bot.app``) hands it the concrete objects, which fit these
 protocols by their shape (mypy checks it there). ``TurnQueueAdmission`` is the turn queue's
 admission step (``bot.storage.queue_admission``), ``SettingsStore``, ``ChatStatusStore``,
-``MemoryStore``, ``UsageStore`` and ``LastAnswers`` are ``bot.storage``'s, ``ToolKitFactory`` is
+``MemoryStore``, ``UsageStore``, ``LastAnswers``, ``SpokenStore`` and ``SampleCache`` are
+``bot.storage``'s, ``LanguageGuess`` is ``bot.language.guess_language``, ``ToolKitFactory`` is
 ``bot.tools.ToolKit`` (the chat's notes come through it) and ``TurnRunner`` is
 ``bot.realtime.turn.TurnPipeline``.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+from collections.abc import Collection
 from typing import Protocol
 
 from bot.domain import (
@@ -43,11 +45,14 @@ from bot.domain import (
 __all__ = [
     "ChatStatusStore",
     "InputSource",
+    "LanguageGuess",
     "LastAnswers",
     "MemoryStore",
     "OwnerAlerts",
     "ReplySink",
+    "SampleCache",
     "SettingsStore",
+    "SpokenStore",
     "ToolKitFactory",
     "TurnQueueAdmission",
     "TurnRunner",
@@ -148,6 +153,35 @@ class LastAnswers(Protocol):
     """Each chat's last answer as delivered (for /again). ``keep`` never fails a turn."""
 
     async def keep(self, chat_id: int, answer: LastAnswer) -> None: ...
+
+
+class SpokenStore(Protocol):
+    """The language each person of a chat spoke last (ISO 639-1). Never fails a turn."""
+
+    async def last(self, chat_id: int, who: int) -> str | None: ...
+
+    async def keep(self, chat_id: int, who: int, language: str) -> None: ...
+
+
+class LanguageGuess(Protocol):
+    """The language of a short text among ``candidates`` (ISO 639-1), None when unsure."""
+
+    def __call__(self, text: str, candidates: Collection[str]) -> str | None: ...
+
+
+class SampleCache(Protocol):
+    """Voice samples by their Telegram file_id (``bot.storage.voice_samples``); each call
+    raises ``StorageError`` while the store is away."""
+
+    async def file_id(self, voice: str, role: str) -> str | None: ...
+
+    async def keep(self, voice: str, role: str, file_id: str) -> None: ...
+
+    async def forget(self, voice: str, role: str) -> None: ...
+
+    async def claim(self, voice: str, role: str, seconds: float) -> str | None: ...
+
+    async def release(self, voice: str, role: str, token: str) -> None: ...
 
 
 class UsageStore(Protocol):

@@ -52,7 +52,7 @@ import orjson
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from bot.domain import ProviderTraits
+from bot.domain import Prices, ProviderTraits
 from bot.errors import RealtimeConnectError
 from bot.realtime.client import HandshakeRefused, open_websocket
 from bot.realtime.protocol import EVENT_ALIASES, SessionConfig, encode_appends, session_update
@@ -219,27 +219,30 @@ def planned_seconds(provider: str, options: ProbeOptions | None = None) -> tuple
     return inp, out
 
 
-def cost_line(
-    provider: str,
-    price_input_per_minute: float,
-    price_output_per_minute: float,
-    currency: str,
-    options: ProbeOptions | None = None,
-) -> str:
-    """The estimate printed before anything is billed: two lines, the first starting with
-    "Estimated cost"."""
+def cost_line(provider: str, prices: Prices, options: ProbeOptions | None = None) -> str:
+    """The estimate printed before anything is billed, at ``prices`` (the probed model's, as
+    ``bot.app.prices_from`` gives them): two lines, the first starting with "Estimated cost"."""
     inp, out = planned_seconds(provider, options)
     audio = f"Estimated cost: up to {inp:.0f} s of input and {out:.0f} s of output audio"
-    if not price_input_per_minute and not price_output_per_minute:
+    currency = prices.currency
+    if not prices.input_per_minute and not prices.output_per_minute:
         return (
-            f"{audio}, unknown price\n({provider} bills tokens: set "
+            f"{audio}, unknown price\n(no audio price: set "
             "PRICE_INPUT_AUDIO_PER_MINUTE and PRICE_OUTPUT_AUDIO_PER_MINUTE to see one)"
         )
-    cost = (inp * price_input_per_minute + out * price_output_per_minute) / 60
-    extra = "text tokens and one web search" if _searches(provider) else "text tokens"
+    cost = prices.cost(inp, out)
+    search = _searches(provider)
+    if prices.text_input_per_1k or prices.text_output_per_1k:
+        # Text tokens, as many as the model uses: priced, not counted in the estimate.
+        extra = (
+            f"text {prices.text_input_per_1k:g} in, {prices.text_output_per_1k:g} out per 1000 "
+            f"tokens{'; one web search besides' if search else ''}"
+        )
+    else:
+        extra = f"text tokens{' and one web search' if search else ''} are billed besides"
     return (
-        f"{audio}, about {cost:.2f} {currency}\n({price_input_per_minute:g} in, "
-        f"{price_output_per_minute:g} out {currency} a minute; {extra} are billed besides)"
+        f"{audio}, about {cost:.2f} {currency}\n({prices.input_per_minute:g} in, "
+        f"{prices.output_per_minute:g} out {currency} a minute; {extra})"
     )
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "Profile",
     "endpoint_from_settings",
     "live_path",
+    "place_voice_options",
     "profile_for",
     "voices_for",
 ]
@@ -99,3 +100,25 @@ def endpoint_from_settings(settings: Settings) -> Endpoint:
 def voices_for(provider: str) -> Mapping[str, Voice]:
     """The voices a provider offers, by name."""
     return PROFILES[provider].voices
+
+
+def place_voice_options(
+    profile: Profile, voice: str, options: Mapping[str, object]
+) -> dict[str, object]:
+    """The chat's voice options (by their key: role, speed, language) at the paths of
+    ``session.update``'s ``session`` where ``profile`` takes them, in the form it takes: nothing
+    the provider does not take (a speed the bot makes itself, a role where roles are not sent),
+    no role ``voice`` lacks, no speed of 1 (the provider's own), no language for "auto"."""
+    placed: dict[str, object] = {}
+    for name, value in options.items():
+        where = profile.session_fields.get(name)
+        if where is None:
+            continue
+        if name == "role" and value not in profile.roles(voice):
+            continue
+        if name == "speed" and value == 1.0:
+            continue
+        if name == "language" and value == "auto":
+            continue
+        placed[where.path] = where.value(value)
+    return placed

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from bot import metrics
 from bot.audio.codec import OggOpusEncoder, decode_chunks, in_codec_thread
 from bot.audio.pcm import SAMPLE_WIDTH, PauseCap, loudest_dbfs
+from bot.audio.tempo import TempoChanger
 from bot.domain import (
     Limits,
     Marks,
@@ -43,6 +44,7 @@ from bot.errors import (
     SilentAudio,
     TurnStopped,
 )
+from bot.provider_profiles import PROFILES, Profile
 from bot.realtime.client import RealtimeClient, RealtimeSession, ToolRunner
 from bot.realtime.protocol import (
     INPUT_RATE,
@@ -50,6 +52,7 @@ from bot.realtime.protocol import (
     TurnProtocol,
     encode_appends,
 )
+from bot.realtime.providers import place_voice_options
 
 __all__ = [
     "InputStream",
@@ -94,6 +97,9 @@ class TurnOptions:
     await_transcript: float = 0.0
     # The reply's audio is cut at this many seconds (0: no cap): what a turn reserves
     max_reply_seconds: float = 0.0
+    # The provider's profile: where the chats' voice options go in the session, which roles
+    # each voice takes, whether the bot makes the speed itself.
+    profile: Profile = dataclasses.field(default_factory=lambda: PROFILES["yandex"])
 
 
 @dataclass(frozen=True)
@@ -165,19 +171,29 @@ class StreamingEncoder:
     """Feeds reply audio to an OggOpusEncoder in a worker thread, in order, as it arrives.
 
     ``feed`` is called on the event loop and returns at once; at most one encode job runs per
-    turn, taking everything that arrived meanwhile in one call.
+    turn, taking everything that arrived meanwhile in one call. At a ``speed`` other than 1 the
+    audio's tempo is changed first (its pitch kept), in the same job: a chat's speed the
+    provider does not take.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, speed: float = 1.0) -> None:
         self._encoder: OggOpusEncoder | None = None
+        self._tempo: TempoChanger | None = None
+        self._speed = speed
         self._pending: list[bytes] = []
         self._job: asyncio.Task[None] | None = None
         self._pending_bytes = 0
         self._batch = 0
 
+    @property
+    def speed(self) -> float:
+        return self._speed
+
     def feed(self, pcm: bytes, rate: int) -> None:
         if self._encoder is None:
             self._encoder = OggOpusEncoder(rate)
+            if self._speed != 1.0:
+                self._tempo = TempoChanger(rate, self._speed)
             self._batch = int(rate * ENCODE_BATCH_SECONDS) * SAMPLE_WIDTH
         self._pending.append(pcm)
         self._pending_bytes += len(pcm)
@@ -185,12 +201,16 @@ class StreamingEncoder:
             self._job = asyncio.create_task(self._drain(), name="encode")
 
     async def _drain(self) -> None:
-        assert self._encoder is not None
         while self._pending:
             chunk = b"".join(self._pending)
             self._pending.clear()
             self._pending_bytes = 0
-            await in_codec_thread(self._encoder.feed, chunk)
+            await in_codec_thread(self._encode, chunk)
+
+    def _encode(self, pcm: bytes) -> None:
+        """On a codec thread: the tempo changed (when it is), then encoded."""
+        assert self._encoder is not None
+        self._encoder.feed(self._tempo.feed(pcm) if self._tempo is not None else pcm)
 
     async def finish(self) -> tuple[bytes, float]:
         """The OGG file and its duration; empty when no audio came."""
@@ -198,17 +218,19 @@ class StreamingEncoder:
             await self._job
         if self._encoder is None:
             return b"", 0.0
-        encoder = self._encoder
+        encoder, tempo = self._encoder, self._tempo
         tail = b"".join(self._pending)
         self._pending.clear()
 
         def finish() -> bytes:
             if tail:
-                encoder.feed(tail)
+                self._encode(tail)
+            if tempo is not None:
+                encoder.feed(tempo.finish())
             return encoder.finish()
 
         voice = await in_codec_thread(finish)
-        self._encoder = None
+        self._encoder = self._tempo = None
         return voice, encoder.duration
 
     async def abort(self) -> None:
@@ -216,7 +238,7 @@ class StreamingEncoder:
             self._job.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._job
-        self._encoder = None
+        self._encoder = self._tempo = None
         self._pending.clear()
 
 
@@ -307,6 +329,9 @@ class TurnPipeline:
         download: asyncio.Future[bytes] | None,
         history_form: str,
     ) -> TurnResult:
+        profile = self.options.profile
+        speed = chat.voice_options.get("speed", 1.0)
+        local_speed = float(speed) if profile.local_speed and isinstance(speed, float) else 1.0
         config = SessionConfig(
             voice=chat.voice,
             instructions=chat.instructions,
@@ -324,9 +349,9 @@ class TurnPipeline:
             tools=chat.tools.declarations if chat.tools else (),
             server_tools=chat.tools.server_side if chat.tools else frozenset(),
             max_tool_rounds=self.options.tool_rounds,
-            voice_options=chat.voice_options,
+            voice_options=place_voice_options(profile, chat.voice, chat.voice_options),
         )
-        encoder = StreamingEncoder()
+        encoder = StreamingEncoder(local_speed)
         cut = asyncio.Event()
 
         def mark(name: str) -> None:
@@ -427,10 +452,13 @@ class TurnPipeline:
             len(protocol.reply_text),
             protocol.status,
         )
+        # The seconds the model made (billed), where the bot changed their tempo.
+        made = protocol.audio_bytes_received / SAMPLE_WIDTH / protocol.output_rate
         return TurnResult(
             text=protocol.reply_text,
             voice=voice,
             voice_seconds=voice_seconds,
+            model_seconds=made if encoder.speed != 1.0 and voice else None,
             input_seconds=input_seconds,
             input_transcript=protocol.input_transcript,
             status=protocol.status,

@@ -22,6 +22,7 @@ __all__ = [
     "chat_reminders",
     "chat_running",
     "chat_settings",
+    "chat_spoken",
     "not_allowed_notice",
     "probe_findings",
     "session_slot",
@@ -29,6 +30,8 @@ __all__ = [
     "usage",
     "usage_top",
     "user_rate",
+    "voice_sample",
+    "voice_sample_claim",
 ]
 
 PREFIX = "vb:"
@@ -139,3 +142,20 @@ def tool_daily(person: int, what: str, day: str) -> str:
     """Counter with expiry: how many ``what`` (a tool's acts, e.g. reminders set) ``person``
     (``TurnJob.payer``) did on ``day`` (YYYYMMDD, UTC), whichever chats they were in."""
     return f"{PREFIX}{{u{person}}}:tools:{what}:{day}"
+
+
+def chat_spoken(chat_id: int) -> str:
+    """Hash: the language each person of the chat spoke last (payer id -> ISO 639-1), for the
+    voice of their next voice note."""
+    return f"{PREFIX}{{{chat_id}}}:spoken"
+
+
+def voice_sample(provider: str, model: str, voice: str, role: str) -> str:
+    """String: the Telegram file_id of a voice's sample (made once by the model), per provider,
+    model, voice and role ("" the voice's default)."""
+    return f"{PREFIX}sample:{provider}:{model}:{voice}:{role}"
+
+
+def voice_sample_claim(provider: str, model: str, voice: str, role: str) -> str:
+    """String: set while one process makes that sample (the others wait for its file_id)."""
+    return f"{voice_sample(provider, model, voice, role)}:making"

@@ -1,18 +1,27 @@
 """Usage accounting and budgets: per chat, per user and in total, by day and month (UTC).
 
-A turn's counters are written in one script: turns, failures and audio seconds for the chat,
-the user and everyone, by day and month, and the model's token counts in the totals only (no
-one reads them per chat). The user scope is ``TurnJob.payer``: the user, or the chat a message
-was sent on behalf of. Budgets are checked by the receiver inside the turn queue's admission
-step (``budget_checks`` says which hashes and limits), which also holds each admitted turn's
-worst case on them; the same script that counts a turn's usage drops its hold
+A turn's counters are written in one script: turns, failures, audio seconds and what the turn
+cost for the chat, the user and everyone, by day and month, and the model's token counts in the
+totals only (no one reads them per chat). The user scope is ``TurnJob.payer``: the user, or the
+chat a message was sent on behalf of. Budgets are checked by the receiver inside the turn
+queue's admission step (``budget_checks`` says which hashes and limits), which also holds each
+admitted turn's worst case on them; the same script that counts a turn's usage drops its hold
 (``record(..., settles=job)``; ``release`` when the turn ended with nothing to count), so turns
 sent at once pass a budget by one turn's worst case at most.
 
-Budgets hold under bursts: a usage hash counts what was used (``in_sec``, ``out_sec``) and what
-admitted turns hold until they end (``held_in_ms``, ``held_out_ms``, and per turn a field
-``held:<turn id>`` = ``"<in ms> <out ms>"``, the turn id being ``hold_id``). A turn is admitted
-while what was used and what is held are below each budget, and then holds its worst case; its
+A turn's cost (the field ``cost``) is its audio by the minute and its text tokens by the
+thousand at the prices of the model that answered it, when it answered (``Prices.turn_cost``,
+the ledger's prices being those of the worker's ``REALTIME_MODEL``): stored, never recomputed,
+so a change of model or of prices leaves what was counted as it was. A hash counted before
+costs were stored has seconds and no ``cost``: it is read (``totals``, the budgets'
+``used_cost``) as its seconds at the current audio prices, and the first turn counted in it
+again stores that figure before adding its own.
+
+Budgets hold under bursts: a usage hash counts what was used (``in_sec``, ``out_sec``, ``cost``)
+and what admitted turns hold until they end (``held_in_ms``, ``held_out_ms``, and per turn a
+field ``held:<turn id>`` = ``"<in ms> <out ms>"``, the turn id being ``hold_id``). A turn is
+admitted while what was used and what is held are below each budget (in cost: the stored cost
+and the held seconds at the audio prices, ``Prices.cost``), and then holds its worst case; its
 end (``UsageLedger.record``) counts what it used and drops its hold in one script, found by its
 turn id, so a turn run again after its worker died settles the same hold once. ``BUDGET_LUA`` is
 the one copy of this rule, composed into admission's script (``bot.storage.turn_queue``), a
@@ -61,27 +70,36 @@ TOKEN_FIELDS = ("in_audio_tokens", "in_text_tokens", "out_audio_tokens", "out_te
 # The budget rule and the holds, one copy for every script that checks or holds budgets:
 # admission's, a reminder's charge (``ReminderStore.add``), the check of a due reminder
 # (``UsageLedger.used_up``) and a turn's settlement (``UsageLedger.record``). KEYS from
-# ``first_key`` to the last are usage hashes; ARGV at ``budgets_at`` holds the prices a minute
-# in and out, then for each hash its maximum seconds, maximum cost and lifetime (``budget_argv``).
-# ``over_budget`` is the index of the first budget used up, or -1: used up when what was used
-# and what turns under way hold (but turn ``own``'s own hold, '' = none) reach its maximum. A
-# turn admitted while there is room holds its worst case, so turns at once cannot pass a budget
-# together: the most it can be passed by is one turn's worst case.
+# ``first_key`` to the last are usage hashes; ARGV at ``budgets_at`` holds the audio prices a
+# minute in and out, then for each hash its maximum seconds, maximum cost and lifetime
+# (``budget_argv``). ``over_budget`` is the index of the first budget used up, or -1: used up
+# when what was used and what turns under way hold (but turn ``own``'s own hold, '' = none)
+# reach its maximum; in cost, what was used is the stored cost (``used_cost``) and what is held
+# its seconds at the audio prices. A turn admitted while there is room holds its worst case, so
+# turns at once cannot pass a budget together: the most it can be passed by is one turn's worst
+# case (and its text tokens, which no hold knows before the turn ends).
 BUDGET_LUA = """
+-- What a usage hash's turns cost: its stored ``cost``, or (a hash counted before costs were
+-- stored: no field) its seconds at the audio prices a minute.
+local function used_cost(cost, in_sec, out_sec, price_in, price_out)
+  if cost then return tonumber(cost) or 0 end
+  return ((tonumber(in_sec) or 0) * price_in + (tonumber(out_sec) or 0) * price_out) / 60
+end
+
 local function over_budget(first_key, budgets_at, own)
   local price_in, price_out = tonumber(ARGV[budgets_at]), tonumber(ARGV[budgets_at + 1])
   for i = first_key, #KEYS do
     local v = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec', 'held_in_ms', 'held_out_ms',
-                         'held:' .. own)
+                         'held:' .. own, 'cost')
     local mine_in, mine_out = string.match(v[5] or '', '^(%d+) (%d+)$')
-    local held_in = (tonumber(v[3]) or 0) - (tonumber(mine_in) or 0)
-    local held_out = (tonumber(v[4]) or 0) - (tonumber(mine_out) or 0)
-    local inp = (tonumber(v[1]) or 0) + held_in / 1000
-    local out = (tonumber(v[2]) or 0) + held_out / 1000
+    local held_in = ((tonumber(v[3]) or 0) - (tonumber(mine_in) or 0)) / 1000
+    local held_out = ((tonumber(v[4]) or 0) - (tonumber(mine_out) or 0)) / 1000
+    local seconds = (tonumber(v[1]) or 0) + (tonumber(v[2]) or 0) + held_in + held_out
+    local cost = used_cost(v[6], v[1], v[2], price_in, price_out)
+                 + (held_in * price_in + held_out * price_out) / 60
     local at = budgets_at + 2 + 3 * (i - first_key)
     local max_seconds, max_cost = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
-    if (max_seconds > 0 and inp + out >= max_seconds)
-        or (max_cost > 0 and (inp * price_in + out * price_out) / 60 >= max_cost) then
+    if (max_seconds > 0 and seconds >= max_seconds) or (max_cost > 0 and cost >= max_cost) then
       return i - first_key
     end
   end
@@ -120,18 +138,26 @@ end
 # KEYS: day and month hashes of the chat, of everyone, then of the user (if any), then the two
 # monthly top lists, then the hashes a settled turn may hold budgets on. ARGV: failed (0/1),
 # input and output seconds, day and month TTL, chat and user ids, the token counts for
-# everyone's hashes, how many hashes count, the settled turn's hold id ('' = none). A TTL is
-# set with the first count.
+# everyone's hashes, how many hashes count, the settled turn's hold id ('' = none), the turn's
+# cost, the current audio prices a minute in and out (a hash counted before costs were stored
+# gets its seconds' cost at them first). A TTL is set with the first count.
 _RECORD = (
     BUDGET_LUA
     + """
 local failed, inp, out = ARGV[1] == '1', ARGV[2], ARGV[3]
 local hashes, hold = tonumber(ARGV[12]), ARGV[13]
+local cost, price_in, price_out = ARGV[14], tonumber(ARGV[15]), tonumber(ARGV[16])
 for i = 1, hashes do
+  if redis.call('HEXISTS', KEYS[i], 'cost') == 0 then
+    local v = redis.call('HMGET', KEYS[i], 'in_sec', 'out_sec')
+    local before = used_cost(false, v[1], v[2], price_in, price_out)
+    if before > 0 then redis.call('HINCRBYFLOAT', KEYS[i], 'cost', before) end
+  end
   if redis.call('HINCRBY', KEYS[i], 'turns', 1) == 1 then
     redis.call('EXPIRE', KEYS[i], i % 2 == 1 and ARGV[4] or ARGV[5])
   end
   if failed then redis.call('HINCRBY', KEYS[i], 'failures', 1) end
+  redis.call('HINCRBYFLOAT', KEYS[i], 'cost', cost)
   if tonumber(inp) > 0 then redis.call('HINCRBYFLOAT', KEYS[i], 'in_sec', inp) end
   if tonumber(out) > 0 then redis.call('HINCRBYFLOAT', KEYS[i], 'out_sec', out) end
 end
@@ -168,7 +194,8 @@ return n
 
 def budget_argv(checks: list[BudgetCheck], prices: tuple[float, float]) -> list[Any]:
     """The ARGV of ``BUDGET_LUA`` for ``checks`` (their hashes are the script's last KEYS):
-    the prices a minute in and out, then each budget's maximum seconds, cost and lifetime."""
+    the audio prices a minute in and out (what held seconds, and seconds counted before costs
+    were stored, cost), then each budget's maximum seconds, cost and lifetime."""
     args: list[Any] = [prices[0], prices[1]]
     for check in checks:
         args += [check.max_seconds, check.max_cost, check.ttl]
@@ -227,8 +254,9 @@ class UsageLedger:
         *,
         settles: TurnJob | None = None,
     ) -> None:
-        """Count one turn (one round trip); with ``settles``, the same step drops what that
-        turn held on its budgets since its admission. Degrades quietly: a failure is logged."""
+        """Count one turn (one round trip) and what it cost at this ledger's prices (those of
+        the model that answered it); with ``settles``, the same step drops what that turn held
+        on its budgets since its admission. Degrades quietly: a failure is logged."""
         now = now or dt.datetime.now(dt.UTC)
         month = month_of(now)
         hashes = self._hashes(chat_id, user_id, now)
@@ -249,6 +277,9 @@ class UsageLedger:
             tokens.output_text_tokens,
             len(hashes),
             hold_id(settles) if settles is not None else "",
+            self.prices.turn_cost(turn),
+            self.prices.input_per_minute,
+            self.prices.output_per_minute,
         ]
         try:
             await self._record([*hashes, *tops, *held], args)
@@ -279,16 +310,23 @@ class UsageLedger:
         return budgets[index] if index >= 0 else None
 
     async def totals(self, scope: str, ident: int | str, period: str) -> Totals:
+        """What one hash counted; its cost as stored, or (a hash counted before costs were
+        stored) its seconds at the current audio prices, as ``used_cost`` reads it."""
         raw = cast(dict[str, str], await self._redis.hgetall(keys.usage(scope, ident, period)))
         input_seconds = float(raw.get("in_sec", 0))
         output_seconds = float(raw.get("out_sec", 0))
+        stored = raw.get("cost")
         return Totals(
             turns=int(raw.get("turns", 0)),
             failures=int(raw.get("failures", 0)),
             input_seconds=input_seconds,
             output_seconds=output_seconds,
             tokens={name: int(raw.get(name, 0)) for name in TOKEN_FIELDS},
-            cost=self.prices.cost(input_seconds, output_seconds),
+            cost=(
+                float(stored)
+                if stored is not None
+                else self.prices.cost(input_seconds, output_seconds)
+            ),
         )
 
     async def top(self, scope: str, period: str, count: int = 5) -> list[tuple[str, float]]:

@@ -97,6 +97,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("settings", "both", "everyone", help=(_use(1),)),
     CommandSpec("ask", "groups", "everyone"),
     CommandSpec("voice", "both", "admins", changes=True, help=(_setting(1),)),
+    CommandSpec("voices", "both", "everyone", help=(_setting(1),), in_menus=False),
+    CommandSpec("speed", "both", "admins", changes=True, help=(_setting(16),), in_menus=False),
+    CommandSpec("language", "both", "admins", changes=True, help=(_setting(17),), in_menus=False),
     CommandSpec(
         "instructions",
         "both",

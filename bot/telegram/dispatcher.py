@@ -40,7 +40,8 @@ SCOPES: dict[
 def build_dispatcher(services: Services) -> Dispatcher:
     """A dispatcher whose handlers receive the services by name (``admission``,
     ``settings_store``, ``memory``, ``ledger``, ``notes``, ``reminders``, ``tool_kit``,
-    ``last_answers``, ``permissions``, ``admin_cache``, ``catalogue``, ``settings``)."""
+    ``last_answers``, ``voice_samples``, ``permissions``, ``admin_cache``, ``catalogue``,
+    ``settings``)."""
     settings = services.settings
     workflow: dict[str, Any] = {
         "settings": settings,
@@ -55,6 +56,7 @@ def build_dispatcher(services: Services) -> Dispatcher:
         "reminders": services.reminders,
         "tool_kit": services.tool_kit,
         "last_answers": services.last_answers,
+        "voice_samples": services.voice_samples,
         "permissions": Permissions(services.admins, settings.admin_ids),
         # Dropped when Telegram says someone's admin rights changed (handlers.membership).
         "admin_cache": services.admins,

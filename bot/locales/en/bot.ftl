@@ -60,7 +60,7 @@ mode-all = every voice note
 mode-replies = replies and mentions
 voice-set = Voice set: { $voice }.
 voice-unknown = I don't know the voice “{ $voice }”. Voices: { $voices }.
-voice-pick = Choose a voice (now: { $voice }):
+voice-pick = Choose a voice (now: { $voice }). ▶ plays how it sounds.
 voice-only-admins = Only the chat's admins can change the voice.
 instructions-show =
     Current instructions:
@@ -142,6 +142,7 @@ usage-today = Today
 usage-month = This month
 stats-title = Bot statistics
 stats-failures = Failed answers this month: { $failures }
+stats-model = Answering now: { $model } (each answer is priced as its model charged)
 stats-top-chats = Top chats this month
 stats-top-users = Top users this month
 stats-chart = Audio minutes and answers, last 30 days
@@ -291,3 +292,64 @@ answer-usage = I answer with { $form }. Admins change it with /answer voice_text
 again-none = I have no answer to repeat here yet (or it has been forgotten).
 again-no-voice = The last answer was text only, so there is no voice note to send again. /again text sends its text.
 again-usage = Usage: /again, /again text or /again voice.
+
+# The voice studio (/voice, /voices, /speed) and the language listened for (/language):
+# bot.telegram.handlers.voice and .language.
+menu-voices = Every voice, by language
+menu-speed = How fast the voice speaks
+menu-language = The language I listen for
+help-settings-voices = /voices — every voice by language; /voice plays samples
+help-settings-speed = /speed 0.8|1|1.25|1.5 — how fast I speak
+help-settings-language = /language auto|ru-RU|en-US… — the language I listen for
+voice-studio =
+    Voice: { $voice }
+    Manner: { $role }
+    Speed: { $speed }×
+voice-kept = Voices by language: { $kept }. Each language is answered in its own voice.
+voice-all = « All voices
+voice-keep-one = Use { $voice } for every language
+voice-one-set = { $voice } now answers in every language.
+voice-sample-coming = ▶ Playing the sample…
+voice-sample-busy = The sample is still being made: press ▶ again in a moment.
+voice-sample-failed = I could not play that sample right now. Please try again later.
+voices-title = Voices (✓ this chat's; in italics: the ones it keeps for other languages):
+voices-any-language = Any language
+voices-hint = An admin chooses with /voice, where ▶ plays each voice.
+role-set = Manner set: { $role }.
+role-neutral = neutral
+role-good = cheerful
+role-evil = irritated
+role-friendly = friendly
+role-strict = strict
+role-whisper = whisper
+role-modern = modern
+role-classic = classic
+role-none = the voice's own
+speed-set = Speed set: { $speed }×.
+speed-how = I speak at { $speed }×. Admins choose one of { $speeds } with /speed, for example /speed 1.25.
+settings-role = Manner: { $value }
+settings-speed = Speed: { $value }×
+settings-language = I listen for: { $value }
+settings-voices = Voices by language: { $value }
+settings-menu-speed = 🐢 Speed: { $value }×
+settings-menu-language = 🌐 I listen for: { $value ->
+    [auto] any language
+   *[other] { $value }
+}
+language-pick = Which language should I listen for? Now: { $language }. A fixed language helps with short voice notes.
+language-set = I now listen for: { $language }.
+language-unknown = I don't know the language “{ $language }”. Languages: { $languages }.
+language-auto = any language (auto)
+language-ru-RU = Russian
+language-kk-KZ = Kazakh
+language-uz-UZ = Uzbek
+language-en-US = English
+language-de-DE = German
+language-he-IL = Hebrew
+language-uk-UA = Ukrainian
+language-fr-FR = French
+language-es-ES = Spanish
+language-it-IT = Italian
+language-pt-BR = Portuguese
+language-tr-TR = Turkish
+language-pl-PL = Polish

@@ -60,7 +60,7 @@ mode-all = каждое голосовое
 mode-replies = ответы и упоминания
 voice-set = Голос установлен: { $voice }.
 voice-unknown = Я не знаю голоса «{ $voice }». Голоса: { $voices }.
-voice-pick = Выберите голос (сейчас: { $voice }):
+voice-pick = Выберите голос (сейчас: { $voice }). ▶ — послушать, как он звучит.
 voice-only-admins = Менять голос могут только администраторы чата.
 instructions-show =
     Текущие инструкции:
@@ -144,6 +144,7 @@ usage-today = Сегодня
 usage-month = В этом месяце
 stats-title = Статистика бота
 stats-failures = Неудачных ответов в этом месяце: { $failures }
+stats-model = Сейчас отвечает: { $model } (каждый ответ оценён по ценам своей модели)
 stats-top-chats = Топ чатов за месяц
 stats-top-users = Топ пользователей за месяц
 stats-chart = Минуты аудио и ответы за 30 дней
@@ -293,3 +294,64 @@ answer-usage = Сейчас я отвечаю так: { $form }. Админис�
 again-none = Мне пока нечего повторить: в этом чате ещё не было ответа (или он уже забыт).
 again-no-voice = Последний ответ был только текстом, голосового сообщения у него нет. Команда /again text пришлёт его текст ещё раз.
 again-usage = Использование: /again, /again text или /again voice.
+
+# Голосовая студия (/voice, /voices, /speed) и язык, который я слушаю (/language):
+# bot.telegram.handlers.voice и .language.
+menu-voices = Все голоса по языкам
+menu-speed = Как быстро говорит голос
+menu-language = Язык, который я слушаю
+help-settings-voices = /voices — все голоса по языкам; в /voice можно послушать каждый
+help-settings-speed = /speed 0.8|1|1.25|1.5 — как быстро я говорю
+help-settings-language = /language auto|ru-RU|en-US… — язык, который я слушаю
+voice-studio =
+    Голос: { $voice }
+    Манера: { $role }
+    Скорость: { $speed }×
+voice-kept = Голоса по языкам: { $kept }. На каждом языке отвечает свой голос.
+voice-all = « Все голоса
+voice-keep-one = { $voice } для всех языков
+voice-one-set = Теперь { $voice } отвечает на всех языках.
+voice-sample-coming = ▶ Включаю образец…
+voice-sample-busy = Образец ещё готовится: нажмите ▶ ещё раз чуть позже.
+voice-sample-failed = Не получилось включить образец. Попробуйте позже.
+voices-title = Голоса (✓ — голос этого чата; курсивом — голоса, которые он хранит для других языков):
+voices-any-language = Любой язык
+voices-hint = Администратор выбирает голос командой /voice, там же ▶ включает образец каждого.
+role-set = Манера: { $role }.
+role-neutral = нейтральная
+role-good = радостная
+role-evil = раздражённая
+role-friendly = дружелюбная
+role-strict = строгая
+role-whisper = шёпот
+role-modern = современная
+role-classic = классическая
+role-none = своя у голоса
+speed-set = Скорость речи: { $speed }×.
+speed-how = Я говорю со скоростью { $speed }×. Администраторы выбирают одну из { $speeds } командой /speed, например /speed 1.25.
+settings-role = Манера: { $value }
+settings-speed = Скорость речи: { $value }×
+settings-language = Я слушаю: { $value }
+settings-voices = Голоса по языкам: { $value }
+settings-menu-speed = 🐢 Скорость: { $value }×
+settings-menu-language = 🌐 Слушаю: { $value ->
+    [auto] любой язык
+   *[other] { $value }
+}
+language-pick = Какой язык мне слушать? Сейчас: { $language }. Заданный язык помогает с короткими голосовыми.
+language-set = Теперь я слушаю: { $language }.
+language-unknown = Я не знаю языка «{ $language }». Языки: { $languages }.
+language-auto = любой язык (сам определю)
+language-ru-RU = русский
+language-kk-KZ = казахский
+language-uz-UZ = узбекский
+language-en-US = английский
+language-de-DE = немецкий
+language-he-IL = иврит
+language-uk-UA = украинский
+language-fr-FR = французский
+language-es-ES = испанский
+language-it-IT = итальянский
+language-pt-BR = португальский
+language-tr-TR = турецкий
+language-pl-PL = польский

@@ -10,6 +10,7 @@ from bot.telegram.handlers import (
     answer,
     errors,
     instructions,
+    language,
     live,
     membership,
     memory,
@@ -31,8 +32,9 @@ def feature_routers() -> list[Router]:
     """New routers of the features' commands (a router joins one dispatcher only)."""
     return [
         start.router(),
-        settings.router(voice_keyboard=voice.voice_keyboard),
+        settings.router(voice_view=voice.voices_view, language_view=language.language_view),
         voice.router(),
+        language.router(),
         instructions.router(),
         mode.router(),
         memory.router(),

@@ -1,10 +1,11 @@
-"""The chat's settings: /settings shows them (anyone) with an inline menu under them, a button
-for each setting the chat may change (the rows of ``bot.chat_options`` with a ``menu`` key, in
-their order), each showing its value. The chat's admins change a setting by pressing: a switch
-or a choice changes in place; the voice opens the voice picker (``voice.voice_keyboard``, given
-to ``router``; its taps are the voice router's); the tools open a keyboard of their own; the
-instructions offer presets; a setting typed in full (the time zone) tells its command. Anyone
-else's press is refused, as a command of theirs would be. The commands stay the shortcuts.
+"""The chat's settings: /settings shows them (anyone) with an inline menu under them, a button for
+each setting the chat may change (the rows of ``bot.chat_options`` with a ``menu`` key, in their
+order), each showing its value. The chat's admins change a setting by pressing: a switch or a
+choice changes in place; the voice and the language open their pickers (``voice.voices_view`` and
+``language.language_view``, given to ``router``; their taps are their routers'); the tools open a
+keyboard of their own; the instructions offer presets; a setting typed in full (the time zone)
+tells its command. Anyone else's press is refused, as a command of theirs would be. The commands
+stay the shortcuts.
 
 A button's data is ``set:`` (this menu's version), then ``menu`` (the menu again), ``NAME``
 (the setting's own view, or how to set it), ``NAME:VALUE`` (a switch or a choice),
@@ -32,19 +33,30 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.chat_options import INSTRUCTIONS, MEMORY, OPTIONS, TOOL_FIELD, TOOLS, VOICE, ChatOption
+from bot.chat_options import (
+    INSTRUCTIONS,
+    LANGUAGE,
+    MEMORY,
+    OPTIONS,
+    TOOL_FIELD,
+    TOOLS,
+    VOICE,
+    ChatOption,
+)
 from bot.config import DEFAULT_INSTRUCTIONS, Settings
 from bot.domain import ChatSettings
 from bot.i18n import LANGUAGES, Texts
+from bot.provider_profiles import PROFILES
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.storage.memory import ConversationMemory
 from bot.telegram.filters import IsChatAdmin, StillAdmin
 from bot.telegram.handlers.common import command, live_on, refuse
 from bot.telegram.ports import thread_of
 from bot.telegram.tool_words import tools_of
+from bot.telegram.voices import effective_role, kept_line
 from bot.tools import ToolKit
 
-__all__ = ["PREFIX", "PRESETS", "VoiceKeyboard", "parse_press", "router", "settings_text"]
+__all__ = ["PREFIX", "PRESETS", "Picker", "parse_press", "router", "settings_text"]
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +70,9 @@ PRESETS = ("brief", "friendly", "formal")
 OWN = "own"
 BACK = MENU
 
-# The voice picker's keyboard (``voice.voice_keyboard``): the provider's voices, one marked.
-VoiceKeyboard = Callable[[str, str], InlineKeyboardMarkup]
+# A picker another router draws and takes the taps of (``voice.voices_view``,
+# ``language.language_view``): its text and keyboard for the reader, the deployment and the chat.
+Picker = Callable[[Texts, Settings, ChatSettings], tuple[str, InlineKeyboardMarkup]]
 
 
 @dataclass(frozen=True)
@@ -130,7 +143,8 @@ def settings_text(
 ) -> str:
     """/settings: a line for each declared option that is shown, in their order, with the value
     the chat has (``resolved`` gives it for those whose value depends on more than the chat's
-    settings: a default of the deployment's, the tools available)."""
+    settings: a default of the deployment's, the tools available; None there leaves the line
+    out: a role where the voice has none)."""
     lines = []
     for option in options:
         if option.shown is None:
@@ -138,6 +152,8 @@ def settings_text(
         value = (
             resolved[option.name] if option.name in resolved else chat_settings.value(option.name)
         )
+        if value is None:
+            continue
         shown = option.show(value)
         if option.words is not None:
             shown = texts(f"{option.words}{shown}")
@@ -223,10 +239,15 @@ def main_view(
 ) -> View:
     """/settings: the chat's settings and a button for each it may change."""
     # What the chat gets where it chose nothing, or what only the tools know.
+    profile = PROFILES[settings.realtime_provider]
     resolved = {
         "live": live_on(chat_settings, settings),
         "tools": ", ".join(tools_of(tool_kit, chat_settings)) or texts("tools-none-on"),
         "timezone": tool_kit.timezone_for(chat_settings),
+        # The role the voice speaks in (none shown where it has none); the voices kept for
+        # other languages, where there are any.
+        "role": effective_role(profile, chat_settings) or None,
+        "voices": kept_line(profile, chat_settings),
     }
     if "instructions" not in chat_settings.custom and (
         settings.default_instructions == DEFAULT_INSTRUCTIONS
@@ -276,18 +297,18 @@ def presets_view(texts: Texts, chat_settings: ChatSettings, settings: Settings) 
 
 
 class SettingsMenu:
-    """The menu's presses; the voice picker's keyboard is the voice router's, given here."""
+    """The menu's presses; the voice's and the language's pickers are their routers', given
+    here (their taps are those routers')."""
 
-    def __init__(self, voice_keyboard: VoiceKeyboard) -> None:
-        self.voice_keyboard = voice_keyboard
+    def __init__(self, pickers: Mapping[str, Picker]) -> None:
+        self.pickers = pickers
 
-    def voice_view(self, texts: Texts, chat_settings: ChatSettings, settings: Settings) -> View:
-        picker = self.voice_keyboard(settings.realtime_provider, chat_settings.voice)
+    def picker_view(
+        self, option: ChatOption[Any], texts: Texts, chat_settings: ChatSettings, settings: Settings
+    ) -> View:
+        text, picker = self.pickers[option.name](texts, settings, chat_settings)
         rows = [*picker.inline_keyboard, _back(texts)]
-        return View(
-            texts("voice-pick", voice=chat_settings.voice),
-            InlineKeyboardMarkup(inline_keyboard=rows),
-        )
+        return View(text, InlineKeyboardMarkup(inline_keyboard=rows))
 
     async def on_press(
         self,
@@ -320,8 +341,8 @@ class SettingsMenu:
             if option is MEMORY and value == "off":  # as /memory off does
                 await memory.forget(chat_id)
         chat_settings = await settings_store.get(chat_id)
-        if option is VOICE:
-            view = self.voice_view(texts, chat_settings, settings)
+        if option is not None and option.name in self.pickers:
+            view = self.picker_view(option, texts, chat_settings, settings)
         elif option is TOOLS:
             view = tools_view(texts, chat_settings, tool_kit)
         elif option is INSTRUCTIONS:
@@ -346,7 +367,7 @@ def _hint(texts: Texts, press: Press, settings: Settings) -> str:
         text = preset_text(texts, press.value)
         too_long = len(text) > limit  # a deployment's limit below the preset's length
         return texts("instructions-too-long", length=len(text), limit=limit) if too_long else ""
-    if option is None or press.value or option in (VOICE, TOOLS, INSTRUCTIONS):
+    if option is None or press.value or option in (VOICE, LANGUAGE, TOOLS, INSTRUCTIONS):
         return ""
     return texts(f"settings-menu-how-{option.name}")
 
@@ -395,12 +416,13 @@ async def on_stale(query: CallbackQuery, texts: Texts) -> None:
     await query.answer(texts("settings-menu-stale"))
 
 
-def router(*, voice_keyboard: VoiceKeyboard) -> Router:
+def router(*, voice_view: Picker, language_view: Picker) -> Router:
     """A new router with this module's handlers (a router joins one dispatcher only); the voice
-    picker is ``voice_keyboard``'s (the voice router's, whose handlers take its taps)."""
+    and language pickers are ``voice_view``'s and ``language_view``'s (their routers' handlers
+    take their taps)."""
     r = Router(name="settings")
     r.message.register(on_settings, command("settings"))
-    menu = SettingsMenu(voice_keyboard)
+    menu = SettingsMenu({VOICE.name: voice_view, LANGUAGE.name: language_view})
     # As a change by command: the admins', then, right after, the refusal for anyone else.
     r.callback_query.register(menu.on_press, Pressed(), IsChatAdmin(), StillAdmin())
     r.callback_query.register(refuse, Pressed())

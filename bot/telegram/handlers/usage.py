@@ -1,6 +1,7 @@
 """/usage for everyone, /stats for the bot's owners (its top chats and users by name, where
-Telegram gives one, and its chart in the reader's language). Costs are shown with the
-currency's sign where it has a common one (RUB → ₽), else its code."""
+Telegram gives one, the model answering now, and its chart in the reader's language). Costs
+are what the ledger stored, each answer at its model's prices (``bot.storage.usage``), shown
+with the currency's sign where it has a common one (RUB → ₽), else its code."""
 
 from __future__ import annotations
 
@@ -117,6 +118,8 @@ async def on_stats(
         html.escape(_line(texts, texts("usage-today"), today, currency)),
         html.escape(_line(texts, texts("usage-month"), this_month, currency)),
         html.escape(texts("stats-failures", failures=this_month.failures)),
+        # Costs are stored per answer at its model's prices; the model answering now:
+        html.escape(texts("stats-model", model=settings.realtime_model)),
     ]
     for scope, title in (("c", "stats-top-chats"), ("u", "stats-top-users")):
         top = await ledger.top(scope, month, TOP)
