@@ -295,6 +295,11 @@ async def test_a_sample_is_made_once_then_sent_by_its_file_id_from_any_chat(
     await app.api.wait_for("sendVoice", count=4, timeout=20, predicate=lambda c: c.ok)
     assert len(app.realtime.sessions) == sessions + 2
     assert "role" not in app.realtime.sessions[-1].session["audio"]["output"]
+    # The default role's own ▶ is that same sample (alena's default is neutral).
+    await tap(app, "vs:h:alena:neutral", picker.result)
+    (*_, last) = await app.api.wait_for("sendVoice", count=5, timeout=20, predicate=lambda c: c.ok)
+    assert not last.files and last.params["caption"] == "alena · neutral"
+    assert len(app.realtime.sessions) == sessions + 2
 
 
 async def test_a_members_press_plays_a_sample_and_a_forged_one_is_stale(app: RunningBot) -> None:
@@ -408,3 +413,24 @@ async def test_a_sample_the_model_cannot_make_is_told_and_made_next_time(
     app.realtime.scenario = Scenario(reply_text=REPLY, reply_seconds=1.0)
     await tap(app, "vs:h:jane:evil", picker.result)
     await app.api.wait_for("sendVoice", timeout=20, predicate=lambda c: c.ok)
+
+
+async def test_speed_by_command(app: RunningBot) -> None:
+    assert "Speed set: 1.25×" in (await say(app, "/speed 1,25")).params["text"]
+    assert (await app.services.settings_store.get(USER)).value("speed") == 1.25
+    assert "Speed set: 1×" in (await say(app, "/speed 1.0")).params["text"]
+    how = (await say(app, "/speed 3")).params["text"]
+    assert "I speak at 1×" in how and "0.8, 1, 1.25, 1.5" in how
+    refused = (await say(app, "/speed 1.5", user=MEMBER, chat=GROUP)).params["text"]
+    assert "admins" in refused
+    assert "speed" not in await app.redis.hgetall(keys.chat_settings(GROUP))
+
+
+async def test_voice_and_role_by_command(app: RunningBot) -> None:
+    assert "Voice set: jane · evil" in (await say(app, "/voice jane evil")).params["text"]
+    chat = await app.services.settings_store.get(USER)
+    assert (chat.voice, chat.value("role")) == ("jane", "evil")
+    refused = (await say(app, "/voice marina evil")).params["text"]
+    assert "no manner “evil”" in refused and "neutral, whisper, friendly" in refused
+    assert (await app.services.settings_store.get(USER)).voice == "jane"
+    assert "Manner: irritated" in (await say(app, "/settings")).params["text"]

@@ -458,7 +458,7 @@ class TurnPipeline:
             text=protocol.reply_text,
             voice=voice,
             voice_seconds=voice_seconds,
-            model_seconds=made if encoder.speed != 1.0 and voice else None,
+            model_seconds=made if encoder.speed != 1.0 else None,
             input_seconds=input_seconds,
             input_transcript=protocol.input_transcript,
             status=protocol.status,

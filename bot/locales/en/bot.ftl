@@ -353,3 +353,4 @@ language-it-IT = Italian
 language-pt-BR = Portuguese
 language-tr-TR = Turkish
 language-pl-PL = Polish
+voice-role-unknown = The voice { $voice } has no manner “{ $role }”. Its manners: { $roles }.

@@ -355,3 +355,4 @@ language-it-IT = итальянский
 language-pt-BR = португальский
 language-tr-TR = турецкий
 language-pl-PL = польский
+voice-role-unknown = У голоса { $voice } нет манеры «{ $role }». Его манеры: { $roles }.

@@ -2,7 +2,7 @@
 
 ``/voice`` shows the provider's voices grouped by language, each with a ▶ button that plays a
 sample of it; a tap on a voice sets it and opens its own screen: a sample and a button per role
-(manner) the voice has, the speeds, and back to the voices. ``/voice NAME`` sets one at once;
+(manner) the voice has, the speeds, and back to the voices. ``/voice NAME [ROLE]`` sets one at once;
 ``/voices`` lists them, the chat's marked; ``/speed X`` sets the speed. A chat keeps the voice
 an admin chose for each language (``voice_for:LANG``), so a turn in another of those languages
 is answered in its voice (``bot.core.voices``); "one voice for every language" forgets the
@@ -181,15 +181,21 @@ async def on_voice(
     settings: Settings,
 ) -> None:
     profile = PROFILES[settings.realtime_provider]
-    name = (command.args or "").strip().lower()
+    name, _, role = (command.args or "").strip().lower().partition(" ")
+    role = role.strip()
     if not name:
         await send_view(bot, message, voices_view(texts, settings, chat_settings))
     elif name not in profile.voices:
         voices = ", ".join(profile.voices)
         await tell(bot, message, texts("voice-unknown", voice=name, voices=voices))
+    elif role and role not in profile.roles(name):
+        roles = ", ".join(profile.roles(name)) or "—"
+        await tell(bot, message, texts("voice-role-unknown", voice=name, role=role, roles=roles))
     else:
         await set_voice(settings_store, profile, message.chat.id, name)
-        await tell(bot, message, texts("voice-set", voice=name))
+        if role:
+            await settings_store.set(message.chat.id, role=role)
+        await tell(bot, message, texts("voice-set", voice=f"{name} · {role}" if role else name))
 
 
 async def on_voices(
@@ -206,7 +212,9 @@ async def on_speed(
     texts: Texts,
     settings_store: ChatSettingsStore,
 ) -> None:
-    speed = (command.args or "").strip().removesuffix("×").removesuffix("x")
+    speed = (command.args or "").strip().removesuffix("×").removesuffix("x").replace(",", ".")
+    with contextlib.suppress(ValueError):
+        speed = f"{float(speed):g}"  # "1.0", "1,25": as the speeds are written
     if speed and SPEED.accepts(speed):
         await settings_store.set(message.chat.id, speed=speed)
         await tell(bot, message, texts("speed-set", speed=speed))
@@ -294,6 +302,8 @@ async def on_hear(
         return
     await query.answer(texts("voice-sample-coming"))
     caption = voice if not role else f"{voice} · {texts(f'role-{role}')}"
+    if role and role == profile.roles(voice)[0]:
+        role = ""  # the voice's default: the one sample of it, whichever ▶ asked
     chat_id, thread = message.chat.id, thread_of(message)
 
     async def send(sample: bytes | str, seconds: float) -> str | None:
