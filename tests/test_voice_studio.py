@@ -18,9 +18,15 @@ from typing import Any
 
 import pytest
 
+from bot.chat_options import settings_from
+from bot.config import load_settings
+from bot.domain import Defaults
+from bot.i18n import Catalogue, Texts
 from bot.provider_profiles import PROFILES
 from bot.realtime.providers import place_voice_options
 from bot.storage import keys
+from bot.telegram.handlers.language import language_view
+from bot.telegram.handlers.voice import voice_view, voices_view
 from stand_ins.bot_api import Call
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import probe
@@ -434,3 +440,19 @@ async def test_voice_and_role_by_command(app: RunningBot) -> None:
     assert "no manner “evil”" in refused and "neutral, whisper, friendly" in refused
     assert (await app.services.settings_store.get(USER)).voice == "jane"
     assert "Manner: irritated" in (await say(app, "/settings")).params["text"]
+
+
+def test_openai_voices_have_no_roles_and_one_group_and_more_languages() -> None:
+    settings = load_settings(_env_file=None, realtime_provider="openai")
+    texts = Texts(Catalogue(), "en")
+    chat = settings_from({"voice": "coral", "role": "good"}, Defaults("marin", "i"))
+    _, markup = voices_view(texts, settings, chat)
+    names = [b.text for row in markup.inline_keyboard for b in row if b.text != "▶"]
+    assert "✓ coral ♀" in names and len(names) == len(PROFILES["openai"].voices)
+    text, markup = voice_view(texts, settings, chat)
+    data = [b.callback_data or "" for row in markup.inline_keyboard for b in row]
+    assert not any(d.startswith("vs:r:") for d in data)  # no roles on OpenAI
+    assert "vs:s:1.5" in data and "Manner: the voice's own" in text
+    _, markup = language_view(texts, settings, chat)
+    tags = [b.callback_data for row in markup.inline_keyboard for b in row]
+    assert tags[0] == "lang:auto" and "lang:fr-FR" in tags and "lang:uk-UA" in tags
