@@ -65,7 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "memory_soak.json"
 MIB = 1024 * 1024
 TURN_TIMEOUT = 60.0
-TARGET_RSS = 250 * MIB  # the bar for the steady size
+TARGET_RSS = 250 * MIB  # the bar for the steady size
 TARGET_GROWTH = 1024  # bytes per turn after the warm-up
 TEXTS = (
     "What time is it in Kazan?",

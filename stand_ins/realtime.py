@@ -356,13 +356,13 @@ PROFILES: dict[ProfileName, Profile] = {
         # Y-docs en/speechkit/tts/voices.md: the voices and their roles (`YANDEX_VOICE_ROLES`);
         # Y-ex realtime/openai_custom_session_update_example.py sends "role" next to "voice"
         # ("Available roles per voice: .../speechkit/tts/voices.html"). A role the session's
-        # voice lacks, and a voice the list lacks, are errors of the service (the issue this
-        # rule comes from); their code and wording are undocumented: choices (`_check_voice`).
+        # voice lacks, and a voice the list lacks, are errors of the service (a role is per
+        # voice there); their code and wording are undocumented: choices (`_check_voice`).
         # Brand Voice voices (Y-docs realtime.md) are not in the list: refused here, a choice.
         voice_roles=YANDEX_VOICE_ROLES,
         # Y-docs en/ai-studio/concepts/agents/realtime.md documents no speed for the realtime
-        # model, nor does any Y-ex example send one: a speed is refused, a choice (the issue
-        # this rule comes from; ORION's live probe echoes "speed": null, and a null is taken).
+        # model, nor does any Y-ex example send one: a speed is refused, a choice (the strict
+        # side; ORION's live probe echoes "speed": null, and a null is taken).
         takes_speed=False,
         # Y-ex realtime/voice-agent-kz.py ("languages": ["kk-KZ"]) and
         # openai_custom_session_update_example.py (["ru-RU"]): a list of tags with a region; a
