@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"needs {', '.join(missing)}: apt-get install {' '.join(missing)}", file=sys.stderr)
         return 2
-    price = PROFILES["yandex"].price_input_per_minute / 60
+    yandex = PROFILES["yandex"]
+    price = yandex.prices(yandex.model).input_per_minute / 60
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -305,17 +305,10 @@ ROLE: ChatOption[str] = ChatOption(
 # How fast the voice speaks: sent where the provider takes a speed, else the bot changes the
 # reply's tempo itself (its pitch kept).
 SPEED_WORDS = ("0.8", "1", "1.25", "1.5")
-
-
-def _speed(stored: str) -> float:
-    if stored not in SPEED_WORDS:
-        raise ValueError(f"not one of {', '.join(SPEED_WORDS)}: {stored!r}")
-    return float(stored)
-
-
+_SPEED_WORD = choice(*SPEED_WORDS)
 SPEED: ChatOption[float] = ChatOption(
     "speed",
-    Codec(_speed, lambda value: f"{value:g}", SPEED_WORDS),
+    Codec(lambda stored: float(_SPEED_WORD.decode(stored)), lambda v: f"{v:g}", SPEED_WORDS),
     default=1.0,
     command="speed",
     shown="settings-speed",

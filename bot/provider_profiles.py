@@ -28,6 +28,7 @@ __all__ = [
     "Profile",
     "SessionField",
     "Voice",
+    "tag_language",
 ]
 
 # The speeds a chat may choose, for every provider: sent where the provider takes a speed,
@@ -61,6 +62,11 @@ class ModelPrices:
     currency: str = "RUB"
 
 
+def tag_language(tag: str) -> str:
+    """A language tag's language alone, ISO 639-1 (``kk-KZ`` → ``kk``)."""
+    return tag.split("-")[0].lower()
+
+
 @dataclass(frozen=True)
 class SessionField:
     """Where a chat's voice option goes in ``session.update``'s ``session`` (a dotted path) and
@@ -74,7 +80,7 @@ class SessionField:
         if self.form == "list":
             return [value]
         if self.form == "iso639":
-            return str(value).split("-")[0].lower()
+            return tag_language(str(value))
         return value
 
 
@@ -140,14 +146,6 @@ class Profile:
     # are in stand_ins/README.md).
     probe_language: str = "en"
     documented: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def price_input_per_minute(self) -> float:
-        return self.prices(self.model).input_per_minute
-
-    @property
-    def price_output_per_minute(self) -> float:
-        return self.prices(self.model).output_per_minute
 
     @property
     def local_speed(self) -> bool:

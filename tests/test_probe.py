@@ -295,7 +295,8 @@ def test_table_is_ascii_and_fits_100_columns() -> None:
 
 def test_cost_line() -> None:
     yandex = PROFILES["yandex"]
-    prices = Prices(yandex.price_input_per_minute, yandex.price_output_per_minute, "RUB", 0.8, 0.8)
+    listed = yandex.prices(yandex.model)
+    prices = Prices(listed.input_per_minute, listed.output_per_minute, "RUB", 0.8, 0.8)
     line = cost_line("yandex", prices)
     inp, out = probe_mod.planned_seconds("yandex")
     expected = inp * 0.026 + out * 0.02

@@ -18,7 +18,7 @@ from bot.domain import TurnInput, TurnSetup
 from bot.errors import ConfigError
 from bot.provider_profiles import PROFILES, Auth, Profile, Voice
 from bot.realtime.probe import RULES
-from bot.realtime.providers import endpoint_from_settings, live_path, profile_for, voices_for
+from bot.realtime.providers import endpoint_from_settings, live_path, profile_for
 from stand_ins.realtime import RealtimeStandIn, Scenario
 from tests.audio_props import decode, dominant_hz, probe
 from tests.bot_harness import running_bot
@@ -151,7 +151,7 @@ def test_a_third_provider_is_one_table_entry(acme: Profile) -> None:
     assert endpoint.headers == {"X-Api-Key": "Token k-123"}
     assert endpoint.provider == "acme" and "k-123" not in repr(endpoint)
     assert profile_for(settings) is acme
-    assert dict(voices_for("acme")) == {"ada": ("en", "F", ())}
+    assert dict(PROFILES["acme"].voices) == {"ada": ("en", "F", ())}
     with pytest.raises(ConfigError, match=r"^REALTIME_API_KEY is not set$"):
         endpoint_from_settings(load_settings(realtime_provider="acme", _env_file=None))
     wrong_rate = load_settings(realtime_provider="acme", output_sample_rate=44_100, _env_file=None)

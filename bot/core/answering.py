@@ -286,8 +286,8 @@ class Answering:
     ) -> TurnContext:
         """The turn's setup loader, called once the model's connection is open: the chat's
         settings, memory, notes and tools, and from then on the progress the chat sees."""
-        settings, history, notes, spoken = await self._read_state(job)
-        voice = await self._voice(job, settings, spoken)
+        settings, history, notes = await self._read_state(job)
+        voice = await self._voice(job, settings)
         instructions = settings.instructions
         tools = None
         context = ""
@@ -308,9 +308,10 @@ class Answering:
         setup = TurnSetup(voice, instructions, history, tools, context, voice_options, text_only)
         return TurnContext(settings=settings, setup=setup, tools=tools)
 
-    async def _voice(self, job: TurnJob, settings: ChatSettings, spoken: str | None) -> str:
+    async def _voice(self, job: TurnJob, settings: ChatSettings) -> str:
         """The turn's voice: the chat's, or the one it keeps for the turn's language (the one it
-        listens for; a typed text's own; the language the person spoke last)."""
+        listens for; a typed text's own; the language the person spoke last). Nothing more is
+        read or guessed for a chat that keeps one voice."""
         choice = self.voices
         if choice is None or not choice.follows(settings):
             return settings.voice
@@ -318,8 +319,9 @@ class Answering:
         if language is None and job.text and not job.file_id:
             # In a thread: the first guess of a process loads the model (about a second).
             language = await asyncio.to_thread(choice.language_of, job.text, settings)
-        if language is None:
-            language = spoken
+        spoken = self.stores.spoken if self.stores is not None else None
+        if language is None and spoken is not None and job.payer is not None:
+            language = await spoken.last(job.chat_id, job.payer)
         voice = choice.voice_for(settings, language)
         if voice != settings.voice:
             metrics.VOICE_FOLLOWED.inc()
@@ -328,30 +330,25 @@ class Answering:
 
     async def _read_state(
         self, job: TurnJob
-    ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None, str | None]:
-        """The chat's settings, memory and notes, and the language the person spoke last."""
+    ) -> tuple[ChatSettings, tuple[HistoryItem, ...], list[Note] | None]:
+        """The chat's settings, memory and notes."""
         if self.stores is None:
-            return settings_from({}, self.defaults, self.options), (), [], None
+            return settings_from({}, self.defaults, self.options), (), []
         stores = self.stores
         # Read together, once the model's connection is open (the server is creating the session).
         tools = self.tools if job.kind == "message" else None  # a reminder uses no tools
-        spoken = None
-        if stores.spoken is not None and self.voices is not None and job.payer is not None:
-            spoken = stores.spoken.last(job.chat_id, job.payer)
-        blocked_since, settings, history, notes, language = await asyncio.gather(
+        blocked_since, settings, history, notes = await asyncio.gather(
             stores.chat_status.blocked_since(job.chat_id),
             stores.settings_store.get(job.chat_id),
             stores.memory.history(job.chat_id),
             tools.read_notes(job.chat_id) if tools is not None else _nothing(),
-            spoken if spoken is not None else _none(),
         )
         if blocked_since is not None:
             if blocked_since >= job.enqueued_at:
                 raise ChatUnreachable("the chat blocked or removed the bot")
             # They wrote after blocking: they unblocked the bot.
             await stores.chat_status.mark_reachable(job.chat_id)
-        history = history if settings.memory and job.kind == "message" else ()
-        return settings, history, notes, language
+        return settings, history if settings.memory and job.kind == "message" else (), notes
 
     async def _over_budget(self, job: TurnJob) -> bool:
         """A budget of the payer or chat, or the bot's spend cap, is used up (reminders are not
@@ -476,10 +473,6 @@ class Answering:
             return
         text = "\n\n".join(self.catalogue.get(lang, key, **args) for lang in ("ru", "en"))
         await self.alerts.tell_owners(kind, text)
-
-
-async def _none() -> None:
-    return None
 
 
 async def _nothing() -> list[Note]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from bot.core.ports import LanguageGuess
 from bot.domain import ChatSettings
+from bot.provider_profiles import tag_language
 
 __all__ = ["VoiceChoice"]
 
@@ -50,7 +51,7 @@ class VoiceChoice:
     def fixed(self, chat: ChatSettings) -> str | None:
         """The language the chat fixed for listening, as ISO 639-1; None for auto."""
         tag = chat.value("language")
-        return tag.split("-")[0] if isinstance(tag, str) and tag != "auto" else None
+        return tag_language(tag) if isinstance(tag, str) and tag != "auto" else None
 
     def language_of(self, text: str, chat: ChatSettings) -> str | None:
         """The language of ``text`` among those the chat keeps voices for; None when the chat

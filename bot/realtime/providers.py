@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from bot.config import Settings
 from bot.domain import ProviderTraits
 from bot.errors import ConfigError
-from bot.provider_profiles import OPENAI_VOICES, PROFILES, YANDEX_VOICES, Profile, Voice
+from bot.provider_profiles import PROFILES, Profile
 
 __all__ = [
-    "OPENAI_VOICES",
     "PROFILES",
-    "YANDEX_VOICES",
     "Endpoint",
     "LivePath",
     "Profile",
@@ -24,7 +22,6 @@ __all__ = [
     "live_path",
     "place_voice_options",
     "profile_for",
-    "voices_for",
 ]
 
 
@@ -95,11 +92,6 @@ def endpoint_from_settings(settings: Settings) -> Endpoint:
             headers = auth.headers(secret.get_secret_value())
             return Endpoint(url=url, headers=headers, provider=profile.name)
     raise AssertionError("require_realtime checked that a secret is set")  # pragma: no cover
-
-
-def voices_for(provider: str) -> Mapping[str, Voice]:
-    """The voices a provider offers, by name."""
-    return PROFILES[provider].voices
 
 
 def place_voice_options(

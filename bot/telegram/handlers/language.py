@@ -12,7 +12,6 @@ from aiogram import Bot, F, Router
 from aiogram.filters import CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.chat_options import LANGUAGE
 from bot.config import Settings
 from bot.domain import ChatSettings
 from bot.i18n import Texts
@@ -85,7 +84,6 @@ async def on_language_picked(
     if not isinstance(message, Message) or tag not in choices(settings):
         await query.answer(texts("settings-menu-stale"))
         return
-    assert LANGUAGE.accepts(tag)
     await settings_store.set(message.chat.id, language=tag)
     said = texts("language-set", language=texts(f"language-{tag}"))
     await query.answer(said)

@@ -38,7 +38,7 @@ from bot.core.samples import VoiceSamples
 from bot.domain import ChatSettings
 from bot.errors import BotError, RealtimeError, SendFailed, StorageError, VoiceOnlyAdmins
 from bot.i18n import Texts
-from bot.provider_profiles import PROFILES, Profile
+from bot.provider_profiles import PROFILES, Profile, tag_language
 from bot.storage.chat_settings import ChatSettingsStore
 from bot.telegram.filters import IsChatAdmin, StillAdmin
 from bot.telegram.handlers.common import command, edit_view, register_change, send_view
@@ -57,7 +57,7 @@ PLAY = "▶"
 
 def language_name(texts: Texts, profile: Profile, language: str) -> str:
     """A voice's language in the reader's words ("" → any language)."""
-    tag = next((t for t in profile.input_languages if t.split("-")[0] == language), "")
+    tag = next((t for t in profile.input_languages if tag_language(t) == language), "")
     return texts(f"language-{tag}") if tag else texts("voices-any-language")
 
 
@@ -155,11 +155,10 @@ def voices_text(texts: Texts, settings: Settings, chat: ChatSettings) -> str:
 
 
 async def set_voice(
-    settings_store: ChatSettingsStore, profile: Profile, chat_id: int, name: str
-) -> ChatSettings:
+    settings_store: ChatSettingsStore, profile: Profile, chat_id: int, chat: ChatSettings, name: str
+) -> None:
     """``name`` becomes the chat's voice (and its language's, where it has one); the chat's
-    role stays only if the new voice has it. The chat's settings after."""
-    chat = await settings_store.get(chat_id)
+    role (in ``chat``, its settings before) stays only if the new voice has it."""
     fields = {"voice": name}
     language = profile.voices[name].language
     if language:
@@ -168,7 +167,6 @@ async def set_voice(
     if role and role not in profile.roles(name):
         fields["role"] = ""
     await settings_store.set(chat_id, **fields)
-    return await settings_store.get(chat_id)
 
 
 async def on_voice(
@@ -192,7 +190,7 @@ async def on_voice(
         roles = ", ".join(profile.roles(name)) or "—"
         await tell(bot, message, texts("voice-role-unknown", voice=name, role=role, roles=roles))
     else:
-        await set_voice(settings_store, profile, message.chat.id, name)
+        await set_voice(settings_store, profile, message.chat.id, chat_settings, name)
         if role:
             await settings_store.set(message.chat.id, role=role)
         await tell(bot, message, texts("voice-set", voice=f"{name} · {role}" if role else name))
@@ -226,6 +224,7 @@ async def on_speed(
 async def on_voice_picked(
     query: CallbackQuery,
     bot: Bot,
+    chat_settings: ChatSettings,
     texts: Texts,
     settings_store: ChatSettingsStore,
     settings: Settings,
@@ -236,14 +235,16 @@ async def on_voice_picked(
     if not isinstance(message, Message) or name not in profile.voices:
         await query.answer()
         return
-    chat = await set_voice(settings_store, profile, message.chat.id, name)
+    await set_voice(settings_store, profile, message.chat.id, chat_settings, name)
     await query.answer(texts("voice-set", voice=name))
+    chat = await settings_store.get(message.chat.id)
     await edit_view(bot, message, voice_view(texts, settings, chat))
 
 
 async def on_studio(
     query: CallbackQuery,
     bot: Bot,
+    chat_settings: ChatSettings,
     texts: Texts,
     settings_store: ChatSettingsStore,
     settings: Settings,
@@ -255,8 +256,7 @@ async def on_studio(
         return
     profile = PROFILES[settings.realtime_provider]
     what, _, value = (query.data or "")[len(STUDIO) :].partition(":")
-    chat_id = message.chat.id
-    chat = await settings_store.get(chat_id)
+    chat_id, chat = message.chat.id, chat_settings
     said = ""
     if what == "r" and value in profile.roles(chat.voice):
         await settings_store.set(chat_id, role=value)
